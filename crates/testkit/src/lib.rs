@@ -1,0 +1,43 @@
+//! Test helpers for perfstack: real services, isolated per test, and bounded load.
+//!
+//! - **Service policy** ([`policy`]): `DATABASE_URL` (default
+//!   `postgres://postgres@127.0.0.1:5432/test`) and `REDIS_URL` (default
+//!   `redis://127.0.0.1:6379`). When a service is unreachable, a test fails if
+//!   `PERFSTACK_REQUIRE_SERVICES=1` (as `scripts/test.sh` and CI set it) and is otherwise skipped
+//!   with a loud message naming the service.
+//! - **Isolation**: [`require_postgres`] gives a fresh schema dropped afterwards (also when the
+//!   test panics); [`require_redis`] gives a fresh key prefix whose keys are deleted afterwards.
+//! - **Faults**: [`RedisServer`] is a private `redis-server` on a free loopback port that a test
+//!   may stop, kill and restart.
+//! - **Load**: [`load::OpenLoop`] runs a bounded open-loop load with latency measured from the
+//!   scheduled start.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! #[tokio::test]
+//! async fn writes_a_row() {
+//!     let Some(db) = perfstack_testkit::require_postgres().await else { return };
+//!     db.client().batch_execute("create table t (id int primary key); insert into t values (1)").await.unwrap();
+//! }
+//! ```
+
+mod error;
+pub mod load;
+pub mod policy;
+mod postgres;
+mod redis;
+mod redis_server;
+mod unique;
+
+use std::io::Write;
+
+pub use error::TestkitError;
+pub use postgres::{require_postgres, PgSchema};
+pub use redis::{require_redis, RedisKeys};
+pub use redis_server::RedisServer;
+
+/// Prints a warning past libtest's capture, so cleanup problems are seen.
+pub(crate) fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "perfstack-testkit: warning: {message}");
+}

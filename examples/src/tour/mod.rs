@@ -1,0 +1,35 @@
+//! The demo tour: one section per perfstack crate. Each crate adds its own module here and one
+//! line in [`run`].
+
+use crate::services::Services;
+
+/// What every section of the tour gets.
+#[derive(Debug, Clone)]
+pub struct Tour {
+    /// Reachable services.
+    pub services: Services,
+    /// Run each section in a few seconds (CI).
+    pub quick: bool,
+}
+
+/// The error a section returns; the tour stops at the first one.
+pub type SectionError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Tour {
+    /// Prints a section heading.
+    pub fn heading(&self, title: &str) {
+        println!();
+        println!("== {title} ==");
+    }
+}
+
+/// Runs every section in order.
+///
+/// # Errors
+///
+/// The first section that fails.
+pub async fn run(tour: &Tour) -> Result<(), SectionError> {
+    tour.heading("services");
+    tour.services.describe();
+    Ok(())
+}

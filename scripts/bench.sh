@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs perfstack's criterion benches and simulations, then writes docs/benchmarks.md and
+# target/perfstack-bench/summary.json from what they measured (scripts never type figures).
+#
+#   scripts/bench.sh              # full mode: criterion's default sampling (tens of minutes)
+#   scripts/bench.sh --quick      # quick mode for CI and a first look (a few minutes)
+#   scripts/bench.sh --quick resilience admission   # only these bench files; other rows kept
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+mode=full
+benches=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) mode=quick ;;
+    --full) mode=full ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -*) echo "bench: unknown option $arg" >&2; exit 2 ;;
+    *) benches+=("$arg") ;;
+  esac
+done
+
+bash scripts/ensure-toolchain.sh
+bash scripts/services.sh
+
+target="${CARGO_TARGET_DIR:-$root/target}"
+export PERFSTACK_BENCH_OUT="$target/perfstack-bench"
+export PERFSTACK_PLOT_DIR="$root/docs/plots"
+mkdir -p "$PERFSTACK_BENCH_OUT" "$PERFSTACK_PLOT_DIR"
+if [ -z "${PERFSTACK_TRACE_DIR:-}" ] && [ -d "$root/../shared/data/cache-traces" ]; then
+  export PERFSTACK_TRACE_DIR="$root/../shared/data/cache-traces"
+fi
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+
+criterion_args=()
+if [ "$mode" = quick ]; then
+  export PERFSTACK_BENCH_QUICK=1
+  criterion_args=(--warm-up-time 0.5 --measurement-time 1.5 --sample-size 10)
+fi
+
+bench_flags=()
+if [ "${#benches[@]}" -eq 0 ]; then
+  # A full run starts from nothing, so no row outlives the bench that produced it.
+  rm -rf "$PERFSTACK_BENCH_OUT/figures.jsonl" "$PERFSTACK_BENCH_OUT/sections"
+  bench_flags=(--benches)
+else
+  for b in "${benches[@]}"; do bench_flags+=(--bench "$b"); done
+fi
+
+echo "bench: $mode mode, cargo bench -p perfstack-benches ${bench_flags[*]}"
+start=$(date +%s)
+cargo bench -p perfstack-benches "${bench_flags[@]}" -- "${criterion_args[@]}"
+echo "bench: benches took $(( $(date +%s) - start )) s"
+
+cargo run -q --release -p perfstack-benches --bin bench-report -- \
+  --criterion-dir "$target/criterion" \
+  --markdown "$root/docs/benchmarks.md" \
+  --mode "$mode" \
+  --date "$(date -u '+%Y-%m-%d %H:%M')"
