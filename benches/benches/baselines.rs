@@ -95,6 +95,7 @@ fn postgres_select(c: &mut Criterion) {
     });
     g.finish();
     drop(client);
+    let pgbench_tps = pgbench_select(db.url());
     drop(db);
 
     record(&Figure {
@@ -104,8 +105,50 @@ fn postgres_select(c: &mut Criterion) {
         value: Measure::CriterionRate { id: "postgres/prepared_select".into(), elements: 1 },
         baseline: None,
         goal: Goal::Info,
-        note: "100k-row table; compare `pgbench -S -M prepared` 1 client ≈ 28.5k TPS here".into(),
+        note: "100k-row table, sequential queries".into(),
     });
+    if let Some(tps) = pgbench_tps {
+        record(&Figure {
+            krate: "baselines".into(),
+            figure: "`pgbench -S -M prepared`, 1 client".into(),
+            unit: "queries/s".into(),
+            value: Measure::Value(tps),
+            baseline: None,
+            goal: Goal::Info,
+            note: "scale 1, in the same run; the pg-optimizer pool is compared with this".into(),
+        });
+    }
+}
+
+/// Runs `pgbench -S -M prepared` with one client against the test's schema and returns its TPS,
+/// or `None` (with a message) when pgbench is not installed or fails.
+fn pgbench_select(url: &str) -> Option<f64> {
+    use std::process::Command;
+    let seconds = if perfstack_benches::quick() { "3" } else { "10" };
+    let init = Command::new("pgbench").args(["-i", "-q", "-s", "1", url]).output();
+    match init {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            eprintln!("baselines: pgbench -i failed: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Err(e) => {
+            eprintln!("baselines: pgbench not run ({e})");
+            return None;
+        }
+    }
+    let out = Command::new("pgbench").args(["-S", "-M", "prepared", "-c", "1", "-j", "1", "-T", seconds, url]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "tps = 28512.345 (without initial connection time)"
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = ") && !l.contains("including"))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|v| v.parse().ok());
+    if tps.is_none() {
+        eprintln!("baselines: could not read pgbench output: {text}");
+    }
+    tps
 }
 
 criterion_group!(benches, redis_get, postgres_select);
