@@ -1,0 +1,221 @@
+//! [`TieredCacheBuilder`].
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::{Inner, TieredCache};
+use crate::breaker::L2Breaker;
+use crate::codec::{Codec, PostcardCodec};
+use crate::config::{Config, LeaseConfig};
+use crate::flight::Flights;
+use crate::guard::L2Guard;
+use crate::hot::HotKeys;
+use crate::loader::Loader;
+use crate::stats::Counters;
+use crate::tier::{EventSink, Tier};
+use crate::ttl::Clock;
+
+/// Why a cache could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+    /// The Redis invalidation listener could not be set up.
+    #[error("cannot set up the Redis invalidation channel: {0}")]
+    Redis(String),
+}
+
+enum TierChoice {
+    Custom(Arc<dyn Tier>),
+    #[cfg(feature = "redis")]
+    Redis(fred::clients::Client),
+}
+
+/// Builds a [`TieredCache`]; every setter takes and returns `self`.
+#[must_use]
+pub struct TieredCacheBuilder<V> {
+    cfg: Config,
+    codec: Arc<dyn Codec<V>>,
+    loader: Option<Arc<dyn Loader<V>>>,
+    tier: Option<TierChoice>,
+}
+
+impl<V> std::fmt::Debug for TieredCacheBuilder<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TieredCacheBuilder").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+impl<V> TieredCacheBuilder<V>
+where
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+{
+    pub(crate) fn new(name: &str) -> Self {
+        TieredCacheBuilder { cfg: Config::named(name), codec: Arc::new(PostcardCodec), loader: None, tier: None }
+    }
+}
+
+impl<V> TieredCacheBuilder<V>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    /// Replaces every setting at once (the name stays the builder's).
+    pub fn config(mut self, cfg: Config) -> Self {
+        self.cfg = cfg;
+        self
+    }
+    /// The loader used by `get_or_load`, refreshes and `warm`.
+    pub fn loader(mut self, loader: impl Loader<V>) -> Self {
+        self.loader = Some(Arc::new(loader));
+        self
+    }
+    /// The value codec (default [`PostcardCodec`]).
+    pub fn codec(mut self, codec: impl Codec<V>) -> Self {
+        self.codec = Arc::new(codec);
+        self
+    }
+    /// Redis as L2 and invalidation channel. The client should be RESP3 or RESP2, connected or
+    /// not; the cache opens one more connection from its config for invalidations.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, client: fred::clients::Client) -> Self {
+        self.tier = Some(TierChoice::Redis(client));
+        self
+    }
+    /// Any [`Tier`] as L2 (for example [`crate::MemoryTier`]).
+    pub fn tier(mut self, tier: Arc<dyn Tier>) -> Self {
+        self.tier = Some(TierChoice::Custom(tier));
+        self
+    }
+    /// Hard TTL (default 5 min). Also lowers the soft TTL to it when the soft TTL was longer.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.cfg.ttl = ttl;
+        if self.cfg.soft_ttl > ttl {
+            self.cfg.soft_ttl = ttl;
+        }
+        self
+    }
+    /// Soft TTL: after it reads get the stale value while one refresh runs.
+    pub fn soft_ttl(mut self, soft: Duration) -> Self {
+        self.cfg.soft_ttl = soft;
+        self
+    }
+    /// TTL of a cached "not found" (default 30 s).
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.cfg.negative_ttl = ttl;
+        self
+    }
+    /// Random TTL shortening fraction in `[0, 1]` (default 0.1).
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.cfg.jitter = fraction;
+        self
+    }
+    /// L1 capacity in bytes (default 64 MiB).
+    pub fn l1_max_bytes(mut self, bytes: u64) -> Self {
+        self.cfg.l1_max_bytes = bytes;
+        self
+    }
+    /// L1 TTL of values that could not be written to L2 (default 1 s).
+    pub fn degraded_l1_ttl(mut self, ttl: Duration) -> Self {
+        self.cfg.degraded_l1_ttl = ttl;
+        self
+    }
+    /// Key and encoded value size limits (defaults 512 B and 1 MiB).
+    pub fn limits(mut self, max_key_bytes: usize, max_value_bytes: usize) -> Self {
+        self.cfg.max_key_bytes = max_key_bytes;
+        self.cfg.max_value_bytes = max_value_bytes;
+        self
+    }
+    /// Timeout of one L2 call (default 200 ms).
+    pub fn l2_timeout(mut self, timeout: Duration) -> Self {
+        self.cfg.l2_timeout = timeout;
+        self
+    }
+    /// Breaker: consecutive failures to open, time open before a probe (defaults 3, 250 ms).
+    pub fn breaker(mut self, failures: u32, open_for: Duration) -> Self {
+        self.cfg.breaker_failures = failures;
+        self.cfg.breaker_open_for = open_for;
+        self
+    }
+    /// Turns on lease mode across instances.
+    pub fn lease(mut self, lease: LeaseConfig) -> Self {
+        self.cfg.lease = Some(lease);
+        self
+    }
+    /// The Redis namespace (default `pstc:{name}:`).
+    pub fn namespace(mut self, ns: &str) -> Self {
+        self.cfg.namespace = ns.to_owned();
+        self
+    }
+    /// How many hot keys `persist_hot_keys` stores (default 1,000).
+    pub fn hot_keys(mut self, n: usize) -> Self {
+        self.cfg.hot_keys = n;
+        self
+    }
+
+    /// Builds the cache; with Redis, sets up the invalidation channel first.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Invalid`] for out-of-range settings, [`BuildError::Redis`] when the
+    /// invalidation connection cannot be set up.
+    pub async fn build(self) -> Result<TieredCache<V>, BuildError> {
+        let cfg = self.cfg;
+        if cfg.ttl.is_zero() || cfg.soft_ttl > cfg.ttl {
+            return Err(BuildError::Invalid("need 0 < soft_ttl <= ttl".into()));
+        }
+        if !(0.0..=1.0).contains(&cfg.jitter) {
+            return Err(BuildError::Invalid("jitter must be within [0, 1]".into()));
+        }
+        if cfg.max_key_bytes == 0 || cfg.max_value_bytes == 0 {
+            return Err(BuildError::Invalid("size limits must be positive".into()));
+        }
+        let counters = Arc::new(Counters::new(&cfg.name));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = EventSink::new(tx);
+        let tier: Option<Arc<dyn Tier>> = match self.tier {
+            None => None,
+            Some(TierChoice::Custom(t)) => {
+                t.attach(sink);
+                Some(t)
+            }
+            #[cfg(feature = "redis")]
+            Some(TierChoice::Redis(client)) => Some(Arc::new(
+                crate::redis::RedisTier::connect(client, &cfg.namespace, sink)
+                    .await
+                    .map_err(|e| BuildError::Redis(e.to_string()))?,
+            )),
+        };
+        let l2 = tier.map(|tier| L2Guard {
+            tier,
+            breaker: L2Breaker::new(cfg.breaker_failures, cfg.breaker_open_for),
+            timeout: cfg.l2_timeout,
+            counters: counters.clone(),
+        });
+        let codec_id = self.codec.id();
+        let inner = Arc::new(Inner {
+            l1: crate::l1::build(cfg.l1_max_bytes, counters.clone()),
+            hot: HotKeys::new(cfg.hot_keys),
+            cfg,
+            l2,
+            codec: self.codec,
+            codec_id,
+            loader: self.loader,
+            flights: Flights::new(),
+            counters,
+            clock: Clock::new(),
+            waiters: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let handle = tokio::spawn(super::events::run(Arc::downgrade(&inner), rx));
+        inner.tasks.lock().push(handle.abort_handle());
+        Ok(TieredCache { inner })
+    }
+}

@@ -1,0 +1,67 @@
+//! Applying changes made elsewhere (other instances, FLUSHALL, reconnects) to this instance.
+
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::Inner;
+use crate::tier::TierEvent;
+
+/// The event loop of one cache; ends when the cache is dropped or the tier goes away.
+pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut rx: UnboundedReceiver<TierEvent>) {
+    while let Some(event) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        inner.counters.invalidations_received.add();
+        inner.apply(event).await;
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> Inner<V> {
+    pub(crate) async fn apply(&self, event: TierEvent) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match event {
+            TierEvent::Keys(keys) => {
+                for key in keys {
+                    self.flights.void(&key);
+                    self.l1.invalidate(&key).await;
+                    self.wake(&key);
+                }
+            }
+            TierEvent::Prefix(prefix) => self.drop_prefix_locally(&prefix),
+            TierEvent::FlushAll => self.flush_l1("event"),
+        }
+    }
+
+    pub(crate) fn drop_prefix_locally(&self, prefix: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.flights.void_prefix(prefix);
+        let owned = prefix.to_owned();
+        if self.l1.invalidate_entries_if(move |k, _| k.starts_with(&owned)).is_err() {
+            self.l1.invalidate_all();
+        }
+        for (k, n) in self.waiters.lock().iter() {
+            if k.starts_with(prefix) {
+                n.notify_waiters();
+            }
+        }
+    }
+
+    /// Drops everything in L1: invalidations may have been missed.
+    pub(crate) fn flush_l1(&self, reason: &'static str) {
+        tracing::debug!(cache = %self.cfg.name, reason, "flushing L1");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.counters.l1_flush.add();
+        self.flights.void_prefix("");
+        self.l1.invalidate_all();
+        for n in self.waiters.lock().values() {
+            n.notify_waiters();
+        }
+    }
+
+    fn wake(&self, key: &str) {
+        if let Some(n) = self.waiters.lock().get(key) {
+            n.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Loads: single-flight, leases across instances, background refresh.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::read::{L1Look, L2Look};
+use super::Inner;
+use crate::error::CacheError;
+use crate::flight::{FlightTicket, Joined, Outcome};
+use crate::guard::Guarded;
+
+/// Why a flight runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A caller missed L1.
+    Miss,
+    /// A stale value was served; bring a fresh one (errors are counted, the stale value kept).
+    Refresh,
+}
+
+impl<V: Clone + Send + Sync + 'static> Inner<V> {
+    /// Joins the load of `key` or starts it as a detached task, then waits for its outcome.
+    pub(crate) async fn start_or_join(self: &Arc<Self>, key: &str, mode: Mode) -> Outcome<V> {
+        match self.flights.join(key) {
+            Joined::Existing(outcome) => outcome.await,
+            Joined::Started(outcome, ticket) => {
+                self.spawn_flight(ticket, mode);
+                outcome.await
+            }
+        }
+    }
+
+    /// Starts one refresh of `key` unless a load of it already runs.
+    pub(crate) fn refresh_in_background(self: &Arc<Self>, key: &str) {
+        if self.loader.is_none() {
+            return;
+        }
+        if let Joined::Started(_, ticket) = self.flights.join(key) {
+            self.spawn_flight(ticket, Mode::Refresh);
+        }
+    }
+
+    fn spawn_flight(self: &Arc<Self>, ticket: FlightTicket<V>, mode: Mode) {
+        let inner = self.clone();
+        self.counters.flight_started();
+        let task = async move {
+            let run = AssertUnwindSafe(inner.run_flight(&ticket, mode)).catch_unwind().await;
+            let (outcome, refresh_after) = match run {
+                Ok(r) => r,
+                Err(_) => {
+                    inner.counters.load_error.add();
+                    (Err(CacheError::LoadAborted(ticket.key.clone())), false)
+                }
+            };
+            inner.counters.flight_ended();
+            let key = ticket.key.clone();
+            inner.flights.finish(ticket, outcome);
+            if refresh_after {
+                inner.refresh_in_background(&key);
+            }
+        };
+        tokio::spawn(task.instrument(tracing::Span::current()));
+    }
+
+    /// The body of one flight. Returns the outcome and whether a refresh should follow (a
+    /// stale L2 value was served).
+    async fn run_flight(self: &Arc<Self>, ticket: &FlightTicket<V>, mode: Mode) -> (Outcome<V>, bool) {
+        let key = ticket.key.as_str();
+        if mode == Mode::Miss {
+            if let L1Look::Fresh(v) = self.look_l1(key).await {
+                return (Ok(v), false);
+            }
+        }
+        let epoch = ticket.epoch();
+        let mut l2_up = self.l2.is_some();
+        match self.look_l2(key).await {
+            L2Look::Fresh(e) => {
+                self.fill_l1(ticket, epoch, key, e.clone()).await;
+                if mode == Mode::Refresh {
+                    self.counters.refresh_ok.add();
+                }
+                return (Ok(e.value.clone()), false);
+            }
+            L2Look::Stale(e) if mode == Mode::Miss => {
+                self.fill_l1(ticket, epoch, key, e.clone()).await;
+                return (Ok(e.value.clone()), true);
+            }
+            L2Look::Stale(_) | L2Look::Miss => {}
+            L2Look::Unavailable => l2_up = false,
+        }
+
+        let mut lease_token = None;
+        if let (Some(lease), true) = (self.cfg.lease, l2_up) {
+            match self.take_lease_or_wait(ticket, lease).await {
+                LeaseStep::Won(token) => lease_token = Some(token),
+                LeaseStep::Served(v) => return (Ok(v), false),
+                LeaseStep::LoadAnyway => {}
+            }
+        }
+
+        let Some(loader) = self.loader.clone() else {
+            return (Err(CacheError::NoLoader(self.cfg.name.clone())), false);
+        };
+        let epoch = ticket.epoch();
+        let started = Instant::now();
+        let loaded = loader.load(key).await;
+        metrics::histogram!("perfstack_cache_load_seconds", "cache" => self.cfg.name.clone())
+            .record(started.elapsed().as_secs_f64());
+        match loaded {
+            Ok(value) => {
+                if value.is_some() {
+                    self.counters.load_ok.add();
+                } else {
+                    self.counters.load_not_found.add();
+                }
+                if mode == Mode::Refresh {
+                    self.counters.refresh_ok.add();
+                }
+                match self.store(key, value.as_ref(), Some((ticket, epoch)), lease_token.as_deref()).await {
+                    Ok(()) => (Ok(value), false),
+                    Err(e) => (Err(e), false),
+                }
+            }
+            Err(source) => {
+                self.counters.load_error.add();
+                if mode == Mode::Refresh {
+                    self.counters.refresh_error.add();
+                }
+                tracing::warn!(cache = %self.cfg.name, key, error = %source, "loader failed");
+                (Err(CacheError::Load { key: key.to_owned(), source: Arc::from(source) }), false)
+            }
+        }
+    }
+
+    /// Promotes an L2 entry into L1 unless an invalidation arrived since `epoch`.
+    async fn fill_l1(&self, ticket: &FlightTicket<V>, epoch: u64, key: &str, e: Arc<crate::l1::L1Entry<V>>) {
+        if !ticket.unchanged(epoch) {
+            self.counters.load_voided.add();
+            return;
+        }
+        self.l1.insert(key.to_owned(), e).await;
+        if !ticket.unchanged(epoch) {
+            self.l1.invalidate(key).await;
+        }
+    }
+
+    /// Lease mode: take the lease, or wait (woken by the invalidation channel) for the
+    /// holder's value, bounded by `lease.wait`.
+    async fn take_lease_or_wait(&self, ticket: &FlightTicket<V>, lease: crate::config::LeaseConfig) -> LeaseStep<V> {
+        let Some(l2) = &self.l2 else { return LeaseStep::LoadAnyway };
+        let key = ticket.key.as_str();
+        let token = uuid::Uuid::new_v4().to_string();
+        // Register for the wake-up before asking, so the holder's write cannot slip between.
+        let notify = self.waiters.lock().entry(key.to_owned()).or_insert_with(|| Arc::new(Notify::new())).clone();
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (res, _) = l2.call("lease", |t| t.try_lease(key, &token, lease.ttl)).await;
+        let step = match res {
+            Guarded::Done(true) => {
+                self.counters.lease_acquired.add();
+                LeaseStep::Won(token)
+            }
+            Guarded::Done(false) => {
+                self.counters.lease_waited.add();
+                let epoch = ticket.epoch();
+                if tokio::time::timeout(lease.wait, notified).await.is_err() {
+                    self.counters.lease_wait_timeout.add();
+                }
+                match self.look_l2(key).await {
+                    L2Look::Fresh(e) => {
+                        // The wake-up itself bumped the epoch; the value read after it is current.
+                        let _ = epoch;
+                        let now_epoch = ticket.epoch();
+                        self.fill_l1(ticket, now_epoch, key, e.clone()).await;
+                        LeaseStep::Served(e.value.clone())
+                    }
+                    _ => LeaseStep::LoadAnyway,
+                }
+            }
+            Guarded::Unavailable => LeaseStep::LoadAnyway,
+        };
+        let mut w = self.waiters.lock();
+        if w.get(key).is_some_and(|n| Arc::ptr_eq(n, &notify)) {
+            w.remove(key);
+        }
+        step
+    }
+}
+
+enum LeaseStep<V> {
+    Won(String),
+    Served(Option<V>),
+    LoadAnyway,
+}

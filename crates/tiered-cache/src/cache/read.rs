@@ -1,0 +1,202 @@
+//! Reads: `get` and `get_or_load`, and the L1/L2 lookups they share.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::{Inner, TieredCache};
+use crate::error::CacheError;
+use crate::guard::Guarded;
+use crate::header::Header;
+use crate::l1::L1Entry;
+use crate::ttl::Clock;
+
+/// What L1 had for a key.
+pub(crate) enum L1Look<V> {
+    Fresh(Option<V>),
+    Stale(Option<V>),
+    Miss,
+}
+
+/// What L2 had for a key.
+pub(crate) enum L2Look<V> {
+    Fresh(Arc<L1Entry<V>>),
+    Stale(Arc<L1Entry<V>>),
+    Miss,
+    Unavailable,
+}
+
+thread_local! {
+    static SAMPLE: Cell<u32> = const { Cell::new(0) };
+}
+
+impl<V> TieredCache<V>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    /// Reads `key` from L1, then L2 (promoting the value into L1 with its *remaining* L2
+    /// lifetime). Never calls the loader; a stale value is served and, when a loader is
+    /// configured, one refresh starts. `Ok(None)`: not cached, or cached as "not found".
+    ///
+    /// # Errors
+    ///
+    /// Only for bad keys ([`CacheError::EmptyKey`], [`CacheError::KeyTooLong`]); Redis
+    /// trouble is never an error.
+    pub async fn get(&self, key: &str) -> Result<Option<V>, CacheError> {
+        self.check_key(key)?;
+        match self.inner.look_l1(key).await {
+            L1Look::Fresh(v) => return Ok(v),
+            L1Look::Stale(v) => {
+                self.inner.refresh_in_background(key);
+                return Ok(v);
+            }
+            L1Look::Miss => {}
+        }
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        match self.inner.look_l2(key).await {
+            L2Look::Fresh(e) => {
+                if self.inner.generation.load(Ordering::Acquire) == generation {
+                    self.inner.l1.insert(key.to_owned(), e.clone()).await;
+                }
+                Ok(e.value.clone())
+            }
+            L2Look::Stale(e) => {
+                if self.inner.generation.load(Ordering::Acquire) == generation {
+                    self.inner.l1.insert(key.to_owned(), e.clone()).await;
+                }
+                self.inner.counters.stale_served.add();
+                self.inner.refresh_in_background(key);
+                Ok(e.value.clone())
+            }
+            L2Look::Miss | L2Look::Unavailable => Ok(None),
+        }
+    }
+
+    /// Reads `key` like [`get`](Self::get) and, on a miss, loads it with the configured
+    /// loader. Concurrent callers for the same key share one detached load (single-flight):
+    /// the loader runs once and L2 is written once. A caller that gives up does not cancel
+    /// the load. `Ok(None)` means the loader said "not found" (cached for the negative TTL).
+    ///
+    /// # Errors
+    ///
+    /// Bad keys, [`CacheError::NoLoader`], [`CacheError::Load`] (the same error for every
+    /// waiter), [`CacheError::ValueTooLarge`] when the loaded value exceeds the limit.
+    pub async fn get_or_load(&self, key: &str) -> Result<Option<V>, CacheError> {
+        self.check_key(key)?;
+        match self.inner.look_l1(key).await {
+            L1Look::Fresh(v) => return Ok(v),
+            L1Look::Stale(v) => {
+                self.inner.refresh_in_background(key);
+                return Ok(v);
+            }
+            L1Look::Miss => {}
+        }
+        if self.inner.loader.is_none() {
+            return Err(CacheError::NoLoader(self.inner.cfg.name.clone()));
+        }
+        self.inner.start_or_join(key, super::load::Mode::Miss).await
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> Inner<V> {
+    pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
+        let Some(e) = self.l1.get(key).await else {
+            self.counters.l1_miss.add();
+            self.hot.record(key);
+            return L1Look::Miss;
+        };
+        let sample = SAMPLE.with(|c| {
+            let n = c.get().wrapping_add(1);
+            c.set(n);
+            n % 16 == 0
+        });
+        if sample {
+            self.hot.record(key);
+        }
+        let now = Instant::now();
+        if now >= e.hard {
+            self.counters.l1_miss.add();
+            return L1Look::Miss;
+        }
+        if e.value.is_none() {
+            self.counters.negative_hit.add();
+        }
+        if now >= e.soft {
+            self.counters.stale_served.add();
+            return L1Look::Stale(e.value.clone());
+        }
+        self.counters.l1_hit.add();
+        L1Look::Fresh(e.value.clone())
+    }
+
+    pub(crate) async fn look_l2(&self, key: &str) -> L2Look<V> {
+        let Some(l2) = &self.l2 else { return L2Look::Unavailable };
+        let (res, closed) = l2.call("get", |t| t.get(key)).await;
+        if closed {
+            self.flush_l1("breaker closed");
+        }
+        let bytes = match res {
+            Guarded::Done(Some(b)) => b,
+            Guarded::Done(None) => {
+                self.counters.l2_miss.add();
+                return L2Look::Miss;
+            }
+            Guarded::Unavailable => return L2Look::Unavailable,
+        };
+        match self.decode_entry(key, &bytes) {
+            Some(e) => {
+                let now = Instant::now();
+                if now >= e.hard {
+                    self.counters.l2_miss.add();
+                    L2Look::Miss
+                } else if now >= e.soft {
+                    self.counters.l2_hit.add();
+                    L2Look::Stale(Arc::new(e))
+                } else {
+                    self.counters.l2_hit.add();
+                    if e.value.is_none() {
+                        self.counters.negative_hit.add();
+                    }
+                    L2Look::Fresh(Arc::new(e))
+                }
+            }
+            None => {
+                self.counters.l2_miss.add();
+                L2Look::Miss
+            }
+        }
+    }
+
+    /// Header + payload to an L1 entry with the remaining lifetimes; corrupt or foreign bytes
+    /// are counted and become a miss.
+    pub(crate) fn decode_entry(&self, key: &str, bytes: &Bytes) -> Option<L1Entry<V>> {
+        let parsed = Header::read(bytes, self.codec_id).and_then(|(h, payload)| {
+            let value = if h.negative {
+                None
+            } else {
+                Some(self.codec.decode(payload).map_err(crate::error::DecodeError::Payload)?)
+            };
+            Ok((h, value))
+        });
+        match parsed {
+            Ok((h, value)) => {
+                let now = Instant::now();
+                let now_ms = self.clock.now_ms();
+                Some(L1Entry {
+                    value,
+                    soft: Clock::deadline(now, now_ms, h.soft_ms),
+                    hard: Clock::deadline(now, now_ms, h.hard_ms),
+                    size: bytes.len() as u32,
+                })
+            }
+            Err(e) => {
+                self.counters.l2_corrupt.add();
+                tracing::warn!(cache = %self.cfg.name, key, error = %e, "unreadable L2 entry, treated as a miss");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Writes: `set`, `invalidate`, `invalidate_prefix`, and storing a loaded value.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::{Inner, TieredCache};
+use crate::error::CacheError;
+use crate::flight::FlightTicket;
+use crate::guard::Guarded;
+use crate::header::{Header, HEADER_LEN};
+use crate::l1::L1Entry;
+use crate::ttl::{jitter, Lifetimes};
+
+impl<V> TieredCache<V>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    /// Writes `value` to L2 and L1 with the configured TTLs (jittered). Other instances drop
+    /// their L1 copy. When L2 is unavailable the value goes to L1 only, with the short
+    /// degraded TTL.
+    ///
+    /// # Errors
+    ///
+    /// Bad keys, [`CacheError::Encode`], [`CacheError::ValueTooLarge`].
+    pub async fn set(&self, key: &str, value: V) -> Result<(), CacheError> {
+        self.check_key(key)?;
+        self.inner.flights.void(key);
+        self.inner.store(key, Some(&value), None, None).await
+    }
+
+    /// Removes `key` from this instance's L1, from L2, and from every other instance's L1. A
+    /// load of `key` running anywhere when this arrives is not stored.
+    ///
+    /// # Errors
+    ///
+    /// Only for bad keys.
+    pub async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
+        self.check_key(key)?;
+        let inner = &self.inner;
+        inner.generation.fetch_add(1, Ordering::AcqRel);
+        inner.flights.void(key);
+        inner.l1.invalidate(key).await;
+        if let Some(l2) = &inner.l2 {
+            let keys = [key.to_owned()];
+            let (_, closed) = l2.call("invalidate", |t| t.invalidate(&keys)).await;
+            if closed {
+                inner.flush_l1("breaker closed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every key that starts with `prefix` from L1 here, from L2 and from every other
+    /// instance's L1. Returns how many L2 entries were removed (0 when L2 is unavailable).
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::KeyTooLong`] for a prefix longer than a key may be.
+    pub async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+        if prefix.len() > self.inner.cfg.max_key_bytes {
+            return Err(CacheError::KeyTooLong { len: prefix.len(), max: self.inner.cfg.max_key_bytes });
+        }
+        self.inner.drop_prefix_locally(prefix);
+        let Some(l2) = &self.inner.l2 else { return Ok(0) };
+        match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
+            (Guarded::Done(n), _) => Ok(n),
+            (Guarded::Unavailable, _) => Ok(0),
+        }
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> Inner<V> {
+    /// Encodes and stores a value (`None`: "not found", with the negative TTL) in L2 and L1.
+    /// With a flight ticket, nothing is stored if an invalidation arrived since `epoch`; with a
+    /// lease token, L2 is written only while the lease holds.
+    pub(crate) async fn store(
+        &self,
+        key: &str,
+        value: Option<&V>,
+        flight: Option<(&FlightTicket<V>, u64)>,
+        lease_token: Option<&str>,
+    ) -> Result<(), CacheError> {
+        let cfg = &self.cfg;
+        let (soft, hard) = match value {
+            Some(_) => (cfg.soft_ttl, cfg.ttl),
+            None => (cfg.negative_ttl, cfg.negative_ttl),
+        };
+        // One random draw for both, so the soft TTL stays below the hard one.
+        let unit: f64 = rand::random();
+        let (soft, hard) = (jitter(soft, cfg.jitter, unit), jitter(hard, cfg.jitter, unit));
+        let now = Instant::now();
+        let now_ms = self.clock.now_ms();
+        let life = Lifetimes::new(now_ms, soft, hard);
+        let mut buf = Vec::with_capacity(HEADER_LEN + 64);
+        Header {
+            codec: self.codec_id,
+            negative: value.is_none(),
+            created_ms: now_ms,
+            soft_ms: life.soft_ms,
+            hard_ms: life.hard_ms,
+        }
+        .write(&mut buf);
+        if let Some(v) = value {
+            self.codec.encode(v, &mut buf).map_err(CacheError::Encode)?;
+        }
+        let len = buf.len() - HEADER_LEN;
+        if len > cfg.max_value_bytes {
+            return Err(CacheError::ValueTooLarge { len, max: cfg.max_value_bytes });
+        }
+        let voided = |f: Option<(&FlightTicket<V>, u64)>| f.is_some_and(|(t, e)| !t.unchanged(e));
+        if voided(flight) {
+            self.counters.load_voided.add();
+            return Ok(());
+        }
+        let bytes = Bytes::from(buf);
+        let size = bytes.len() as u32;
+        let mut in_l2 = self.l2.is_none();
+        if let Some(l2) = &self.l2 {
+            let (res, closed) = match lease_token {
+                Some(token) => l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard)).await,
+                None => {
+                    let (r, c) = l2.call("set", |t| t.set(key, bytes, hard)).await;
+                    (map_unit(r), c)
+                }
+            };
+            if closed {
+                self.flush_l1("breaker closed");
+            }
+            match res {
+                Guarded::Done(true) => {
+                    self.counters.l2_write.add();
+                    in_l2 = true;
+                }
+                Guarded::Done(false) => {
+                    // An invalidation deleted our lease: the value may be stale, do not store.
+                    self.counters.load_voided.add();
+                    return Ok(());
+                }
+                Guarded::Unavailable => {}
+            }
+        }
+        let l1_hard = if in_l2 { hard } else { hard.min(cfg.degraded_l1_ttl) };
+        let entry =
+            Arc::new(L1Entry { value: value.cloned(), soft: now + soft.min(l1_hard), hard: now + l1_hard, size });
+        self.l1.insert(key.to_owned(), entry).await;
+        if voided(flight) {
+            self.l1.invalidate(key).await;
+        }
+        Ok(())
+    }
+}
+
+fn map_unit(r: Guarded<()>) -> Guarded<bool> {
+    match r {
+        Guarded::Done(()) => Guarded::Done(true),
+        Guarded::Unavailable => Guarded::Unavailable,
+    }
+}

@@ -1,0 +1,79 @@
+//! How values become bytes in L2.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// Turns values into bytes and back. The id is written into every entry header, so an
+/// instance that reads an entry written with another codec sees a clean miss instead of
+/// garbage.
+pub trait Codec<V>: Send + Sync + 'static {
+    /// A stable id stored in the entry header (0–127 reserved for perfstack codecs).
+    fn id(&self) -> u8;
+    /// Appends the encoded value to `out`.
+    ///
+    /// # Errors
+    ///
+    /// When the value cannot be encoded.
+    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String>;
+    /// Decodes a value.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a valid encoding.
+    fn decode(&self, bytes: &[u8]) -> Result<V, String>;
+}
+
+/// The default codec: compact binary serde through `postcard` (id 1).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostcardCodec;
+
+impl<V: Serialize + DeserializeOwned> Codec<V> for PostcardCodec {
+    fn id(&self) -> u8 {
+        1
+    }
+    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String> {
+        let encoded = postcard::to_extend(value, std::mem::take(out)).map_err(|e| e.to_string())?;
+        *out = encoded;
+        Ok(())
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<V, String> {
+        postcard::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// JSON through `serde_json` (id 2): larger and slower, but readable in `redis-cli`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonCodec;
+
+impl<V: Serialize + DeserializeOwned> Codec<V> for JsonCodec {
+    fn id(&self) -> u8 {
+        2
+    }
+    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String> {
+        serde_json::to_writer(out, value).map_err(|e| e.to_string())
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<V, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postcard_and_json_round_trip() {
+        let v = (String::from("héllo"), 42u64, vec![1u8, 2, 3]);
+        for codec in [&PostcardCodec as &dyn Codec<_>, &JsonCodec] {
+            let mut out = Vec::new();
+            codec.encode(&v, &mut out).unwrap();
+            assert_eq!(codec.decode(&out).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let r: Result<(String, u64), _> = Codec::decode(&PostcardCodec, &[0xff, 0xff, 0xff]);
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Settings, with their defaults.
+
+use std::time::Duration;
+
+/// Cache settings. Every field has a documented default; the builder sets them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Name used in metric labels and in the Redis namespace. Default `"default"`.
+    pub name: String,
+    /// Prefix of every Redis key and channel of this cache. Default `"pstc:{name}:"`.
+    pub namespace: String,
+    /// L1 capacity in bytes (keys + encoded values + a fixed overhead). Default 64 MiB.
+    pub l1_max_bytes: u64,
+    /// Hard TTL: after it an entry is gone. Default 5 min.
+    pub ttl: Duration,
+    /// Soft TTL: after it a read serves the stale value and starts one refresh.
+    /// Default: equal to `ttl` (no stale-while-revalidate).
+    pub soft_ttl: Duration,
+    /// TTL of a cached "not found". Default 30 s.
+    pub negative_ttl: Duration,
+    /// TTLs are shortened by a random fraction up to this. Default 0.1.
+    pub jitter: f64,
+    /// L1 TTL for values that could not be written to L2 (Redis down). Default 1 s.
+    pub degraded_l1_ttl: Duration,
+    /// Longest accepted key in bytes. Default 512.
+    pub max_key_bytes: usize,
+    /// Largest accepted encoded value in bytes. Default 1 MiB.
+    pub max_value_bytes: usize,
+    /// Timeout of one L2 call. Default 200 ms.
+    pub l2_timeout: Duration,
+    /// Consecutive L2 failures that open the breaker. Default 3.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one probe. Default 250 ms.
+    pub breaker_open_for: Duration,
+    /// Lease mode across instances (`None`: off). Default off.
+    pub lease: Option<LeaseConfig>,
+    /// How many hot keys are persisted for [`crate::TieredCache::warm`]. Default 1,000.
+    pub hot_keys: usize,
+}
+
+/// Settings of lease mode.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct LeaseConfig {
+    /// How long a lease holds if its holder dies. Default 5 s.
+    pub ttl: Duration,
+    /// How long an instance that lost the lease waits for the value. Default 1 s.
+    pub wait: Duration,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        LeaseConfig { ttl: Duration::from_secs(5), wait: Duration::from_secs(1) }
+    }
+}
+
+impl LeaseConfig {
+    /// A lease config with the given lease TTL and wait.
+    #[must_use]
+    pub fn new(ttl: Duration, wait: Duration) -> Self {
+        LeaseConfig { ttl, wait }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::named("default")
+    }
+}
+
+impl Config {
+    /// Defaults for a cache called `name`.
+    #[must_use]
+    pub fn named(name: &str) -> Self {
+        Config {
+            name: name.to_owned(),
+            namespace: format!("pstc:{name}:"),
+            l1_max_bytes: 64 << 20,
+            ttl: Duration::from_secs(300),
+            soft_ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+            jitter: 0.1,
+            degraded_l1_ttl: Duration::from_secs(1),
+            max_key_bytes: 512,
+            max_value_bytes: 1 << 20,
+            l2_timeout: Duration::from_millis(200),
+            breaker_failures: 3,
+            breaker_open_for: Duration::from_millis(250),
+            lease: None,
+            hot_keys: 1_000,
+        }
+    }
+}

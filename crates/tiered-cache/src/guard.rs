@@ -1,0 +1,74 @@
+//! Every L2 call goes through here: a timeout and a circuit breaker. Failures are counted and
+//! turned into "no answer", so Redis trouble never reaches the cache's callers.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::breaker::L2Breaker;
+use crate::error::TierError;
+use crate::stats::Counters;
+use crate::tier::Tier;
+
+/// What happened to an L2 call.
+#[derive(Debug)]
+pub(crate) enum Guarded<T> {
+    /// The call succeeded.
+    Done(T),
+    /// The breaker was open, the call timed out or failed (already counted).
+    Unavailable,
+}
+
+pub(crate) struct L2Guard {
+    pub(crate) tier: Arc<dyn Tier>,
+    pub(crate) breaker: L2Breaker,
+    pub(crate) timeout: Duration,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for L2Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L2Guard").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl L2Guard {
+    /// Runs one L2 call. Returns `(result, breaker_just_closed)`: when the breaker closes
+    /// after an outage the cache flushes L1, which may hold entries from the outage.
+    pub(crate) async fn call<'a, T, F, Fut>(&'a self, what: &'static str, f: F) -> (Guarded<T>, bool)
+    where
+        F: FnOnce(&'a dyn Tier) -> Fut,
+        Fut: Future<Output = Result<T, TierError>> + 'a,
+    {
+        let Some(permit) = self.breaker.try_acquire() else {
+            self.counters.l2_skipped.add();
+            return (Guarded::Unavailable, false);
+        };
+        let result = match tokio::time::timeout(self.timeout, f(self.tier.as_ref())).await {
+            Ok(r) => r,
+            Err(_) => Err(TierError::Timeout),
+        };
+        match result {
+            Ok(v) => {
+                let closed = self.breaker.success(permit);
+                if closed {
+                    self.counters.breaker_open(false);
+                }
+                (Guarded::Done(v), closed)
+            }
+            Err(e) => {
+                self.counters.l2_error.add();
+                tracing::debug!(error = %e, call = what, "L2 call failed");
+                if self.breaker.failure(permit) {
+                    self.counters.breaker_open(true);
+                    tracing::warn!(error = %e, "L2 circuit breaker opened; serving from L1 and the loader");
+                }
+                (Guarded::Unavailable, false)
+            }
+        }
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+}

@@ -1,0 +1,98 @@
+//! The invalidation connection: RESP3 client tracking (BCAST on the value prefix, redirected
+//! here, NOLOOP) plus a pub/sub channel for prefix invalidations. After any reconnect of
+//! either connection, tracking and the subscription are set up again and L1 is flushed,
+//! because invalidations may have been missed.
+
+use std::time::Duration;
+
+use fred::interfaces::{ClientInterface, EventInterface, PubsubInterface, TrackingInterface};
+use fred::prelude::{Client, Error};
+use fred::types::client::Toggle;
+use tokio::task::JoinHandle;
+
+use super::wire::{Names, Wire};
+use crate::tier::{EventSink, TierEvent};
+
+/// Turns on tracking on `data`, redirected to `listener`, and subscribes `listener`.
+pub(crate) async fn setup(data: &Client, listener: &Client, names: &Names) -> Result<(), Error> {
+    let id: i64 = listener.client_id().await?;
+    // Off first: re-enabling with a new redirect on a tracking connection is refused.
+    let _: () = data.client_tracking(Toggle::Off, None, Vec::<String>::new(), false, false, false, false).await?;
+    let _: () =
+        data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
+    listener.subscribe(names.channel.clone()).await?;
+    Ok(())
+}
+
+/// Spawns the tasks that turn Redis notifications into [`TierEvent`]s.
+pub(crate) fn spawn(data: Client, listener: Client, names: Names, me: String, sink: EventSink) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+
+    let mut inval = listener.invalidation_rx();
+    let (prefix, s) = (names.values.clone(), sink.clone());
+    tasks.push(tokio::spawn(async move {
+        loop {
+            match inval.recv().await {
+                Ok(inv) if inv.keys.is_empty() => s.send(TierEvent::FlushAll),
+                Ok(inv) => {
+                    let keys = inv
+                        .keys
+                        .iter()
+                        .filter_map(|k| k.as_str())
+                        .filter_map(|k| k.strip_prefix(prefix.as_str()))
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>();
+                    if !keys.is_empty() {
+                        s.send(TierEvent::Keys(keys));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => s.send(TierEvent::FlushAll),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }));
+
+    let mut messages = listener.message_rx();
+    let (channel, s) = (names.channel.clone(), sink.clone());
+    tasks.push(tokio::spawn(async move {
+        loop {
+            match messages.recv().await {
+                Ok(m) if &*m.channel == channel.as_str() => {
+                    let Some(bytes) = m.value.as_bytes() else { continue };
+                    let Ok(wire) = postcard::from_bytes::<Wire>(bytes) else { continue };
+                    if wire.from == me {
+                        continue;
+                    }
+                    match (wire.prefix, wire.keys.into_iter().next()) {
+                        (true, Some(p)) => s.send(TierEvent::Prefix(p)),
+                        (false, Some(k)) => s.send(TierEvent::Keys(vec![k])),
+                        _ => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => s.send(TierEvent::FlushAll),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }));
+
+    let mut data_reconnects = data.reconnect_rx();
+    let mut listener_reconnects = listener.reconnect_rx();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                r = data_reconnects.recv() => if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return },
+                r = listener_reconnects.recv() => if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return },
+            }
+            // Retry until both connections are back; each retry is cheap and bounded by the
+            // connections' own reconnect policy.
+            while let Err(e) = setup(&data, &listener, &names).await {
+                tracing::debug!(error = %e, "invalidation channel setup failed, retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tracing::info!("invalidation channel re-established; flushing L1");
+            sink.send(TierEvent::FlushAll);
+        }
+    }));
+    tasks
+}

@@ -1,0 +1,153 @@
+//! Redis as the second tier (fred): values with a TTL, leases, and the invalidation channel.
+
+mod listener;
+mod wire;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fred::interfaces::{ClientLike, KeysInterface, LuaInterface, PubsubInterface};
+use fred::prelude::{Builder, Client, Error, Expiration, ReconnectPolicy, SetOptions};
+use fred::types::RespVersion;
+use futures::StreamExt;
+use tokio::task::JoinHandle;
+
+use crate::error::TierError;
+use crate::tier::{EventSink, Tier};
+use wire::{glob_escape, Names, Wire};
+
+/// Writes the value only while our lease holds, then releases it (Facebook's lease rule: an
+/// invalidation deletes the lease, so a load that raced it cannot store a stale value).
+const SET_WITH_LEASE: &str = r"
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0";
+
+/// The Redis tier: the user's client for commands (with client tracking turned on for this
+/// cache's value prefix), plus one connection of its own for invalidations.
+pub(crate) struct RedisTier {
+    data: Client,
+    listener: Client,
+    names: Names,
+    me: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RedisTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTier").field("ns", &self.names.values).finish_non_exhaustive()
+    }
+}
+
+fn backend(e: Error) -> TierError {
+    TierError::Backend(e.to_string())
+}
+
+fn px(ttl: Duration) -> i64 {
+    (ttl.as_millis() as i64).max(1)
+}
+
+impl RedisTier {
+    pub(crate) async fn connect(data: Client, ns: &str, sink: EventSink) -> Result<Self, Error> {
+        if !data.is_connected() {
+            drop(data.init().await?);
+        }
+        let mut cfg = data.client_config();
+        cfg.version = RespVersion::RESP3;
+        let listener = Builder::from_config(cfg)
+            .set_policy(ReconnectPolicy::new_constant(0, 50))
+            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(2))
+            .build()?;
+        drop(listener.init().await?);
+        let names = Names::new(ns);
+        listener::setup(&data, &listener, &names).await?;
+        let me = uuid::Uuid::new_v4().to_string();
+        let tasks = listener::spawn(data.clone(), listener.clone(), names.clone(), me.clone(), sink);
+        Ok(RedisTier { data, listener, names, me, tasks })
+    }
+
+    async fn publish(&self, prefix: bool, keys: Vec<String>) -> Result<(), TierError> {
+        let msg = postcard::to_allocvec(&Wire { from: self.me.clone(), prefix, keys })
+            .map_err(|e| TierError::Backend(e.to_string()))?;
+        let _: i64 = self.data.publish(self.names.channel.clone(), Bytes::from(msg)).await.map_err(backend)?;
+        Ok(())
+    }
+}
+
+impl Drop for RedisTier {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let listener = self.listener.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = listener.quit().await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl Tier for RedisTier {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
+        self.data.get(self.names.value(key)).await.map_err(backend)
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
+        self.data.set(self.names.value(key), value, Some(Expiration::PX(px(ttl))), None, false).await.map_err(backend)
+    }
+
+    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
+        let mut all: Vec<String> = keys.iter().map(|k| self.names.value(k)).collect();
+        all.extend(keys.iter().map(|k| self.names.lease(k)));
+        let _: i64 = self.data.del(all).await.map_err(backend)?;
+        for k in keys {
+            self.publish(false, vec![k.clone()]).await?;
+        }
+        Ok(())
+    }
+
+    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
+        let pattern = format!("{}*", glob_escape(&self.names.value(prefix)));
+        let mut keys = self.data.scan_buffered(pattern, Some(500), None).chunks(500);
+        let mut removed = 0u64;
+        while let Some(batch) = keys.next().await {
+            let batch = batch.into_iter().collect::<Result<Vec<_>, _>>().map_err(backend)?;
+            if !batch.is_empty() {
+                let n: i64 = self.data.unlink(batch).await.map_err(backend)?;
+                removed += n.max(0) as u64;
+            }
+        }
+        self.publish(true, vec![prefix.to_owned()]).await?;
+        Ok(removed)
+    }
+
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
+        let r: Option<String> = self
+            .data
+            .set(self.names.lease(key), token, Some(Expiration::PX(px(ttl))), Some(SetOptions::NX), false)
+            .await
+            .map_err(backend)?;
+        Ok(r.is_some())
+    }
+
+    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
+        let keys = vec![self.names.value(key), self.names.lease(key)];
+        let args: Vec<fred::types::Value> = vec![token.into(), value.into(), px(ttl).into()];
+        let n: i64 = self.data.eval(SET_WITH_LEASE, keys, args).await.map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
+        self.data.get(format!("{}{name}", self.names.meta)).await.map_err(backend)
+    }
+
+    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
+        self.data.set(format!("{}{name}", self.names.meta), value, None, None, false).await.map_err(backend)
+    }
+}

@@ -1,0 +1,66 @@
+//! Key layout in Redis and the invalidation message format.
+
+use serde::{Deserialize, Serialize};
+
+/// Redis names of one cache: values under `{ns}v:`, leases under `{ns}l:`, metadata under
+/// `{ns}m:`, invalidation messages on `{ns}inval`.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    pub(crate) values: String,
+    pub(crate) leases: String,
+    pub(crate) meta: String,
+    pub(crate) channel: String,
+}
+
+impl Names {
+    pub(crate) fn new(ns: &str) -> Self {
+        Names {
+            values: format!("{ns}v:"),
+            leases: format!("{ns}l:"),
+            meta: format!("{ns}m:"),
+            channel: format!("{ns}inval"),
+        }
+    }
+    pub(crate) fn value(&self, key: &str) -> String {
+        format!("{}{key}", self.values)
+    }
+    pub(crate) fn lease(&self, key: &str) -> String {
+        format!("{}{key}", self.leases)
+    }
+}
+
+/// A message on the invalidation channel (postcard-encoded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Wire {
+    /// Sender instance, so an instance ignores its own messages.
+    pub(crate) from: String,
+    /// `keys[0]` is a prefix rather than a key.
+    pub(crate) prefix: bool,
+    pub(crate) keys: Vec<String>,
+}
+
+/// Escapes glob characters so a prefix matches literally in `SCAN MATCH`.
+pub(crate) fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_round_trips_and_globs_are_escaped() {
+        let w = Wire { from: "a".into(), prefix: true, keys: vec!["user:".into()] };
+        let b = postcard::to_allocvec(&w).unwrap();
+        assert_eq!(postcard::from_bytes::<Wire>(&b).unwrap(), w);
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+}

@@ -1,0 +1,67 @@
+//! The second tier: a shared byte store (Redis in production, anything in tests).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::TierError;
+
+/// A shared cache level below L1. Keys are the user's keys; an implementation adds its own
+/// namespace. Values are opaque bytes (header + payload). [`crate::TieredCache`] wraps every
+/// call in a timeout and a circuit breaker and never surfaces a `TierError` to its callers.
+#[async_trait]
+pub trait Tier: Send + Sync + 'static {
+    /// Reads an entry.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError>;
+    /// Writes an entry that the store drops after `ttl`.
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError>;
+    /// Removes entries (and any lease on them) and tells other instances to drop them from L1.
+    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError>;
+    /// Removes every entry whose key starts with `prefix`, tells other instances; returns how
+    /// many entries were removed.
+    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError>;
+    /// Tries to take the load lease of `key` for `ttl` (`SET NX PX`). `true` when taken.
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError>;
+    /// Writes `value` only if the lease `token` still holds (no invalidation voided it), and
+    /// releases the lease. `true` when written.
+    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError>;
+    /// Reads a small piece of cache metadata (the hot-key list).
+    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError>;
+    /// Writes a small piece of cache metadata.
+    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError>;
+    /// Called once when the cache starts: the tier sends changes made by other instances
+    /// (and flushes) to `sink`. The default sends nothing.
+    fn attach(&self, sink: EventSink) {
+        let _ = sink;
+    }
+}
+
+/// What a tier tells its cache about changes made elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TierEvent {
+    /// These keys changed or were removed in L2.
+    Keys(Vec<String>),
+    /// Every key with this prefix was removed.
+    Prefix(String),
+    /// Everything may have changed (FLUSHALL, reconnect, missed messages): flush L1.
+    FlushAll,
+}
+
+/// Where a tier delivers [`TierEvent`]s for its cache. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: tokio::sync::mpsc::UnboundedSender<TierEvent>,
+}
+
+impl EventSink {
+    pub(crate) fn new(tx: tokio::sync::mpsc::UnboundedSender<TierEvent>) -> Self {
+        EventSink { tx }
+    }
+
+    /// Delivers an event; ignored once the cache is gone.
+    pub fn send(&self, event: TierEvent) {
+        let _ = self.tx.send(event);
+    }
+}

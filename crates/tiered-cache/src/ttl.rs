@@ -1,0 +1,93 @@
+//! TTL maths: jitter, remaining lifetimes, and the clock that ties tokio time to wall time.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// Wall-clock milliseconds derived from tokio's clock: read once at construction, then
+/// advanced with `tokio::time::Instant`, so paused-time tests move it too. L2 headers carry
+/// absolute times because several instances read them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    anchor: Instant,
+    anchor_unix_ms: u64,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        let anchor_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        Clock { anchor: Instant::now(), anchor_unix_ms }
+    }
+
+    /// Current wall time in unix milliseconds.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.anchor_unix_ms + self.anchor.elapsed().as_millis() as u64
+    }
+
+    /// The tokio instant at which the unix-ms time `at_ms` falls, given `now` read together
+    /// with `now_ms`.
+    pub(crate) fn deadline(now: Instant, now_ms: u64, at_ms: u64) -> Instant {
+        now + Duration::from_millis(at_ms.saturating_sub(now_ms))
+    }
+}
+
+/// Shortens `ttl` by a random fraction in `[0, fraction]`, so keys written together do not
+/// expire together. Never lengthens it.
+pub(crate) fn jitter(ttl: Duration, fraction: f64, unit: f64) -> Duration {
+    let fraction = fraction.clamp(0.0, 1.0);
+    let unit = unit.clamp(0.0, 1.0);
+    ttl.mul_f64(1.0 - fraction * unit)
+}
+
+/// Lifetimes of one entry, in absolute unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lifetimes {
+    pub(crate) soft_ms: u64,
+    pub(crate) hard_ms: u64,
+}
+
+impl Lifetimes {
+    /// Lifetimes for a value written at `now_ms`; the soft TTL never exceeds the hard one.
+    pub(crate) fn new(now_ms: u64, soft: Duration, hard: Duration) -> Self {
+        let hard_ms = now_ms + hard.as_millis() as u64;
+        let soft_ms = (now_ms + soft.as_millis() as u64).min(hard_ms);
+        Lifetimes { soft_ms, hard_ms }
+    }
+
+    /// Milliseconds left until the hard expiry, `None` when it has passed.
+    #[cfg(test)]
+    pub(crate) fn remaining_hard(&self, now_ms: u64) -> Option<u64> {
+        self.hard_ms.checked_sub(now_ms).filter(|ms| *ms > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn jitter_never_lengthens_and_stays_within_fraction(ms in 1u64..10_000_000, f in 0.0f64..1.0, u in 0.0f64..1.0) {
+            let ttl = Duration::from_millis(ms);
+            let j = jitter(ttl, f, u);
+            prop_assert!(j <= ttl);
+            prop_assert!(j.as_secs_f64() >= ttl.as_secs_f64() * (1.0 - f) - 1e-9);
+        }
+
+        #[test]
+        fn soft_never_after_hard(now in 0u64..1u64 << 50, s in 0u64..1u64 << 30, h in 0u64..1u64 << 30) {
+            let l = Lifetimes::new(now, Duration::from_millis(s), Duration::from_millis(h));
+            prop_assert!(l.soft_ms <= l.hard_ms);
+            prop_assert_eq!(l.remaining_hard(now), if h == 0 { None } else { Some(h) });
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clock_follows_paused_tokio_time() {
+        let clock = Clock::new();
+        let t0 = clock.now_ms();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(clock.now_ms() - t0, 5_000);
+    }
+}

@@ -1,0 +1,99 @@
+//! Warming a new instance from the persisted hot keys, and lease mode across instances
+//! (in-memory tier; the Redis versions are in `redis.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{calls, counting_loader};
+use perfstack_tiered_cache::{LeaseConfig, MemoryStore, TieredCache};
+
+#[tokio::test(start_paused = true)]
+async fn a_new_instance_starts_warm_from_the_hot_key_list() {
+    let store = MemoryStore::new();
+    let (loader, n) = counting_loader(Duration::from_millis(1));
+    let a = TieredCache::<String>::builder("warm").tier(store.tier()).loader(loader).build().await.unwrap();
+    for round in 0..20 {
+        for k in 0..10 {
+            if round < 2 || k < 3 {
+                a.get_or_load(&format!("k{k}")).await.unwrap();
+            }
+        }
+    }
+    assert_eq!(a.persist_hot_keys().await, 10);
+    let (loader_b, nb) = counting_loader(Duration::from_millis(1));
+    let b = TieredCache::<String>::builder("warm").tier(store.tier()).loader(loader_b).build().await.unwrap();
+    assert_eq!(b.warm().await.unwrap(), 10);
+    assert_eq!(calls(&nb), 0, "warmed from L2, not the loader");
+    for k in 0..10 {
+        b.get(&format!("k{k}")).await.unwrap().unwrap();
+    }
+    assert_eq!(b.stats().l1_hits, 10);
+    assert_eq!(calls(&n), 10);
+    assert_eq!(a.hot_keys()[..3].len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lease_mode_loads_once_across_instances() {
+    let store = MemoryStore::new();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let lease = LeaseConfig::new(Duration::from_secs(5), Duration::from_secs(1));
+    let mut caches = Vec::new();
+    for _ in 0..4 {
+        caches.push(
+            TieredCache::<String>::builder("lease")
+                .tier(store.tier())
+                .loader(loader_clone(&n))
+                .lease(lease)
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let tasks: Vec<_> = caches
+        .iter()
+        .flat_map(|c| (0..50).map(move |_| c.clone()))
+        .map(|c| tokio::spawn(async move { c.get_or_load("k").await }))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), Some("value:k".to_owned()));
+    }
+    assert_eq!(calls(&n), 1, "one load across four instances");
+    let waits: u64 = caches.iter().map(|c| c.stats().lease_waits).sum();
+    assert_eq!(waits, 3);
+    assert_eq!(caches.iter().map(|c| c.stats().lease_wait_timeouts).sum::<u64>(), 0, "woken, not timed out");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_of_a_dead_instance_expires_and_an_invalidation_voids_the_holder() {
+    use perfstack_tiered_cache::Tier;
+    let store = MemoryStore::new();
+    let raw = store.tier();
+    // A "dead instance" took the lease and never wrote.
+    assert!(raw.try_lease("k", "dead", Duration::from_millis(300)).await.unwrap());
+    let (loader, n) = counting_loader(Duration::from_millis(10));
+    let lease = LeaseConfig::new(Duration::from_millis(300), Duration::from_millis(100));
+    let c =
+        TieredCache::<String>::builder("lease").tier(store.tier()).loader(loader).lease(lease).build().await.unwrap();
+    assert_eq!(c.get_or_load("k").await.unwrap(), Some("value:k".to_owned()), "fell back after the bounded wait");
+    assert_eq!(c.stats().lease_wait_timeouts, 1);
+    assert_eq!(calls(&n), 1);
+    // Facebook's rule: invalidating while the holder loads deletes its lease; its set is refused.
+    assert!(raw.try_lease("j", "holder", Duration::from_secs(5)).await.unwrap());
+    raw.invalidate(&["j".to_owned()]).await.unwrap();
+    assert!(!raw.set_with_lease("j", "holder", "stale".into(), Duration::from_secs(5)).await.unwrap());
+    assert_eq!(raw.get("j").await.unwrap(), None);
+}
+
+fn loader_clone(n: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> impl perfstack_tiered_cache::Loader<String> {
+    let n = n.clone();
+    perfstack_tiered_cache::loader_fn(move |key: String| {
+        let n = n.clone();
+        async move {
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok::<_, perfstack_tiered_cache::BoxError>(Some(format!("value:{key}")))
+        }
+    })
+}
