@@ -1,0 +1,191 @@
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::inner::{Core, Inner};
+use super::queue::{QueueOrder, WaitQueue};
+use super::window::{Window, WindowPolicy};
+use super::{AdmissionController, PriorityShares};
+use crate::clock::{Clock, TokioClock};
+use crate::limit::{FixedLimit, Limit, LimitConfigError, Vegas, VegasConfig};
+use crate::overload::OverloadSignal;
+use crate::rate::{KeyedRateLimit, RateLimit};
+use crate::BuildError;
+
+const MAX_QUEUE: usize = 1_000_000;
+
+/// Builds an [`AdmissionController`]; every setting is checked in [`build`](Self::build).
+///
+/// Defaults: a [`Vegas`] limit with its defaults, [`PriorityShares::default`], no rate limit,
+/// no queue (so `acquire` behaves like `try_acquire`), control windows of 100 ms to 1 s with at
+/// least 10 samples, the [`TokioClock`].
+#[derive(Debug)]
+#[must_use]
+pub struct AdmissionControllerBuilder {
+    name: String,
+    limit: Option<Result<Box<dyn Limit>, LimitConfigError>>,
+    rate: Option<RateLimit>,
+    keyed: Option<KeyedRateLimit>,
+    shares: PriorityShares,
+    queue_capacity: usize,
+    queue_timeout: Duration,
+    queue_order: QueueOrder,
+    window: WindowPolicy,
+    signals: Vec<Arc<dyn OverloadSignal>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl Default for AdmissionControllerBuilder {
+    fn default() -> Self {
+        Self {
+            name: "default".into(),
+            limit: None,
+            rate: None,
+            keyed: None,
+            shares: PriorityShares::default(),
+            queue_capacity: 0,
+            queue_timeout: Duration::ZERO,
+            queue_order: QueueOrder::Fifo,
+            window: WindowPolicy { min: Duration::from_millis(100), max: Duration::from_secs(1), min_samples: 10 },
+            signals: Vec::new(),
+            clock: None,
+        }
+    }
+}
+
+impl AdmissionControllerBuilder {
+    /// The name used as the `controller` metrics label.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The concurrency-limit algorithm.
+    pub fn limit(mut self, limit: impl Limit) -> Self {
+        self.limit = Some(Ok(Box::new(limit)));
+        self
+    }
+
+    /// A limit whose construction may have failed; the error is reported by `build`, so a
+    /// builder chain stays one expression: `.try_limit(Vegas::new(cfg))`.
+    pub fn try_limit<L: Limit>(mut self, limit: Result<L, LimitConfigError>) -> Self {
+        self.limit = Some(limit.map(|l| Box::new(l) as Box<dyn Limit>));
+        self
+    }
+
+    /// A hand-tuned static limit (0 is refused by `build`).
+    pub fn fixed_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(if limit == 0 {
+            Err(LimitConfigError::Zero("fixed_limit"))
+        } else {
+            Ok(Box::new(FixedLimit::new(limit)))
+        });
+        self
+    }
+
+    /// A rate limit checked for every request.
+    pub fn rate_limit(mut self, rate: RateLimit) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// A keyed rate limit checked for requests that carry a key.
+    pub fn keyed_rate_limit(mut self, keyed: KeyedRateLimit) -> Self {
+        self.keyed = Some(keyed);
+        self
+    }
+
+    /// Reserves per priority level.
+    pub fn priority_shares(mut self, shares: PriorityShares) -> Self {
+        self.shares = shares;
+        self
+    }
+
+    /// A wait queue for `acquire`: at most `capacity` waiters, each waiting at most `timeout`.
+    pub fn queue(mut self, capacity: usize, timeout: Duration) -> Self {
+        self.queue_capacity = capacity;
+        self.queue_timeout = timeout;
+        self
+    }
+
+    /// Which waiter of a level goes first (default FIFO).
+    pub fn queue_order(mut self, order: QueueOrder) -> Self {
+        self.queue_order = order;
+        self
+    }
+
+    /// Control window: closes after `min` with `min_samples` completions, or after `max`.
+    pub fn window(mut self, min: Duration, max: Duration, min_samples: u64) -> Self {
+        self.window = WindowPolicy { min, max, min_samples };
+        self
+    }
+
+    /// An overload signal that tightens admission when its pressure reaches 1.
+    pub fn overload_signal(mut self, signal: impl OverloadSignal) -> Self {
+        self.signals.push(Arc::new(signal));
+        self
+    }
+
+    /// The clock used to measure latency (default [`TokioClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks the settings and builds the controller.
+    ///
+    /// # Errors
+    ///
+    /// A bad limit, a queue above 10⁶ waiters or with a zero timeout, a window whose `min` is
+    /// zero or above `max`, or `min_samples` of 0.
+    pub fn build(self) -> Result<AdmissionController, BuildError> {
+        let limit = match self.limit {
+            Some(l) => l?,
+            None => Box::new(Vegas::new(VegasConfig::default())?),
+        };
+        if self.queue_capacity > MAX_QUEUE {
+            return Err(BuildError::Queue("capacity above 1,000,000"));
+        }
+        if self.queue_capacity > 0 && self.queue_timeout.is_zero() {
+            return Err(BuildError::Queue("a queue needs a non-zero timeout"));
+        }
+        let w = self.window;
+        if w.min.is_zero() || w.min > w.max {
+            return Err(BuildError::Window("min must be above zero and at most max"));
+        }
+        if w.min_samples == 0 {
+            return Err(BuildError::Window("min_samples must be at least 1"));
+        }
+        let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
+        let limit_now = limit.limit().max(1);
+        let core = Core {
+            limit,
+            limit_now,
+            caps: self.shares.caps(limit_now),
+            inflight: 0,
+            window: Window::new(clock.now(), 0),
+            queue: WaitQueue::new(self.queue_capacity, self.queue_order),
+            admitted: [0; 5],
+            windows: 0,
+            last_rtt: Duration::ZERO,
+        };
+        let queue_timeout = if self.queue_capacity == 0 { Duration::ZERO } else { self.queue_timeout };
+        Ok(AdmissionController {
+            inner: Arc::new(Inner {
+                name: self.name,
+                clock,
+                rate: self.rate,
+                keyed: self.keyed,
+                shares: self.shares,
+                window: w,
+                queue_timeout,
+                signals: self.signals,
+                shed_levels: AtomicUsize::new(0),
+                rejected: Default::default(),
+                core: Mutex::new(core),
+            }),
+        })
+    }
+}

@@ -1,0 +1,218 @@
+//! The [`AdmissionController`]: rate limits, a concurrency limit with priority reserves,
+//! overload signals and a deadline queue, checked in one call.
+
+mod builder;
+mod inner;
+mod meta;
+mod permit;
+mod queue;
+mod rejected;
+mod shares;
+mod stats;
+mod window;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+pub use builder::AdmissionControllerBuilder;
+use inner::Inner;
+pub use meta::RequestMeta;
+pub use permit::{Outcome, Permit};
+pub use queue::QueueOrder;
+use queue::{Enqueue, Waiter};
+pub use rejected::{RejectReason, Rejected};
+pub use shares::PriorityShares;
+pub use stats::{AdmissionStats, PriorityStats};
+
+use crate::Priority;
+
+/// Decides, before any work is done, whether a request may run.
+///
+/// A cheap `Arc` handle: every clone enforces the same limits.
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_admission::{AdmissionController, Priority, RequestMeta, RejectReason};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctl = AdmissionController::builder().fixed_limit(2).build()?;
+/// let a = ctl.try_acquire(&RequestMeta::new(Priority::Critical))?;
+/// let b = ctl.try_acquire(&RequestMeta::new(Priority::Critical))?;
+/// let err = ctl.try_acquire(&RequestMeta::new(Priority::Critical)).unwrap_err();
+/// assert_eq!(err.reason, RejectReason::Concurrency);
+/// drop(a); // the work ended: the slot is free again
+/// let _c = ctl.try_acquire(&RequestMeta::new(Priority::Critical))?;
+/// # drop(b); Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdmissionController {
+    inner: Arc<Inner>,
+}
+
+impl AdmissionController {
+    /// A builder with the defaults: a [`Vegas`](crate::limit::Vegas) limit, default priority
+    /// reserves, no rate limit, no queue.
+    pub fn builder() -> AdmissionControllerBuilder {
+        AdmissionControllerBuilder::default()
+    }
+
+    /// Admits the request now or refuses it now. No allocation when admitted.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] with the reason: `Deadline` (already past), `Rate`, `Overload` or
+    /// `Concurrency`, with a retry hint for rate and concurrency.
+    #[inline]
+    pub fn try_acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
+        let inner = &self.inner;
+        let p = meta.priority;
+        if let Some(d) = meta.deadline {
+            if d <= Instant::now() {
+                return Err(inner.reject(RejectReason::Deadline, p, None));
+            }
+        }
+        if let Some(rate) = &inner.rate {
+            rate.check().map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
+        if let (Some(keyed), Some(key)) = (&inner.keyed, meta.key) {
+            keyed.check(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
+        if p.index() < inner.shed_levels.load(Ordering::Relaxed) {
+            return Err(inner.reject(RejectReason::Overload, p, Some(inner.window.max)));
+        }
+        let now = inner.clock.now();
+        let mut core = inner.core.lock();
+        if core.inflight < core.caps[p.index()] {
+            core.admit(p.index());
+            drop(core);
+            return Ok(Permit {
+                inner: Arc::clone(inner),
+                start: now,
+                priority: p,
+                outcome: Outcome::Success,
+                armed: true,
+            });
+        }
+        let retry = core.last_rtt;
+        drop(core);
+        Err(inner.reject(RejectReason::Concurrency, p, Some(retry)))
+    }
+
+    /// Admits the request, waiting in the bounded priority queue when the concurrency limit is
+    /// reached, until the request's deadline or the queue timeout, whichever is first. A
+    /// request whose deadline passes while it waits is dropped before doing any work.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire), plus `QueueFull` (no room, or evicted by a more
+    /// important request) and `Deadline` (the wait ran out).
+    pub async fn acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
+        let inner = &self.inner;
+        let p = meta.priority;
+        match self.try_acquire(meta) {
+            Err(r) if r.reason == RejectReason::Concurrency && inner.queue_timeout > std::time::Duration::ZERO => {}
+            other => return other,
+        }
+        let tokio_now = Instant::now();
+        let mut until = tokio_now + inner.queue_timeout;
+        if let Some(d) = meta.deadline {
+            until = until.min(d);
+        }
+        let (tx, rx) = oneshot::channel();
+        let evicted = {
+            let mut core = inner.core.lock();
+            if core.queue.capacity == 0 {
+                drop(core);
+                return Err(inner.reject(RejectReason::QueueFull, p, None));
+            }
+            if core.inflight < core.caps[p.index()] {
+                core.admit(p.index());
+                let start = inner.clock.now();
+                drop(core);
+                return Ok(Permit {
+                    inner: Arc::clone(inner),
+                    start,
+                    priority: p,
+                    outcome: Outcome::Success,
+                    armed: true,
+                });
+            }
+            match core.queue.push(p, Waiter { tx, until }, tokio_now) {
+                Enqueue::Queued => None,
+                Enqueue::Full => {
+                    drop(core);
+                    return Err(inner.reject(RejectReason::QueueFull, p, None));
+                }
+                Enqueue::Evicted(w, level) => Some((w, level, core.last_rtt)),
+            }
+        };
+        if let Some((w, level, retry)) = evicted {
+            let _ = w.tx.send(Err(inner.reject(RejectReason::QueueFull, level, Some(retry))));
+        }
+        tokio::select! {
+            biased;
+            got = rx => match got {
+                Ok(Ok(mut permit)) => {
+                    permit.outcome = Outcome::Success;
+                    permit.start = inner.clock.now();
+                    Ok(permit)
+                }
+                Ok(Err(rejected)) => Err(rejected),
+                Err(_) => Err(inner.reject(RejectReason::Deadline, p, None)),
+            },
+            () = tokio::time::sleep_until(until) => Err(inner.reject(RejectReason::Deadline, p, None)),
+        }
+    }
+
+    /// The current concurrency limit.
+    #[must_use]
+    pub fn limit(&self) -> usize {
+        self.inner.core.lock().limit_now
+    }
+
+    /// Requests in flight now.
+    #[must_use]
+    pub fn inflight(&self) -> usize {
+        self.inner.core.lock().inflight
+    }
+
+    /// Reads the overload signals now (they are also read at every window close) and returns
+    /// how many priority levels are shed.
+    pub fn refresh_overload(&self) -> usize {
+        self.inner.refresh_overload()
+    }
+
+    /// A snapshot for dashboards and tests.
+    #[must_use]
+    pub fn stats(&self) -> AdmissionStats {
+        let inner = &self.inner;
+        let core = inner.core.lock();
+        let priorities = Priority::ALL
+            .iter()
+            .map(|&p| PriorityStats {
+                priority: p,
+                cap: core.caps[p.index()],
+                admitted: core.admitted[p.index()],
+                rejected: RejectReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str(), inner.rejected[r.index()][p.index()].load(Ordering::Relaxed)))
+                    .collect::<BTreeMap<_, _>>(),
+            })
+            .collect();
+        AdmissionStats {
+            name: inner.name.clone(),
+            algorithm: core.limit.name(),
+            limit: core.limit_now,
+            inflight: core.inflight,
+            queued: core.queue.len(),
+            windows: core.windows,
+            last_rtt_seconds: core.last_rtt.as_secs_f64(),
+            overload_shed_levels: inner.shed_levels.load(Ordering::Relaxed),
+            priorities,
+        }
+    }
+}

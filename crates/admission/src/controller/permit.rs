@@ -1,0 +1,60 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::inner::Inner;
+use crate::Priority;
+
+/// What became of an admitted request, reported to the adaptive limit when the permit drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// It completed; its latency is a sample (the default).
+    #[default]
+    Success,
+    /// It timed out or the downstream was overloaded: the limit should back off.
+    Dropped,
+    /// Not a signal about capacity (a client error, a cache hit): no sample.
+    Ignore,
+}
+
+/// The right to run one request. Hold it while the work runs; dropping it frees the slot and
+/// reports the outcome and latency to the adaptive limit. Cheap: no allocation.
+#[derive(Debug)]
+#[must_use = "the slot is released as soon as the permit is dropped"]
+pub struct Permit {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) start: Duration,
+    pub(crate) priority: Priority,
+    pub(crate) outcome: Outcome,
+    pub(crate) armed: bool,
+}
+
+impl Permit {
+    /// The request's priority.
+    #[must_use]
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// Sets what the limit will be told when the permit drops.
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+
+    /// Marks the request as dropped (timed out, overloaded downstream).
+    pub fn dropped(&mut self) {
+        self.outcome = Outcome::Dropped;
+    }
+
+    /// Marks the request as carrying no capacity signal.
+    pub fn ignore(&mut self) {
+        self.outcome = Outcome::Ignore;
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if self.armed {
+            Inner::release(&self.inner, self.start, self.outcome);
+        }
+    }
+}

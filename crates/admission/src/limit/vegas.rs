@@ -1,0 +1,125 @@
+use std::time::Duration;
+
+use super::min_filter::{MinRttProbe, Probe};
+use super::{check_bounds, check_ratio, log10_step, Limit, LimitConfigError, Sample};
+
+/// Settings of [`Vegas`]. Defaults: initial 20, bounds `[1, 1000]`, alpha 3, beta 6 (times
+/// log10 of the limit), smoothing 1.0, probe the minimum RTT every 100 windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VegasConfig {
+    /// Starting limit.
+    pub initial: usize,
+    /// Lowest limit.
+    pub min_limit: usize,
+    /// Highest limit.
+    pub max_limit: usize,
+    /// Grow while the estimated queue is below `alpha × log10(limit)`.
+    pub alpha: f64,
+    /// Shrink when the estimated queue is above `beta × log10(limit)`.
+    pub beta: f64,
+    /// Weight of the new limit against the old one, in (0, 1].
+    pub smoothing: f64,
+    /// Minimum-RTT probing period: every this many windows (from the first) the limit is halved
+    /// for one window and the RTT of that window becomes the no-load baseline.
+    pub probe_interval: u32,
+}
+
+impl Default for VegasConfig {
+    fn default() -> Self {
+        Self { initial: 20, min_limit: 1, max_limit: 1000, alpha: 3.0, beta: 6.0, smoothing: 1.0, probe_interval: 100 }
+    }
+}
+
+/// TCP Vegas applied to requests: the queue a limit builds is estimated as
+/// `limit × (1 − rtt_noload / rtt)`, where `rtt` is a control window's mean and `rtt_noload`
+/// the lowest window mean since the last probe window (so service-time variance alone is not mistaken for a
+/// queue); the limit grows while that queue is small and shrinks
+/// when it is large.
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_admission::limit::{Limit, Sample, Vegas, VegasConfig};
+/// use std::time::Duration;
+/// let ms = Duration::from_millis;
+/// let mut l = Vegas::new(VegasConfig::default())?;
+/// assert_eq!(l.update(&Sample::new(ms(100), ms(10), 20)), 10); // min-RTT probe: half the limit
+/// assert_eq!(l.update(&Sample::new(ms(200), ms(10), 10)), 20); // baseline measured, restored
+/// assert!(l.update(&Sample::new(ms(300), ms(10), 20)) > 20); // no queue: grow
+/// let before = l.limit();
+/// assert!(l.update(&Sample::new(ms(400), ms(40), before)) < before); // RTT ×4: queue, shrink
+/// # Ok::<(), perfstack_admission::limit::LimitConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Vegas {
+    cfg: VegasConfig,
+    limit: f64,
+    noload: MinRttProbe,
+}
+
+impl Vegas {
+    /// Builds the limit.
+    ///
+    /// # Errors
+    ///
+    /// Bad bounds, `alpha`/`beta` not finite or `alpha > beta`, smoothing outside (0, 1],
+    /// a zero probe interval.
+    pub fn new(cfg: VegasConfig) -> Result<Self, LimitConfigError> {
+        check_bounds(cfg.initial, cfg.min_limit, cfg.max_limit)?;
+        check_ratio("alpha", cfg.alpha, 0.0, 1e6)?;
+        check_ratio("beta", cfg.beta, cfg.alpha, 1e6)?;
+        check_ratio("smoothing", cfg.smoothing, 1e-6, 1.0)?;
+        if cfg.probe_interval == 0 {
+            return Err(LimitConfigError::Zero("probe_interval"));
+        }
+        Ok(Self { limit: cfg.initial as f64, noload: MinRttProbe::new(cfg.probe_interval), cfg })
+    }
+
+    /// The no-load RTT the limit compares against, once learned.
+    #[must_use]
+    pub fn rtt_noload(&self) -> Option<Duration> {
+        self.noload.baseline()
+    }
+}
+
+impl Limit for Vegas {
+    fn limit(&self) -> usize {
+        self.limit as usize
+    }
+
+    fn update(&mut self, s: &Sample) -> usize {
+        let noload =
+            match self.noload.on_window(s.rtt.max(Duration::from_nanos(1)), self.limit, self.cfg.min_limit as f64) {
+                Probe::Normal(b) => b,
+                Probe::Start(l) | Probe::End(l) => {
+                    self.limit = l;
+                    return self.limit();
+                }
+            };
+        let rtt = s.rtt.max(noload).as_secs_f64();
+        let queue = (self.limit * (1.0 - noload.as_secs_f64() / rtt)).ceil();
+        let step = log10_step(self.limit);
+        let target = if s.dropped {
+            self.limit - step
+        } else if (s.max_inflight as f64) * 2.0 < self.limit {
+            // Application-limited: the RTT says nothing about a limit we are not using.
+            return self.limit();
+        } else if queue <= step {
+            self.limit + self.cfg.beta * step
+        } else if queue < self.cfg.alpha * step {
+            self.limit + step
+        } else if queue > self.cfg.beta * step {
+            self.limit - step
+        } else {
+            return self.limit();
+        };
+        let target = target.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+        self.limit = ((1.0 - self.cfg.smoothing) * self.limit + self.cfg.smoothing * target)
+            .clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+        self.limit()
+    }
+
+    fn name(&self) -> &'static str {
+        "vegas"
+    }
+}

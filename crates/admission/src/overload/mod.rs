@@ -1,0 +1,52 @@
+//! Overload signals: cheap readings of process CPU, memory (RSS) and tokio scheduling delay
+//! that tighten admission when a host is overloaded by something a latency-based limit does
+//! not see (a noisy neighbour, a memory leak, a blocked runtime).
+//!
+//! A signal reports a *pressure*: below 1 is fine; at 1 the controller sheds `Low`, and one more
+//! level for every 10 % above (see [`AdmissionControllerBuilder::overload_signal`](crate::AdmissionControllerBuilder::overload_signal)).
+//! Signals are read when a control window closes, never per request.
+
+mod cpu;
+mod manual;
+mod memory;
+mod scheduler;
+
+pub use cpu::ProcessCpu;
+pub use manual::ManualPressure;
+pub use memory::ResidentMemory;
+pub use scheduler::SchedulerDelay;
+
+/// A source of overload pressure.
+pub trait OverloadSignal: Send + Sync + std::fmt::Debug + 'static {
+    /// Current pressure: `< 1` fine, `≥ 1` overloaded. NaN is ignored.
+    fn pressure(&self) -> f64;
+    /// Short name for logs.
+    fn name(&self) -> &'static str;
+}
+
+impl<S: OverloadSignal + ?Sized> OverloadSignal for std::sync::Arc<S> {
+    fn pressure(&self) -> f64 {
+        (**self).pressure()
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}
+
+/// A threshold that must be a finite number above zero.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{name} threshold {value} must be a finite number above zero")]
+pub struct ThresholdError {
+    /// The signal.
+    pub name: &'static str,
+    /// The value given.
+    pub value: f64,
+}
+
+pub(crate) fn check_threshold(name: &'static str, value: f64) -> Result<f64, ThresholdError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ThresholdError { name, value })
+    }
+}

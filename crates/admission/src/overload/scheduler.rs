@@ -1,0 +1,66 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{check_threshold, OverloadSignal, ThresholdError};
+
+/// tokio scheduling delay: a probe task sleeps `interval` and measures how late it wakes; a
+/// busy or blocked runtime wakes it late. Pressure is the smoothed lateness over a threshold.
+/// The probe stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct SchedulerDelay {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    delay_ns: Arc<AtomicU64>,
+    threshold: f64,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SchedulerDelay {
+    /// Spawns the probe on the current runtime. Pressure reaches 1 at `threshold` of delay.
+    ///
+    /// # Errors
+    ///
+    /// A zero threshold or interval.
+    pub fn spawn(interval: Duration, threshold: Duration) -> Result<Self, ThresholdError> {
+        let threshold = check_threshold("scheduler_delay", threshold.as_secs_f64())?;
+        check_threshold("scheduler_interval", interval.as_secs_f64())?;
+        let delay_ns = Arc::new(AtomicU64::new(0));
+        let probe = Arc::clone(&delay_ns);
+        let task = tokio::spawn(async move {
+            loop {
+                let due = tokio::time::Instant::now() + interval;
+                tokio::time::sleep_until(due).await;
+                let late = tokio::time::Instant::now().saturating_duration_since(due).as_nanos() as f64;
+                let old = probe.load(Ordering::Relaxed) as f64;
+                probe.store((old * 0.8 + late * 0.2) as u64, Ordering::Relaxed);
+            }
+        })
+        .abort_handle();
+        Ok(Self { shared: Arc::new(Shared { delay_ns, threshold, task }) })
+    }
+
+    /// The smoothed scheduling delay.
+    #[must_use]
+    pub fn delay(&self) -> Duration {
+        Duration::from_nanos(self.shared.delay_ns.load(Ordering::Relaxed))
+    }
+}
+
+impl OverloadSignal for SchedulerDelay {
+    fn pressure(&self) -> f64 {
+        self.delay().as_secs_f64() / self.shared.threshold
+    }
+    fn name(&self) -> &'static str {
+        "scheduler_delay"
+    }
+}

@@ -1,0 +1,108 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Gcra, RateConfigError, RateLimited};
+use crate::clock::{Clock, TokioClock};
+
+/// One GCRA bucket shared by every clone. Lock-free: one atomic compare-and-swap per check.
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_admission::rate::RateLimit;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let limit = RateLimit::per_second(100.0, 5)?;
+/// assert!(limit.peek().is_ok()); // peek does not consume
+/// for _ in 0..5 { limit.check()?; }
+/// let err = limit.check().unwrap_err();
+/// assert!(err.retry_after <= std::time::Duration::from_millis(10));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    gcra: Gcra,
+    // 0 means a fresh bucket (as in governor: a real TAT is always at least one interval).
+    tat: AtomicU64,
+    clock: Arc<dyn Clock>,
+}
+
+impl RateLimit {
+    /// `rate` requests per second with a burst of `burst`, on the default tokio clock.
+    ///
+    /// # Errors
+    ///
+    /// See [`Gcra::per_second`].
+    pub fn per_second(rate: f64, burst: u64) -> Result<Self, RateConfigError> {
+        Ok(Self::new(Gcra::per_second(rate, burst)?))
+    }
+
+    /// A bucket from a `governor` quota.
+    ///
+    /// # Errors
+    ///
+    /// See [`Gcra::from_quota`].
+    pub fn from_quota(quota: governor::Quota) -> Result<Self, RateConfigError> {
+        Ok(Self::new(Gcra::from_quota(quota)?))
+    }
+
+    /// A bucket with checked parameters on the default clock.
+    #[must_use]
+    pub fn new(gcra: Gcra) -> Self {
+        Self::with_clock(gcra, Arc::new(TokioClock::new()))
+    }
+
+    /// A bucket on an explicit clock.
+    #[must_use]
+    pub fn with_clock(gcra: Gcra, clock: Arc<dyn Clock>) -> Self {
+        Self { inner: Arc::new(Inner { gcra, tat: AtomicU64::new(0), clock }) }
+    }
+
+    /// The parameters.
+    #[must_use]
+    pub fn gcra(&self) -> Gcra {
+        self.inner.gcra
+    }
+
+    /// Consumes one cell, or says how long to wait.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] when the bucket is empty.
+    #[inline]
+    pub fn check(&self) -> Result<(), RateLimited> {
+        let now = nanos(self.inner.clock.now());
+        let mut prev = self.inner.tat.load(Ordering::Acquire);
+        loop {
+            let next = self.inner.gcra.decide((prev != 0).then_some(prev), now).map_err(limited)?;
+            match self.inner.tat.compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(p) => prev = p,
+            }
+        }
+    }
+
+    /// Whether [`check`](Self::check) would succeed now, without consuming anything.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] when the bucket is empty.
+    pub fn peek(&self) -> Result<(), RateLimited> {
+        let now = nanos(self.inner.clock.now());
+        let prev = self.inner.tat.load(Ordering::Acquire);
+        self.inner.gcra.decide((prev != 0).then_some(prev), now).map(|_| ()).map_err(limited)
+    }
+}
+
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn limited(wait_ns: u64) -> RateLimited {
+    RateLimited { retry_after: Duration::from_nanos(wait_ns) }
+}

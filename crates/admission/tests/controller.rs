@@ -1,0 +1,209 @@
+//! AdmissionController: admission, priority shedding order, deadline queue, rejections.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use perfstack_admission::overload::ManualPressure;
+use perfstack_admission::rate::RateLimit;
+use perfstack_admission::*;
+use proptest::prelude::*;
+use tokio::time::Instant;
+
+fn meta(p: Priority) -> RequestMeta<'static> {
+    RequestMeta::new(p)
+}
+
+#[test]
+fn handles_are_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<AdmissionController>();
+    assert_send_sync::<RateLimit>();
+    assert_send_sync::<perfstack_admission::rate::KeyedRateLimit>();
+    fn assert_send<T: Send>() {}
+    assert_send::<Permit>();
+}
+
+#[test]
+fn bad_settings_are_refused_at_build_time() {
+    assert!(matches!(AdmissionController::builder().fixed_limit(0).build(), Err(BuildError::Limit(_))));
+    assert!(matches!(PriorityShares::new([0.0, 0.3, 0.3, 0.3, 0.3]), Err(BuildError::SharesTooLarge(_))));
+    assert!(matches!(PriorityShares::new([0.0, f64::NAN, 0.0, 0.0, 0.0]), Err(BuildError::Share { .. })));
+    assert!(matches!(AdmissionController::builder().queue(10, Duration::ZERO).build(), Err(BuildError::Queue(_))));
+    assert!(matches!(
+        AdmissionController::builder().queue(usize::MAX, Duration::from_secs(1)).build(),
+        Err(BuildError::Queue(_))
+    ));
+    assert!(matches!(
+        AdmissionController::builder().window(Duration::from_secs(2), Duration::from_secs(1), 10).build(),
+        Err(BuildError::Window(_))
+    ));
+}
+
+proptest! {
+    /// Whatever is in flight, the set of levels that would be refused is always a prefix of
+    /// the levels, lowest first: shedding goes lowest level first, in strict order.
+    #[test]
+    fn shedding_goes_lowest_level_first(limit in 1usize..60, held in prop::collection::vec(0usize..5, 0..80),
+                                        reserves in prop::array::uniform4(0.0f64..0.2)) {
+        let shares = PriorityShares::new([0.0, reserves[0], reserves[1], reserves[2], reserves[3]]).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let _g = rt.enter();
+        let ctl = AdmissionController::builder().fixed_limit(limit).priority_shares(shares).build().unwrap();
+        let mut permits = Vec::new();
+        for level in held {
+            if let Ok(p) = ctl.try_acquire(&meta(Priority::ALL[level])) {
+                permits.push(p);
+            }
+            let refused: Vec<bool> = Priority::ALL.iter().map(|&p| ctl.try_acquire(&meta(p)).is_err()).collect();
+            // refused must look like [true.., false..]
+            let first_admitted = refused.iter().position(|r| !r).unwrap_or(5);
+            prop_assert!(refused[first_admitted..].iter().all(|r| !r), "refused {:?}", refused);
+            prop_assert!(ctl.inflight() <= limit);
+        }
+        // Critical can always use the whole limit.
+        drop(permits);
+        let all: Vec<_> = (0..limit).map(|_| ctl.try_acquire(&meta(Priority::Critical)).unwrap()).collect();
+        prop_assert_eq!(all.len(), limit);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejection_says_why_and_when() {
+    let ctl = AdmissionController::builder()
+        .fixed_limit(1)
+        .rate_limit(RateLimit::per_second(10.0, 2).unwrap())
+        .build()
+        .unwrap();
+    let p = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    let e = ctl.try_acquire(&meta(Priority::Critical)).unwrap_err();
+    assert_eq!(e.reason, RejectReason::Concurrency);
+    assert_eq!(e.reason.http_status(), 503);
+    let e = ctl.try_acquire(&meta(Priority::Critical)).unwrap_err();
+    assert_eq!(e.reason, RejectReason::Rate);
+    assert_eq!(e.reason.http_status(), 429);
+    assert!(e.retry_after.unwrap() <= Duration::from_millis(100));
+    assert_eq!(e.retry_after_secs(), Some(1));
+    drop(p);
+    let past = meta(Priority::Critical).deadline(Instant::now());
+    assert_eq!(ctl.try_acquire(&past).unwrap_err().reason, RejectReason::Deadline);
+    let s = ctl.stats();
+    assert_eq!(s.priorities[4].rejected["rate"], 1);
+    assert_eq!(s.priorities[4].rejected["concurrency"], 1);
+    assert!(serde_json::to_string(&s).unwrap().contains("\"limit\":1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_request_gets_the_slot_when_a_permit_drops() {
+    let ctl = AdmissionController::builder().fixed_limit(1).queue(4, Duration::from_secs(1)).build().unwrap();
+    let held = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    let c = ctl.clone();
+    let waiter = tokio::spawn(async move { c.acquire(&meta(Priority::Critical)).await.map(|p| p.priority()) });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(ctl.stats().queued, 1);
+    drop(held);
+    assert_eq!(waiter.await.unwrap(), Ok(Priority::Critical));
+    assert_eq!(ctl.inflight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_whose_deadline_passes_in_the_queue_never_runs() {
+    let ctl = AdmissionController::builder().fixed_limit(1).queue(4, Duration::from_secs(5)).build().unwrap();
+    let held = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    let start = Instant::now();
+    let m = meta(Priority::Critical).deadline(start + Duration::from_millis(200));
+    let e = ctl.acquire(&m).await.unwrap_err();
+    assert_eq!(e.reason, RejectReason::Deadline);
+    assert_eq!(Instant::now() - start, Duration::from_millis(200));
+    drop(held);
+    assert_eq!(ctl.inflight(), 0, "the expired waiter must not take the slot");
+}
+
+async fn serve_order(order: QueueOrder, arrivals: &[Priority]) -> Vec<usize> {
+    let ctl = AdmissionController::builder()
+        .fixed_limit(1)
+        .queue(16, Duration::from_secs(5))
+        .queue_order(order)
+        .build()
+        .unwrap();
+    let held = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (i, &p) in arrivals.iter().enumerate() {
+        let (c, tx) = (ctl.clone(), tx.clone());
+        tokio::spawn(async move {
+            let permit = c.acquire(&meta(p)).await.unwrap();
+            tx.send(i).unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            drop(permit);
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    drop(held);
+    let mut served = Vec::new();
+    for _ in arrivals {
+        served.push(rx.recv().await.unwrap());
+    }
+    served
+}
+
+#[tokio::test(start_paused = true)]
+async fn queue_serves_the_most_important_first_then_fifo_or_lifo() {
+    use Priority::*;
+    let arrivals = [Low, Normal, Critical, Low, Critical];
+    assert_eq!(serve_order(QueueOrder::Fifo, &arrivals).await, vec![2, 4, 1, 0, 3]);
+    assert_eq!(serve_order(QueueOrder::Lifo, &arrivals).await, vec![4, 2, 1, 3, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_queue_evicts_the_least_important_waiter() {
+    let ctl = AdmissionController::builder().fixed_limit(1).queue(1, Duration::from_secs(5)).build().unwrap();
+    let _held = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    let c = ctl.clone();
+    let low = tokio::spawn(async move { c.acquire(&meta(Priority::Low)).await.map(|_| ()) });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let c = ctl.clone();
+    let _critical = tokio::spawn(async move { c.acquire(&meta(Priority::Critical)).await.map(|_| ()) });
+    let e = low.await.unwrap().unwrap_err();
+    assert_eq!((e.reason, e.priority), (RejectReason::QueueFull, Priority::Low));
+    // A second Low cannot evict the queued Critical.
+    assert_eq!(ctl.acquire(&meta(Priority::Low)).await.unwrap_err().reason, RejectReason::QueueFull);
+}
+
+#[tokio::test(start_paused = true)]
+async fn overload_pressure_sheds_lowest_levels_but_never_critical() {
+    let pressure = ManualPressure::default();
+    let ctl = AdmissionController::builder().fixed_limit(100).overload_signal(pressure.clone()).build().unwrap();
+    pressure.set(1.0);
+    assert_eq!(ctl.refresh_overload(), 1);
+    assert_eq!(ctl.try_acquire(&meta(Priority::Low)).unwrap_err().reason, RejectReason::Overload);
+    assert!(ctl.try_acquire(&meta(Priority::Normal)).is_ok());
+    pressure.set(10.0);
+    assert_eq!(ctl.refresh_overload(), 4);
+    assert!(ctl.try_acquire(&meta(Priority::Urgent)).is_err());
+    assert!(ctl.try_acquire(&meta(Priority::Critical)).is_ok());
+    pressure.set(0.5);
+    assert_eq!(ctl.refresh_overload(), 0);
+    assert!(ctl.try_acquire(&meta(Priority::Low)).is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn permits_feed_the_adaptive_limit() {
+    let ctl = AdmissionController::builder()
+        .try_limit(perfstack_admission::limit::Aimd::new(perfstack_admission::limit::AimdConfig {
+            initial: 10,
+            rtt_tolerance: None,
+            ..Default::default()
+        }))
+        .priority_shares(PriorityShares::none())
+        .build()
+        .unwrap();
+    // Windows full of drops: the limit backs off.
+    for _ in 0..5 {
+        let mut permits: Vec<_> = (0..10).filter_map(|_| ctl.try_acquire(&meta(Priority::Normal)).ok()).collect();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        for p in &mut permits {
+            p.dropped();
+        }
+    }
+    assert!(ctl.limit() < 10, "limit {}", ctl.limit());
+    assert!(ctl.stats().windows >= 4);
+}

@@ -1,0 +1,131 @@
+//! Limit algorithms: bounds, direction of change, convergence, bad settings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use perfstack_admission::limit::*;
+use proptest::prelude::*;
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn all(initial: usize, max: usize) -> Vec<Box<dyn Limit>> {
+    vec![
+        Box::new(Aimd::new(AimdConfig { initial, max_limit: max, ..AimdConfig::default() }).unwrap()),
+        Box::new(Vegas::new(VegasConfig { initial, max_limit: max, ..VegasConfig::default() }).unwrap()),
+        Box::new(Gradient2::new(Gradient2Config { initial, max_limit: max, ..Gradient2Config::default() }).unwrap()),
+    ]
+}
+
+/// A server with `workers` slots and service time `s`: the RTT a window sees at `limit`.
+fn rtt_at(limit: usize, workers: usize, s: u64) -> Duration {
+    let queue_factor = (limit as f64 / workers as f64).max(1.0);
+    Duration::from_secs_f64(s as f64 / 1000.0 * queue_factor)
+}
+
+proptest! {
+    #[test]
+    fn limits_stay_within_bounds(samples in prop::collection::vec((1u64..2000, 0usize..3000, any::<bool>()), 1..300)) {
+        for mut l in all(20, 500) {
+            for (i, (rtt, inflight, dropped)) in samples.iter().enumerate() {
+                let mut s = Sample::new(ms(i as u64 * 100), Duration::from_micros(*rtt * 100), *inflight);
+                s.dropped = *dropped;
+                let v = l.update(&s);
+                prop_assert!((1..=500).contains(&v), "{} gave {}", l.name(), v);
+                prop_assert_eq!(v, l.limit());
+            }
+        }
+    }
+
+    #[test]
+    fn a_drop_lowers_aimd_and_vegas(limit in 4usize..500, rtt in 1u64..100) {
+        let mut a = Aimd::new(AimdConfig { initial: limit, ..AimdConfig::default() }).unwrap();
+        let mut v = Vegas::new(VegasConfig { initial: limit, ..VegasConfig::default() }).unwrap();
+        for i in 0..2 {
+            a.update(&Sample::new(ms(i * 100), ms(rtt), limit));
+            v.update(&Sample::new(ms(i * 100), ms(rtt), limit));
+        }
+        let (la, lv) = (a.limit(), v.limit());
+        prop_assert!(a.update(&Sample::new(ms(300), ms(rtt), la).with_drop()) < la.max(2));
+        prop_assert!(v.update(&Sample::new(ms(300), ms(rtt), lv).with_drop()) < lv.max(2));
+    }
+
+    #[test]
+    fn latency_limits_find_the_servers_concurrency(workers in 5usize..200) {
+        // AIMD is left out on purpose: its latency baseline never sees the unloaded RTT when it
+        // starts above the server's concurrency, so it settles anywhere (docs/admission.md).
+        for mut l in all(10, 2000).into_iter().skip(1) {
+            let mut limit = l.limit();
+            let mut trace = Vec::new();
+            for i in 0..400u64 {
+                limit = l.update(&Sample::new(ms(i * 100), rtt_at(limit, workers, 10), limit));
+                trace.push(limit);
+            }
+            // After settling, the limit keeps the server busy without a large queue.
+            let tail = &trace[300..];
+            let mean = tail.iter().sum::<usize>() as f64 / tail.len() as f64;
+            prop_assert!(mean >= workers as f64 * 0.8 && mean <= workers as f64 * 3.0 + 12.0,
+                "{}: mean limit {} for {} workers", l.name(), mean, workers);
+        }
+    }
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    assert!(matches!(Aimd::new(AimdConfig { min_limit: 0, ..AimdConfig::default() }), Err(LimitConfigError::Zero(_))));
+    assert!(matches!(
+        Aimd::new(AimdConfig { backoff_ratio: f64::NAN, ..AimdConfig::default() }),
+        Err(LimitConfigError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Vegas::new(VegasConfig { min_limit: 10, max_limit: 5, initial: 7, ..VegasConfig::default() }),
+        Err(LimitConfigError::Inverted { .. })
+    ));
+    assert!(matches!(
+        Vegas::new(VegasConfig { initial: 5000, ..VegasConfig::default() }),
+        Err(LimitConfigError::InitialOutOfRange { .. })
+    ));
+    assert!(matches!(
+        Vegas::new(VegasConfig { alpha: 7.0, beta: 6.0, ..VegasConfig::default() }),
+        Err(LimitConfigError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Gradient2::new(Gradient2Config { smoothing: 0.0, ..Gradient2Config::default() }),
+        Err(LimitConfigError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Gradient2::new(Gradient2Config { rtt_tolerance: f64::INFINITY, ..Gradient2Config::default() }),
+        Err(LimitConfigError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Gradient2::new(Gradient2Config { queue_size: -1.0, ..Gradient2Config::default() }),
+        Err(LimitConfigError::OutOfRange { .. })
+    ));
+}
+
+#[test]
+fn vegas_baseline_follows_a_slower_service_after_probing() {
+    let mut v = Vegas::new(VegasConfig { probe_interval: 10, ..VegasConfig::default() }).unwrap();
+    for i in 0..20 {
+        v.update(&Sample::new(ms(i * 100), ms(10), 20));
+    }
+    assert_eq!(v.rtt_noload(), Some(ms(10)));
+    // The service becomes 3× slower for good: within two probe periods the baseline follows.
+    for i in 20..45 {
+        v.update(&Sample::new(ms(i * 100), ms(30), v.limit()));
+    }
+    assert_eq!(v.rtt_noload(), Some(ms(30)));
+}
+
+#[test]
+fn application_limited_windows_do_not_grow_the_limit() {
+    let mut v = Vegas::new(VegasConfig::default()).unwrap();
+    let mut g = Gradient2::new(Gradient2Config::default()).unwrap();
+    for i in 0..50 {
+        v.update(&Sample::new(ms(i * 100), ms(10), 3));
+        g.update(&Sample::new(ms(i * 100), ms(10), 3));
+    }
+    assert_eq!(v.limit(), 20);
+    assert_eq!(g.limit(), 20);
+}
