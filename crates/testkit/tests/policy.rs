@@ -1,7 +1,7 @@
 //! The skip / fail policy for unreachable services.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use perfstack_testkit::policy::{on_unreachable, policy_from, unreachable_message, Service, Unreachable};
+use perfstack_testkit::policy::{policy_from, unreachable_message, Service, Unreachable};
 use perfstack_testkit::{PgSchema, RedisKeys};
 
 #[test]
@@ -24,20 +24,43 @@ fn message_names_the_service_its_url_and_the_fix() {
     assert!(m.contains("PostgreSQL") && m.contains("DATABASE_URL"), "{m}");
 }
 
-// The two tests below read the process environment, which scripts/test.sh sets once for the
-// whole run; they assert whichever policy is in force and never change it.
-#[test]
-fn unreachable_service_follows_the_policy_in_force() {
-    let required = std::env::var("PERFSTACK_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    let outcome =
-        std::panic::catch_unwind(|| on_unreachable::<()>(Service::Postgres, "postgres://127.0.0.1:1/x", &"refused"));
-    if required {
-        let panic = outcome.expect_err("with PERFSTACK_REQUIRE_SERVICES=1 an unreachable service must fail the test");
-        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(text.contains("PostgreSQL is unreachable"), "{text}");
-    } else {
-        assert_eq!(outcome.ok(), Some(None), "without the variable the test is skipped");
+/// Entry point for the child processes of `unreachable_service_skips_or_fails_by_policy`: it
+/// asks for PostgreSQL at a port where nothing listens. Run alone it does nothing.
+#[tokio::test]
+async fn child_requires_an_unreachable_postgres() {
+    if std::env::var_os("PERFSTACK_TESTKIT_CHILD").is_none() {
+        return;
     }
+    let db = perfstack_testkit::require_postgres().await;
+    assert!(db.is_none(), "an unreachable PostgreSQL must not yield a schema");
+}
+
+fn run_child(require: Option<&str>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child_requires_an_unreachable_postgres", "--test-threads", "1"])
+        .env("PERFSTACK_TESTKIT_CHILD", "1")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/test");
+    match require {
+        Some(v) => cmd.env("PERFSTACK_REQUIRE_SERVICES", v),
+        None => cmd.env_remove("PERFSTACK_REQUIRE_SERVICES"),
+    };
+    cmd.output().unwrap()
+}
+
+#[test]
+fn unreachable_service_skips_or_fails_by_policy() {
+    // Without the variable: the test passes, and says loudly on stderr that it skipped.
+    let skipped = run_child(None);
+    let stderr = String::from_utf8_lossy(&skipped.stderr);
+    assert!(skipped.status.success(), "skip mode must pass: {stderr}");
+    assert!(stderr.contains("SKIPPED") && stderr.contains("PostgreSQL is unreachable"), "no loud skip: {stderr}");
+    assert!(stderr.contains("127.0.0.1:1"), "the message must name the URL: {stderr}");
+
+    // With PERFSTACK_REQUIRE_SERVICES=1 the same test fails, naming the service.
+    let failed = run_child(Some("1"));
+    let out = format!("{}{}", String::from_utf8_lossy(&failed.stdout), String::from_utf8_lossy(&failed.stderr));
+    assert!(!failed.status.success(), "required mode must fail: {out}");
+    assert!(out.contains("PostgreSQL is unreachable") && out.contains("PERFSTACK_REQUIRE_SERVICES=1"), "{out}");
 }
 
 #[tokio::test]
