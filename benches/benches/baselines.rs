@@ -137,7 +137,10 @@ fn pgbench_select(url: &str) -> Option<f64> {
             return None;
         }
     }
-    let out = Command::new("pgbench").args(["-S", "-M", "prepared", "-c", "1", "-j", "1", "-T", seconds, url]).output().ok()?;
+    let out = Command::new("pgbench")
+        .args(["-S", "-M", "prepared", "-c", "1", "-j", "1", "-T", seconds, url])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "tps = 28512.345 (without initial connection time)"
     let tps = text
