@@ -1,0 +1,308 @@
+//! The data behind the memory backend's lock, with no async and no I/O.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::MemoryConfig;
+use crate::backend::{Completion, LeasedTask, Outcome};
+use crate::error::QueueError;
+use crate::priority::{level, Priority};
+use crate::status::{CancelOutcome, TaskInfo, TaskState};
+use crate::task::{Task, TaskId};
+
+#[derive(Debug)]
+struct Entry {
+    task: Task,
+    state: TaskState,
+    attempts: u32,
+    fence: i64,
+    /// Which heap item is current; older items of the same task are skipped.
+    seq: u64,
+    /// True while the task holds one of the bounded queue's slots.
+    holds_slot: bool,
+    cancel: Option<CancellationToken>,
+    cancel_requested: bool,
+    last_error: Option<String>,
+    ready_at: Instant,
+    span: Option<tracing::Span>,
+}
+
+#[derive(Debug)]
+pub(super) struct State {
+    epoch: Instant,
+    cfg: MemoryConfig,
+    ready: BinaryHeap<Reverse<(i64, u64, i64)>>,
+    delayed: BinaryHeap<Reverse<(Instant, u64, i64)>>,
+    tasks: HashMap<i64, Entry>,
+    unique: HashMap<String, TaskId>,
+    finished: VecDeque<(Instant, i64)>,
+    next_id: i64,
+    next_seq: u64,
+}
+
+impl State {
+    pub(super) fn new(epoch: Instant, cfg: MemoryConfig) -> Self {
+        Self {
+            epoch,
+            cfg,
+            ready: BinaryHeap::new(),
+            delayed: BinaryHeap::new(),
+            tasks: HashMap::new(),
+            unique: HashMap::new(),
+            finished: VecDeque::new(),
+            next_id: 1,
+            next_seq: 0,
+        }
+    }
+
+    fn key(&self, at: Instant, p: Priority) -> i64 {
+        let ns = i64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(i64::MAX / 2);
+        self.cfg.aging.sort_key(ns, p)
+    }
+
+    /// Queues entry `id` to become ready at `at`; returns true when it is ready now.
+    fn enqueue(&mut self, id: i64, at: Instant, now: Instant) -> bool {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let Some(e) = self.tasks.get_mut(&id) else { return false };
+        e.seq = seq;
+        e.ready_at = at;
+        let p = e.task.priority;
+        if at <= now {
+            let k = self.key(at, p);
+            self.ready.push(Reverse((k, seq, id)));
+            true
+        } else {
+            self.delayed.push(Reverse((at, seq, id)));
+            false
+        }
+    }
+
+    pub(super) fn insert(
+        &mut self,
+        task: Task,
+        span: Option<tracing::Span>,
+        now: Instant,
+    ) -> Result<(TaskId, bool), QueueError> {
+        if let Some(k) = &task.unique_key {
+            if let Some(existing) = self.unique.get(k) {
+                return Err(QueueError::Duplicate { existing: *existing });
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if let Some(k) = &task.unique_key {
+            self.unique.insert(k.clone(), TaskId(id));
+        }
+        let at = now + task.delay;
+        self.tasks.insert(
+            id,
+            Entry {
+                task,
+                state: TaskState::Pending,
+                attempts: 0,
+                fence: 0,
+                seq: 0,
+                holds_slot: true,
+                cancel: None,
+                cancel_requested: false,
+                last_error: None,
+                ready_at: at,
+                span,
+            },
+        );
+        let ready = self.enqueue(id, at, now);
+        Ok((TaskId(id), ready))
+    }
+
+    fn promote(&mut self, now: Instant) {
+        while let Some(Reverse((at, seq, id))) = self.delayed.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.delayed.pop();
+            if let Some(e) = self.tasks.get(&id) {
+                if e.seq == seq && matches!(e.state, TaskState::Pending | TaskState::Failed) {
+                    let k = self.key(at, e.task.priority);
+                    self.ready.push(Reverse((k, seq, id)));
+                }
+            }
+        }
+    }
+
+    pub(super) fn has_ready(&self, now: Instant) -> bool {
+        !self.ready.is_empty() || self.delayed.peek().is_some_and(|Reverse((at, ..))| *at <= now)
+    }
+
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        self.delayed.peek().map(|Reverse((at, ..))| *at)
+    }
+
+    /// Leases up to `max` tasks; returns them and how many queue slots they freed.
+    pub(super) fn take(&mut self, max: usize, now: Instant) -> (Vec<LeasedTask>, usize) {
+        self.promote(now);
+        let mut out = Vec::with_capacity(max.min(self.ready.len()));
+        let mut freed = 0;
+        while out.len() < max {
+            let Some(Reverse((_, seq, id))) = self.ready.pop() else { break };
+            let Some(e) = self.tasks.get_mut(&id) else { continue };
+            if e.seq != seq || !matches!(e.state, TaskState::Pending | TaskState::Failed) {
+                continue;
+            }
+            e.state = TaskState::Running;
+            e.attempts += 1;
+            e.fence += 1;
+            if e.holds_slot {
+                e.holds_slot = false;
+                freed += 1;
+            }
+            let cancel = CancellationToken::new();
+            e.cancel = Some(cancel.clone());
+            out.push(LeasedTask {
+                id: TaskId(id),
+                kind: e.task.kind.clone(),
+                payload: e.task.payload.clone(),
+                priority: e.task.priority,
+                attempt: e.attempts,
+                max_attempts: e.task.max_attempts,
+                backoff: e.task.backoff,
+                timeout: e.task.timeout,
+                fence: e.fence,
+                cancel,
+                span: e.span.clone(),
+                waited: now.saturating_duration_since(e.ready_at),
+            });
+        }
+        (out, freed)
+    }
+
+    fn finish(&mut self, id: i64, state: TaskState, now: Instant) {
+        if let Some(e) = self.tasks.get_mut(&id) {
+            e.state = state;
+            e.cancel = None;
+            e.span = None;
+            if let Some(k) = e.task.unique_key.take() {
+                self.unique.remove(&k);
+            }
+            self.finished.push_back((now, id));
+        }
+    }
+
+    /// Applies outcomes; returns the rejected (stale) ids and how many tasks became ready.
+    pub(super) fn apply(&mut self, batch: Vec<Completion>, now: Instant) -> (Vec<TaskId>, usize) {
+        let mut rejected = Vec::new();
+        let mut woke = 0;
+        for c in batch {
+            let id = c.id.0;
+            let Some(e) = self.tasks.get_mut(&id) else {
+                rejected.push(c.id);
+                continue;
+            };
+            if e.state != TaskState::Running || e.fence != c.fence {
+                rejected.push(c.id);
+                continue;
+            }
+            let outcome = match c.outcome {
+                Outcome::Retry { .. } | Outcome::Released if e.cancel_requested => Outcome::Cancelled,
+                o => o,
+            };
+            match outcome {
+                Outcome::Completed => self.finish(id, TaskState::Completed, now),
+                Outcome::Cancelled => self.finish(id, TaskState::Cancelled, now),
+                Outcome::Dead { error } => {
+                    e.last_error = Some(error);
+                    self.finish(id, TaskState::Dead, now);
+                }
+                Outcome::Retry { delay, error } => {
+                    e.last_error = Some(error);
+                    e.state = TaskState::Failed;
+                    e.cancel = None;
+                    woke += usize::from(self.enqueue(id, now + delay, now));
+                }
+                Outcome::Released => {
+                    e.state = TaskState::Pending;
+                    e.attempts = e.attempts.saturating_sub(1);
+                    e.cancel = None;
+                    let at = e.ready_at;
+                    woke += usize::from(self.enqueue(id, at, now));
+                }
+            }
+        }
+        self.purge(now, self.cfg.retention, self.cfg.retention_max);
+        (rejected, woke)
+    }
+
+    pub(super) fn lost(&self, leases: &[(TaskId, i64)]) -> Vec<TaskId> {
+        leases
+            .iter()
+            .filter(|(id, fence)| {
+                !self.tasks.get(&id.0).is_some_and(|e| e.state == TaskState::Running && e.fence == *fence)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub(super) fn info(&self, id: TaskId) -> Option<TaskInfo> {
+        self.tasks.get(&id.0).map(|e| TaskInfo {
+            id,
+            kind: e.task.kind.clone(),
+            priority: e.task.priority,
+            state: e.state,
+            attempts: e.attempts,
+            max_attempts: e.task.max_attempts,
+            last_error: e.last_error.clone(),
+        })
+    }
+
+    /// Cancels `id`; the bool says whether a queue slot was freed.
+    pub(super) fn cancel(&mut self, id: TaskId, now: Instant) -> (CancelOutcome, bool) {
+        let Some(e) = self.tasks.get_mut(&id.0) else { return (CancelOutcome::NotFound, false) };
+        match e.state {
+            TaskState::Pending | TaskState::Failed => {
+                let freed = std::mem::take(&mut e.holds_slot);
+                self.finish(id.0, TaskState::Cancelled, now);
+                (CancelOutcome::Removed, freed)
+            }
+            TaskState::Running => {
+                e.cancel_requested = true;
+                if let Some(t) = &e.cancel {
+                    t.cancel();
+                }
+                (CancelOutcome::Signalled, false)
+            }
+            _ => (CancelOutcome::AlreadyFinished, false),
+        }
+    }
+
+    pub(super) fn depth(&self) -> [u64; 5] {
+        let mut d = [0u64; 5];
+        for e in self.tasks.values() {
+            if matches!(e.state, TaskState::Pending | TaskState::Failed) {
+                d[usize::from(level(e.task.priority))] += 1;
+            }
+        }
+        d
+    }
+
+    /// Forgets finished tasks older than `older_than`, and the oldest ones beyond `keep_max`
+    /// (when non-zero).
+    pub(super) fn purge(&mut self, now: Instant, older_than: Duration, keep_max: usize) -> u64 {
+        let mut n = 0;
+        while let Some(&(at, id)) = self.finished.front() {
+            let too_many = keep_max > 0 && self.finished.len() > keep_max;
+            if !too_many && now.saturating_duration_since(at) < older_than {
+                break;
+            }
+            self.finished.pop_front();
+            if self.tasks.get(&id).is_some_and(|e| e.state.is_final()) {
+                self.tasks.remove(&id);
+                n += 1;
+            }
+        }
+        n
+    }
+}

@@ -1,0 +1,126 @@
+//! The storage seam: where tasks wait, who holds them, and how outcomes are written.
+
+pub mod memory;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::BackoffPolicy;
+use crate::error::QueueError;
+use crate::priority::Priority;
+use crate::status::{CancelOutcome, TaskInfo};
+use crate::task::{Task, TaskId};
+
+/// A task handed to a worker together with its lease.
+#[derive(Debug)]
+pub struct LeasedTask {
+    /// The task.
+    pub id: TaskId,
+    /// Its kind.
+    pub kind: String,
+    /// JSON payload.
+    pub payload: Vec<u8>,
+    /// Its priority.
+    pub priority: Priority,
+    /// This attempt's number (1-based).
+    pub attempt: u32,
+    /// Maximum attempts.
+    pub max_attempts: u32,
+    /// Retry schedule.
+    pub backoff: BackoffPolicy,
+    /// Per-attempt timeout.
+    pub timeout: Option<Duration>,
+    /// The fencing token of this lease: any write about this attempt must present it, and a
+    /// newer lease makes it stale.
+    pub fence: i64,
+    /// Fires when the task is cancelled or its lease is lost.
+    pub cancel: CancellationToken,
+    /// The span that was current when the task was submitted (same-process backends only).
+    pub span: Option<tracing::Span>,
+    /// How long the task waited between becoming ready and this lease.
+    pub waited: Duration,
+}
+
+/// How an attempt ended, as written back to the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Success.
+    Completed,
+    /// Failed; run again after `delay`.
+    Retry {
+        /// Backoff delay.
+        delay: Duration,
+        /// The error.
+        error: String,
+    },
+    /// Failed for good: dead-letter, error kept.
+    Dead {
+        /// The error.
+        error: String,
+    },
+    /// Stopped because it was cancelled.
+    Cancelled,
+    /// Not run to the end because the worker is shutting down: back to pending, attempt not
+    /// counted.
+    Released,
+}
+
+/// One outcome for one lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The task.
+    pub id: TaskId,
+    /// The fencing token of the lease that ran the attempt.
+    pub fence: i64,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    /// Leases that are no longer ours (expired and rescued, or fenced out).
+    pub lost: Vec<TaskId>,
+    /// Running tasks whose cancellation was requested.
+    pub cancel_requested: Vec<TaskId>,
+}
+
+/// Where tasks live. Implemented by [`memory::MemoryBackend`] and, with the `postgres` feature,
+/// `PostgresBackend`.
+#[async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores a new task (the submit-time checks have passed) and returns its id.
+    async fn submit(&self, task: Task, span: Option<tracing::Span>) -> Result<TaskId, QueueError>;
+
+    /// Leases up to `max` ready tasks for `lease`, best first (priority with aging, then run-at).
+    async fn fetch(&self, worker: &str, max: usize, lease: Duration) -> Result<Vec<LeasedTask>, QueueError>;
+
+    /// Writes a batch of outcomes. Returns the ids whose fencing token was stale: those writes
+    /// were rejected (another worker owns the task now, or it was cancelled).
+    async fn complete(&self, batch: Vec<Completion>) -> Result<Vec<TaskId>, QueueError>;
+
+    /// Extends the leases of running tasks.
+    async fn heartbeat(&self, leases: &[(TaskId, i64)], lease: Duration) -> Result<HeartbeatReply, QueueError>;
+
+    /// Puts tasks whose lease expired back to ready (or dead-letter when out of attempts).
+    /// Returns how many were rescued.
+    async fn rescue_expired(&self) -> Result<u64, QueueError>;
+
+    /// Waits until work may be available, or `max` elapsed.
+    async fn wait_for_work(&self, max: Duration);
+
+    /// A task's current state.
+    async fn status(&self, id: TaskId) -> Result<Option<TaskInfo>, QueueError>;
+
+    /// Cancels a task: a pending task is removed, a running one has its token fired.
+    async fn cancel(&self, id: TaskId) -> Result<CancelOutcome, QueueError>;
+
+    /// Ready or delayed tasks per priority, `Low` first.
+    async fn depth(&self) -> Result<[u64; 5], QueueError>;
+
+    /// Deletes finished tasks that finished more than `older_than` ago; returns how many.
+    async fn cleanup(&self, older_than: Duration) -> Result<u64, QueueError>;
+}

@@ -1,0 +1,110 @@
+//! The pool handle: start and graceful shutdown.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::builder::WorkerPoolBuilder;
+use super::shared::Shared;
+use super::{completer, fetcher};
+use crate::queue::TaskQueue;
+
+/// A running set of workers. Cheap to clone; [`WorkerPool::shutdown`] stops it (dropping the
+/// last handle without a shutdown cancels everything at once).
+#[derive(Debug, Clone)]
+pub struct WorkerPool {
+    inner: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+    loops: Mutex<Option<Loops>>,
+}
+
+#[derive(Debug)]
+struct Loops {
+    fetch: JoinHandle<()>,
+    heartbeat: JoinHandle<()>,
+    completer: JoinHandle<()>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.stop.cancel();
+        self.shared.kill.cancel();
+    }
+}
+
+/// What a graceful shutdown did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShutdownReport {
+    /// True when every running task finished within the grace period.
+    pub finished_in_grace: bool,
+    /// Tasks cancelled and handed back after the grace period.
+    pub handed_back: usize,
+}
+
+impl WorkerPool {
+    /// A builder for a pool that runs tasks from `queue`.
+    pub fn builder(queue: &TaskQueue) -> WorkerPoolBuilder {
+        WorkerPoolBuilder::new(queue)
+    }
+
+    pub(super) fn start(b: WorkerPoolBuilder) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            queue: b.queue,
+            slots: Arc::new(Semaphore::new(b.cfg.concurrency.max(1))),
+            cfg: b.cfg,
+            handlers: b.handlers,
+            running: Mutex::default(),
+            stop: CancellationToken::new(),
+            kill: CancellationToken::new(),
+            outcomes: Mutex::new(Some(tx)),
+        });
+        let loops = Loops {
+            fetch: tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared))),
+            heartbeat: tokio::spawn(fetcher::heartbeat_loop(Arc::clone(&shared))),
+            completer: tokio::spawn(completer::run(Arc::clone(&shared), rx)),
+        };
+        Self { inner: Arc::new(Handle { shared, loops: Mutex::new(Some(loops)) }) }
+    }
+
+    /// Tasks running right now.
+    #[must_use]
+    pub fn running(&self) -> usize {
+        self.inner.shared.running.lock().len()
+    }
+
+    /// Stops fetching, lets running tasks finish within the grace period, then cancels the rest
+    /// (their tokens fire and they go back to pending), and writes every outcome. Calling it
+    /// again returns at once.
+    pub async fn shutdown(&self) -> ShutdownReport {
+        let shared = &self.inner.shared;
+        let Some(loops) = self.inner.loops.lock().take() else {
+            return ShutdownReport { finished_in_grace: true, handed_back: 0 };
+        };
+        shared.stop.cancel();
+        let _ = loops.fetch.await;
+        let all = u32::try_from(shared.cfg.concurrency.max(1)).unwrap_or(u32::MAX);
+        let mut report = ShutdownReport { finished_in_grace: true, handed_back: 0 };
+        let drained = tokio::time::timeout(shared.cfg.grace, shared.slots.acquire_many(all)).await;
+        if drained.is_err() {
+            report.finished_in_grace = false;
+            report.handed_back = shared.running.lock().len();
+            tracing::warn!(n = report.handed_back, "grace period over; cancelling running tasks");
+            shared.kill.cancel();
+            let _ = shared.slots.acquire_many(all).await;
+        }
+        shared.kill.cancel();
+        let _ = loops.heartbeat.await;
+        drop(shared.outcomes.lock().take());
+        let _ = loops.completer.await;
+        report
+    }
+}

@@ -1,0 +1,165 @@
+//! Runs one attempt: handler lookup, timeout, panic capture, outcome.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::shared::Shared;
+use crate::backend::{Completion, LeasedTask, Outcome};
+use crate::backoff::Backoff;
+use crate::error::TaskError;
+use crate::handler::TaskContext;
+use crate::priority::label;
+
+enum Ended {
+    Returned(Result<(), TaskError>),
+    Panicked(String),
+    TimedOut,
+    Killed,
+}
+
+/// Spawns the attempt; the permit is released when it ends.
+pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemaphorePermit) {
+    let parent = task.span.as_ref().and_then(tracing::Span::id);
+    let span = tracing::info_span!(parent: parent, "task", id = task.id.0, kind = %task.kind, attempt = task.attempt);
+    let shared = Arc::clone(shared);
+    tokio::spawn(
+        async move {
+            run(&shared, task).await;
+            drop(permit);
+        }
+        .instrument(span),
+    );
+}
+
+async fn run(shared: &Shared, task: LeasedTask) {
+    let counters = &shared.queue.inner.counters;
+    counters.wait.record(task.waited);
+    metrics::histogram!("perfstack_task_wait_seconds", "priority" => label(task.priority))
+        .record(task.waited.as_secs_f64());
+    shared.running.lock().insert(task.id, (task.fence, task.cancel.clone()));
+
+    let registered = shared.handlers.get(task.kind.as_str()).cloned();
+    let started = Instant::now();
+    let settled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ended = match &registered {
+        None => Ended::Returned(Err(TaskError::Permanent(format!("no handler for kind {:?}", task.kind)))),
+        Some(r) => {
+            let ctx = TaskContext {
+                id: task.id,
+                kind: Arc::from(task.kind.as_str()),
+                payload: Arc::from(task.payload),
+                priority: task.priority,
+                attempt: task.attempt,
+                max_attempts: task.max_attempts,
+                fence: task.fence,
+                cancel: task.cancel.clone(),
+                settled: Arc::clone(&settled),
+            };
+            let attempt = AssertUnwindSafe(r.handler.run(ctx)).catch_unwind();
+            let deadline = task.timeout.map(|t| started + t);
+            tokio::select! {
+                res = attempt => match res {
+                    Ok(r) => Ended::Returned(r),
+                    Err(panic) => Ended::Panicked(panic_message(&*panic)),
+                },
+                () = sleep_until_opt(deadline) => Ended::TimedOut,
+                () = shared.kill.cancelled() => Ended::Killed,
+            }
+        }
+    };
+    let elapsed = started.elapsed();
+    shared.running.lock().remove(&task.id);
+
+    let retry_or_dead = |error: String| {
+        if task.attempt < task.max_attempts {
+            let delay = match registered.as_ref().and_then(|r| r.backoff.as_ref()) {
+                Some(b) => b.delay(task.attempt),
+                None => task.backoff.delay(task.attempt),
+            };
+            Outcome::Retry { delay, error }
+        } else {
+            Outcome::Dead { error }
+        }
+    };
+    let outcome = match ended {
+        Ended::Returned(Ok(())) => Outcome::Completed,
+        Ended::Returned(Err(TaskError::Permanent(e))) => Outcome::Dead { error: e },
+        Ended::Returned(Err(_)) | Ended::Panicked(_) if task.cancel.is_cancelled() && !shared.kill.is_cancelled() => {
+            Outcome::Cancelled
+        }
+        Ended::Returned(Err(TaskError::Retry(e))) => retry_or_dead(e),
+        Ended::Panicked(msg) => {
+            counters.panicked.fetch_add(1, Relaxed);
+            tracing::warn!(panic = %msg, "task handler panicked");
+            retry_or_dead(format!("handler panicked: {msg}"))
+        }
+        Ended::TimedOut => {
+            task.cancel.cancel();
+            counters.timed_out.fetch_add(1, Relaxed);
+            retry_or_dead(format!("timed out after {:?}", task.timeout.unwrap_or_default()))
+        }
+        Ended::Killed => {
+            task.cancel.cancel();
+            Outcome::Released
+        }
+    };
+    let name = match &outcome {
+        Outcome::Completed => {
+            counters.completed.fetch_add(1, Relaxed);
+            "completed"
+        }
+        Outcome::Retry { error, .. } => {
+            counters.retried.fetch_add(1, Relaxed);
+            tracing::info!(%error, "task attempt failed; will retry");
+            "retried"
+        }
+        Outcome::Dead { error } => {
+            counters.dead.fetch_add(1, Relaxed);
+            tracing::warn!(%error, "task dead-lettered");
+            "dead"
+        }
+        Outcome::Cancelled => {
+            counters.cancelled.fetch_add(1, Relaxed);
+            "cancelled"
+        }
+        Outcome::Released => {
+            counters.released.fetch_add(1, Relaxed);
+            "released"
+        }
+    };
+    counters.run.record(elapsed);
+    metrics::counter!("perfstack_task_outcomes_total", "kind" => task.kind.clone(), "outcome" => name).increment(1);
+    metrics::histogram!("perfstack_task_duration_seconds", "kind" => task.kind.clone(), "outcome" => name)
+        .record(elapsed.as_secs_f64());
+    let already_written = settled.load(std::sync::atomic::Ordering::Acquire) && outcome == Outcome::Completed;
+    if already_written {
+        return;
+    }
+    if let Some(tx) = shared.sender() {
+        // A closed channel means the pool is gone: the lease expires and the task is rescued.
+        let _ = tx.send(Completion { id: task.id, fence: task.fence, outcome });
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

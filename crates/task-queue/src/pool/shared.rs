@@ -1,0 +1,36 @@
+//! State shared by a pool's fetch loop, runners, heartbeat and completer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::builder::{PoolConfig, Registered};
+use crate::backend::Completion;
+use crate::queue::TaskQueue;
+use crate::task::TaskId;
+
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) queue: TaskQueue,
+    pub(super) cfg: PoolConfig,
+    pub(super) handlers: HashMap<String, Registered>,
+    /// One permit per task that may run at once.
+    pub(super) slots: Arc<Semaphore>,
+    /// Leases held right now: id → (fence, token).
+    pub(super) running: Mutex<HashMap<TaskId, (i64, CancellationToken)>>,
+    /// Stop fetching.
+    pub(super) stop: CancellationToken,
+    /// Grace is over: cancel and hand back what still runs.
+    pub(super) kill: CancellationToken,
+    /// Outcomes to the completer; taken (closed) at shutdown.
+    pub(super) outcomes: Mutex<Option<mpsc::UnboundedSender<Completion>>>,
+}
+
+impl Shared {
+    pub(super) fn sender(&self) -> Option<mpsc::UnboundedSender<Completion>> {
+        self.outcomes.lock().clone()
+    }
+}

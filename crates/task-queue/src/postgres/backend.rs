@@ -1,0 +1,328 @@
+//! [`PostgresBackend`]: the [`Backend`] on PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::Notify;
+use tokio_postgres::{GenericClient, NoTls, Statement};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::config::PostgresConfig;
+use super::sql::Sql;
+use super::{listen, migrations, rows};
+use crate::backend::{Backend, Completion, HeartbeatReply, LeasedTask};
+use crate::error::QueueError;
+use crate::priority::level;
+use crate::status::{CancelOutcome, TaskInfo, TaskState};
+use crate::task::{Task, TaskId};
+
+/// Tasks in PostgreSQL, shared by every process that points at the same schema. Cheap to clone.
+///
+/// # Examples
+///
+/// ```no_run
+/// use perfstack_task_queue::postgres::{PostgresBackend, PostgresConfig};
+/// use perfstack_task_queue::{Task, TaskQueue};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let backend = PostgresBackend::connect("postgres://postgres@127.0.0.1/test", PostgresConfig::default()).await?;
+/// let queue = TaskQueue::new(backend.clone());
+/// queue.submit(Task::new("email", "a@example.com")?).await?;
+///
+/// // Or inside your own transaction: the task exists only if you commit.
+/// let mut client = backend.pool().get().await?;
+/// let tx = client.transaction().await?;
+/// tx.execute("SELECT 1", &[]).await?;
+/// backend.submit_in(&tx, Task::new("email", "b@example.com")?).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresBackend {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    sql: Sql,
+    cfg: PostgresConfig,
+    notify: Arc<Notify>,
+    _stop_listener: DropGuard,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+impl PostgresBackend {
+    /// Connects to `url`, applies the migrations and starts listening for new tasks.
+    ///
+    /// # Errors
+    ///
+    /// A bad URL or schema name, or a database error.
+    pub async fn connect(url: &str, cfg: PostgresConfig) -> Result<Self, QueueError> {
+        let pg: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| QueueError::Database(e.to_string()))?;
+        Self::from_config(pg, cfg).await
+    }
+
+    /// Like [`PostgresBackend::connect`], from a parsed configuration.
+    ///
+    /// # Errors
+    ///
+    /// A bad schema name, or a database error.
+    pub async fn from_config(pg: tokio_postgres::Config, cfg: PostgresConfig) -> Result<Self, QueueError> {
+        let schema = cfg.checked_schema()?.to_string();
+        let mgr = Manager::from_config(pg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(mgr)
+            .max_size(cfg.pool_size.max(2))
+            .build()
+            .map_err(|e| QueueError::Database(e.to_string()))?;
+        {
+            let mut client = pool.get().await?;
+            migrations::apply(&mut client, &schema).await?;
+        }
+        let step_ms = i64::try_from(cfg.aging.step.as_millis()).unwrap_or(i64::MAX / 8);
+        let sql = Sql::new(&schema, step_ms);
+        let notify = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        if cfg.listen {
+            tokio::spawn(listen::run(pg, sql.channel.clone(), Arc::clone(&notify), stop.clone()));
+        }
+        Ok(Self { inner: Arc::new(Inner { pool, sql, cfg, notify, _stop_listener: stop.drop_guard() }) })
+    }
+
+    /// The connection pool (also useful for the caller's own transactions).
+    #[must_use]
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The schema holding the queue's tables.
+    #[must_use]
+    pub fn schema(&self) -> &str {
+        &self.inner.cfg.schema
+    }
+
+    /// Enqueues `task` inside the caller's transaction: it becomes visible (and workers are
+    /// notified) only when the caller commits, and vanishes if the caller rolls back.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::PayloadTooLarge`], [`QueueError::InvalidKind`], [`QueueError::Payload`]
+    /// (not JSON), [`QueueError::Duplicate`], or a database error.
+    pub async fn submit_in(&self, tx: &tokio_postgres::Transaction<'_>, task: Task) -> Result<TaskId, QueueError> {
+        crate::queue::validate(&task, self.inner.cfg.max_payload_bytes)?;
+        let stmt = tx.prepare(&self.inner.sql.submit).await?;
+        self.insert(tx, &stmt, task).await
+    }
+
+    async fn insert<C: GenericClient>(&self, client: &C, stmt: &Statement, task: Task) -> Result<TaskId, QueueError> {
+        let payload = json_text(&task.payload)?;
+        let backoff = serde_json::to_string(&task.backoff).map_err(|e| QueueError::Payload(e.to_string()))?;
+        let timeout_ms = task.timeout.map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        let max_attempts = i32::try_from(task.max_attempts).unwrap_or(i32::MAX);
+        let prio = i16::from(level(task.priority));
+        let row = client
+            .query_opt(
+                stmt,
+                &[
+                    &task.kind,
+                    &payload,
+                    &prio,
+                    &max_attempts,
+                    &backoff,
+                    &timeout_ms,
+                    &secs(task.delay),
+                    &task.unique_key,
+                    &task.tags,
+                ],
+            )
+            .await?;
+        if let Some(row) = row {
+            return Ok(TaskId(row.get(0)));
+        }
+        let existing = client.query_opt(&self.inner.sql.find_unique, &[&task.unique_key]).await?;
+        Err(QueueError::Duplicate { existing: TaskId(existing.map_or(0, |r| r.get(0))) })
+    }
+
+    /// Inserts many tasks in one statement (unique keys and tags are ignored), notifying
+    /// workers once. Returns the ids in order.
+    ///
+    /// # Errors
+    ///
+    /// A payload over the limit or not JSON, or a database error.
+    pub async fn submit_many(&self, tasks: Vec<Task>) -> Result<Vec<TaskId>, QueueError> {
+        let n = tasks.len();
+        let (mut kinds, mut payloads, mut prios, mut maxes, mut backoffs, mut timeouts, mut delays) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for t in tasks {
+            crate::queue::validate(&t, self.inner.cfg.max_payload_bytes)?;
+            payloads.push(json_text(&t.payload)?);
+            backoffs.push(serde_json::to_string(&t.backoff).map_err(|e| QueueError::Payload(e.to_string()))?);
+            prios.push(i16::from(level(t.priority)));
+            maxes.push(i32::try_from(t.max_attempts).unwrap_or(i32::MAX));
+            timeouts.push(t.timeout.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+            delays.push(secs(t.delay));
+            kinds.push(t.kind);
+        }
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&self.inner.sql.submit_many).await?;
+        let rows = client.query(&stmt, &[&kinds, &payloads, &prios, &maxes, &backoffs, &timeouts, &delays]).await?;
+        client.execute(&format!("SELECT pg_notify('{}', '')", self.inner.sql.channel), &[]).await?;
+        Ok(rows.iter().map(|r| TaskId(r.get(0))).collect())
+    }
+
+    /// Completes the task inside the handler's own transaction, checked against the lease's
+    /// fencing token: effect and completion commit together or not at all, and a worker whose
+    /// lease was taken over gets [`QueueError::StaleLease`] (roll back then). Marks the context
+    /// settled so that the pool does not write the outcome again.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::StaleLease`], or a database error.
+    pub async fn complete_in(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        ctx: &crate::TaskContext,
+    ) -> Result<(), QueueError> {
+        let row = tx.query_opt(&self.inner.sql.complete_one, &[&ctx.id().0, &ctx.fence()]).await?;
+        if row.is_none() {
+            return Err(QueueError::StaleLease { id: ctx.id() });
+        }
+        ctx.mark_settled();
+        Ok(())
+    }
+}
+
+/// The payload as text, refused when it is not JSON (PostgreSQL stores it as `jsonb`).
+fn json_text(payload: &[u8]) -> Result<String, QueueError> {
+    let text = std::str::from_utf8(payload).map_err(|e| QueueError::Payload(e.to_string()))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| QueueError::Payload(e.to_string()))?;
+    Ok(text.to_string())
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    async fn submit(&self, task: Task, _span: Option<tracing::Span>) -> Result<TaskId, QueueError> {
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&self.inner.sql.submit).await?;
+        self.insert(&**client, &stmt, task).await
+    }
+
+    async fn fetch(&self, worker: &str, max: usize, lease: Duration) -> Result<Vec<LeasedTask>, QueueError> {
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&self.inner.sql.fetch).await?;
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let rows = client.query(&stmt, &[&limit, &secs(lease), &worker]).await?;
+        Ok(rows.iter().map(rows::leased).collect())
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<Vec<TaskId>, QueueError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = batch.len();
+        let (mut ids, mut fences, mut states, mut delays, mut errors) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for c in &batch {
+            let (st, delay, err) = rows::outcome_columns(&c.outcome);
+            ids.push(c.id.0);
+            fences.push(c.fence);
+            states.push(st);
+            delays.push(delay);
+            errors.push(err);
+        }
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&self.inner.sql.complete).await?;
+        let rows = client.query(&stmt, &[&ids, &fences, &states, &delays, &errors]).await?;
+        let written: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(batch.iter().filter(|c| !written.contains(&c.id.0)).map(|c| c.id).collect())
+    }
+
+    async fn heartbeat(&self, leases: &[(TaskId, i64)], lease: Duration) -> Result<HeartbeatReply, QueueError> {
+        let ids: Vec<i64> = leases.iter().map(|(id, _)| id.0).collect();
+        let fences: Vec<i64> = leases.iter().map(|(_, f)| *f).collect();
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&self.inner.sql.heartbeat).await?;
+        let rows = client.query(&stmt, &[&ids, &fences, &secs(lease)]).await?;
+        let mut kept = HashSet::new();
+        let mut reply = HeartbeatReply::default();
+        for r in &rows {
+            let id: i64 = r.get(0);
+            kept.insert(id);
+            if r.get::<_, bool>(1) {
+                reply.cancel_requested.push(TaskId(id));
+            }
+        }
+        reply.lost = ids.iter().filter(|id| !kept.contains(id)).map(|id| TaskId(*id)).collect();
+        Ok(reply)
+    }
+
+    async fn rescue_expired(&self) -> Result<u64, QueueError> {
+        let client = self.inner.pool.get().await?;
+        let n = client.execute(&self.inner.sql.rescue, &[]).await?;
+        if n > 0 {
+            self.inner.notify.notify_one();
+        }
+        Ok(n)
+    }
+
+    async fn wait_for_work(&self, max: Duration) {
+        let _ = tokio::time::timeout(max, self.inner.notify.notified()).await;
+    }
+
+    async fn status(&self, id: TaskId) -> Result<Option<TaskInfo>, QueueError> {
+        let client = self.inner.pool.get().await?;
+        let row = client.query_opt(&self.inner.sql.status, &[&id.0]).await?;
+        Ok(row.as_ref().map(rows::info))
+    }
+
+    async fn cancel(&self, id: TaskId) -> Result<CancelOutcome, QueueError> {
+        let client = self.inner.pool.get().await?;
+        if let Some(row) = client.query_opt(&self.inner.sql.cancel, &[&id.0]).await? {
+            let old = TaskState::from_code(row.get(0));
+            return Ok(if old == TaskState::Running { CancelOutcome::Signalled } else { CancelOutcome::Removed });
+        }
+        let exists = client.query_opt(&self.inner.sql.exists, &[&id.0]).await?.is_some();
+        Ok(if exists { CancelOutcome::AlreadyFinished } else { CancelOutcome::NotFound })
+    }
+
+    async fn depth(&self) -> Result<[u64; 5], QueueError> {
+        let client = self.inner.pool.get().await?;
+        let mut d = [0u64; 5];
+        for r in client.query(&self.inner.sql.depth, &[]).await? {
+            let p = usize::try_from(r.get::<_, i16>(0)).unwrap_or(0).min(4);
+            d[p] = u64::try_from(r.get::<_, i64>(1)).unwrap_or(0);
+        }
+        Ok(d)
+    }
+
+    async fn cleanup(&self, older_than: Duration) -> Result<u64, QueueError> {
+        let client = self.inner.pool.get().await?;
+        let mut total = 0;
+        loop {
+            let n = client.execute(&self.inner.sql.cleanup, &[&secs(older_than)]).await?;
+            total += n;
+            if n < 10_000 {
+                return Ok(total);
+            }
+        }
+    }
+}

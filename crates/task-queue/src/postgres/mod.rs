@@ -1,0 +1,28 @@
+//! The durable backend on PostgreSQL (feature `postgres`).
+//!
+//! - Versioned migrations, applied by [`PostgresBackend::connect`] under an advisory lock, in a
+//!   configurable schema ([`PostgresConfig::schema`]).
+//! - Batched fetch with `FOR UPDATE SKIP LOCKED`, ordered by the aged sort time and run-at.
+//! - LISTEN/NOTIFY for fast pickup (the notification is sent by the insert, so it is delivered
+//!   only if the inserting transaction commits); polling is the fallback.
+//! - Leases with heartbeats and a fencing token per lease: a task whose worker died is rescued
+//!   after its lease expires, and the old worker's late writes are rejected.
+//! - Batched outcome writes (one `UPDATE … FROM unnest(…)` per batch).
+//! - [`PostgresBackend::submit_in`]: enqueue inside the caller's transaction;
+//!   [`PostgresBackend::complete_in`]: complete inside the handler's transaction, checked
+//!   against the fencing token, for exactly-once effects.
+//! - [`PostgresBackend::cleanup`](crate::Backend::cleanup): retention of finished tasks.
+//! - [`Periodic`]: periodic tasks scheduled by one leader (advisory lock), each slot at most once.
+
+mod backend;
+mod config;
+mod listen;
+mod migrations;
+mod periodic;
+mod rows;
+mod sql;
+
+pub use backend::PostgresBackend;
+pub use config::PostgresConfig;
+pub use migrations::MIGRATIONS;
+pub use periodic::{Periodic, PeriodicHandle};

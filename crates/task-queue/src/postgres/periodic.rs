@@ -1,0 +1,180 @@
+//! Periodic tasks: one leader (a PostgreSQL advisory lock held on a dedicated connection)
+//! submits each schedule's task once per time slot.
+//!
+//! The leader lock keeps the work on one instance; the slot table (`tq_periodic`) makes each
+//! slot's submit happen at most once even if two instances briefly both believe they lead
+//! (the slot is claimed in the same transaction as the insert).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+
+use super::backend::PostgresBackend;
+use crate::error::QueueError;
+use crate::task::Task;
+
+type MakeTask = Arc<dyn Fn(i64) -> Result<Task, QueueError> + Send + Sync>;
+
+/// A set of periodic schedules sharing one leader election.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use perfstack_task_queue::postgres::{Periodic, PostgresBackend, PostgresConfig};
+/// use perfstack_task_queue::Task;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let url = "postgres://postgres@127.0.0.1/test";
+/// let backend = PostgresBackend::connect(url, PostgresConfig::default()).await?;
+/// let handle = Periodic::new(backend, url)
+///     .every("reports.hourly", Duration::from_secs(3600), |slot| Task::new("report", &slot))
+///     .start();
+/// # handle.stop().await;
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct Periodic {
+    backend: PostgresBackend,
+    url: String,
+    tick: Duration,
+    schedules: Vec<(String, Duration, MakeTask)>,
+}
+
+impl std::fmt::Debug for Periodic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.schedules.iter().map(|(n, ..)| n.as_str()).collect();
+        f.debug_struct("Periodic").field("schedules", &names).field("tick", &self.tick).finish()
+    }
+}
+
+/// A running scheduler.
+#[derive(Debug)]
+pub struct PeriodicHandle {
+    leader: Arc<AtomicBool>,
+    stop: CancellationToken,
+    join: JoinHandle<()>,
+}
+
+impl PeriodicHandle {
+    /// True while this instance holds the leader lock.
+    #[must_use]
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Acquire)
+    }
+
+    /// Stops scheduling and releases the lock (its connection closes).
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.join.await;
+    }
+}
+
+impl Periodic {
+    /// A scheduler for `backend`; `url` opens the dedicated connection that holds the lock.
+    pub fn new(backend: PostgresBackend, url: impl Into<String>) -> Self {
+        Self { backend, url: url.into(), tick: Duration::from_secs(1), schedules: Vec::new() }
+    }
+
+    /// How often the leader checks its schedules and followers try to take the lead.
+    /// Default 1 s.
+    pub fn tick(mut self, d: Duration) -> Self {
+        self.tick = d.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Submits `make(slot)` once per `period`, where `slot` is the number of whole periods since
+    /// the Unix epoch.
+    pub fn every(
+        mut self,
+        name: impl Into<String>,
+        period: Duration,
+        make: impl Fn(i64) -> Result<Task, QueueError> + Send + Sync + 'static,
+    ) -> Self {
+        self.schedules.push((name.into(), period.max(Duration::from_millis(1)), Arc::new(make)));
+        self
+    }
+
+    /// Starts the election and scheduling loop.
+    pub fn start(self) -> PeriodicHandle {
+        let leader = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
+        let join = tokio::spawn(run(self, Arc::clone(&leader), stop.clone()));
+        PeriodicHandle { leader, stop, join }
+    }
+}
+
+async fn run(p: Periodic, leader: Arc<AtomicBool>, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        if let Err(e) = lead(&p, &leader, &stop).await {
+            tracing::warn!(error = %e, "periodic scheduler connection failed; retrying");
+        }
+        leader.store(false, Ordering::Release);
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(p.tick) => {}
+        }
+    }
+}
+
+async fn lead(p: &Periodic, leader: &AtomicBool, stop: &CancellationToken) -> Result<(), QueueError> {
+    let (mut client, conn) = tokio_postgres::connect(&p.url, NoTls).await?;
+    let driver = tokio::spawn(conn);
+    let key = format!("perfstack_task_queue:periodic:{}", p.backend.schema());
+    let schema = p.backend.schema().to_string();
+    let mut tick = tokio::time::interval(p.tick);
+    let res = loop {
+        tokio::select! {
+            () = stop.cancelled() => break Ok(()),
+            _ = tick.tick() => {}
+        }
+        if !leader.load(Ordering::Acquire) {
+            let row = client.query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key]).await?;
+            if row.get::<_, bool>(0) {
+                tracing::info!("periodic scheduler: this instance is the leader");
+                leader.store(true, Ordering::Release);
+            } else {
+                continue;
+            }
+        }
+        if let Err(e) = submit_due(p, &mut client, &schema).await {
+            break Err(e);
+        }
+    };
+    driver.abort();
+    res
+}
+
+async fn submit_due(p: &Periodic, client: &mut tokio_postgres::Client, schema: &str) -> Result<(), QueueError> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    for (name, period, make) in &p.schedules {
+        let slot = i64::try_from(now.as_millis() / period.as_millis().max(1)).unwrap_or(i64::MAX);
+        let tx = client.transaction().await?;
+        let claimed = tx
+            .execute(
+                &format!(
+                    "INSERT INTO \"{schema}\".tq_periodic (name, last_slot) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot
+                     WHERE tq_periodic.last_slot < excluded.last_slot"
+                ),
+                &[name, &slot],
+            )
+            .await?;
+        if claimed == 1 {
+            match make(slot) {
+                Ok(task) => {
+                    p.backend.submit_in(&tx, task).await?;
+                    tx.commit().await?;
+                    metrics::counter!("perfstack_task_periodic_submitted_total", "schedule" => name.clone())
+                        .increment(1);
+                }
+                Err(e) => tracing::warn!(schedule = %name, error = %e, "periodic task could not be built"),
+            }
+        }
+    }
+    Ok(())
+}

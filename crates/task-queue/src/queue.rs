@@ -1,0 +1,139 @@
+//! [`TaskQueue`]: the front door for producers.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use crate::backend::memory::{MemoryBackend, MemoryConfig};
+use crate::backend::Backend;
+use crate::error::QueueError;
+use crate::stats::{Counters, Stats};
+use crate::status::{CancelOutcome, TaskInfo};
+use crate::task::{Task, TaskId};
+
+/// Default payload limit: 256 KiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// Longest accepted kind.
+pub const MAX_KIND_LEN: usize = 200;
+
+/// Checks a task before it is stored: kind and payload size.
+pub(crate) fn validate(task: &Task, max_payload: usize) -> Result<(), QueueError> {
+    if task.kind.is_empty() || task.kind.len() > MAX_KIND_LEN {
+        return Err(QueueError::InvalidKind(task.kind.chars().take(MAX_KIND_LEN).collect()));
+    }
+    if task.payload.len() > max_payload {
+        return Err(QueueError::PayloadTooLarge { size: task.payload.len(), limit: max_payload });
+    }
+    Ok(())
+}
+
+/// Submits, inspects and cancels tasks. Cheap to clone; every clone shares the backend and the
+/// counters.
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_task_queue::{Task, TaskQueue, TaskState};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let queue = TaskQueue::memory();
+/// let id = queue.submit(Task::new("greet", "world")?).await?;
+/// assert_eq!(queue.status(id).await?.map(|i| i.state), Some(TaskState::Pending));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskQueue {
+    pub(crate) inner: Arc<QueueInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct QueueInner {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) max_payload: usize,
+    pub(crate) counters: Counters,
+}
+
+impl TaskQueue {
+    /// A queue over `backend` with the default payload limit.
+    pub fn new(backend: impl Backend) -> Self {
+        Self::with_limit(Arc::new(backend), DEFAULT_MAX_PAYLOAD_BYTES)
+    }
+
+    /// A queue over a shared backend, refusing payloads larger than `max_payload_bytes`.
+    pub fn with_limit(backend: Arc<dyn Backend>, max_payload_bytes: usize) -> Self {
+        Self { inner: Arc::new(QueueInner { backend, max_payload: max_payload_bytes, counters: Counters::default() }) }
+    }
+
+    /// An in-memory queue with the default settings.
+    #[must_use]
+    pub fn memory() -> Self {
+        Self::new(MemoryBackend::new(MemoryConfig::default()))
+    }
+
+    /// The backend.
+    #[must_use]
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    pub(crate) fn validate(&self, task: &Task) -> Result<(), QueueError> {
+        validate(task, self.inner.max_payload)
+    }
+
+    /// Submits a task; the current `tracing` span becomes the parent of the task's span when
+    /// the backend runs in this process.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::PayloadTooLarge`], [`QueueError::InvalidKind`], [`QueueError::Duplicate`],
+    /// [`QueueError::Full`] (when configured to refuse), or a backend error.
+    pub async fn submit(&self, task: Task) -> Result<TaskId, QueueError> {
+        let res = match self.validate(&task) {
+            Ok(()) => self.inner.backend.submit(task, Some(tracing::Span::current())).await,
+            Err(e) => Err(e),
+        };
+        self.count_submit(&res);
+        res
+    }
+
+    pub(crate) fn count_submit<T>(&self, res: &Result<T, QueueError>) {
+        if res.is_ok() {
+            self.inner.counters.submitted.fetch_add(1, Relaxed);
+        } else {
+            self.inner.counters.refused.fetch_add(1, Relaxed);
+            metrics::counter!("perfstack_task_refused_total").increment(1);
+        }
+    }
+
+    /// The task's state, or `None` when unknown (never submitted, or cleaned up).
+    ///
+    /// # Errors
+    ///
+    /// A backend error.
+    pub async fn status(&self, id: TaskId) -> Result<Option<TaskInfo>, QueueError> {
+        self.inner.backend.status(id).await
+    }
+
+    /// Cancels a task: a pending one is removed, a running one sees its cancellation token fire.
+    ///
+    /// # Errors
+    ///
+    /// A backend error.
+    pub async fn cancel(&self, id: TaskId) -> Result<CancelOutcome, QueueError> {
+        self.inner.backend.cancel(id).await
+    }
+
+    /// A snapshot: depth per priority from the backend, and this process's counters.
+    ///
+    /// # Errors
+    ///
+    /// A backend error while reading the depth.
+    pub async fn stats(&self) -> Result<Stats, QueueError> {
+        let depth = self.inner.backend.depth().await?;
+        for (i, d) in depth.iter().enumerate() {
+            let p = crate::priority::from_level(i64::try_from(i).unwrap_or(0));
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!("perfstack_task_queue_depth", "priority" => crate::priority::label(p)).set(*d as f64);
+        }
+        Ok(self.inner.counters.snapshot(depth))
+    }
+}

@@ -1,0 +1,154 @@
+//! Worker-pool behaviour: no starvation, graceful shutdown, tracing spans.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use perfstack_task_queue::{
+    handler_fn, Aging, MemoryBackend, MemoryConfig, Priority, Task, TaskContext, TaskId, TaskQueue, TaskState,
+    WorkerPool,
+};
+use tokio::time::Instant;
+
+async fn wait_for(queue: &TaskQueue, id: TaskId, state: TaskState) {
+    for _ in 0..1_000_000 {
+        if queue.status(id).await.unwrap().map(|i| i.state) == Some(state) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("task {id} never reached {state:?}");
+}
+
+/// One worker, 10 ms per task, and a producer that offers twice that rate of `Critical` tasks
+/// for a minute: strict priority would never run the `Low` task; aging (1 s per level) runs
+/// it after the backlog ahead of it plus at most 4 s worth of later `Critical` arrivals.
+#[tokio::test(start_paused = true)]
+async fn low_priority_makes_progress_under_a_critical_flood() {
+    let cfg =
+        MemoryConfig { capacity: 100_000, aging: Aging::per_level(Duration::from_secs(1)), ..MemoryConfig::default() };
+    let queue = TaskQueue::new(MemoryBackend::new(cfg));
+    let low_started = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let ls = Arc::clone(&low_started);
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(1)
+        .fetch_batch(1)
+        .handler(
+            "work",
+            handler_fn(move |ctx: TaskContext, (): ()| {
+                let ls = Arc::clone(&ls);
+                async move {
+                    if ctx.priority() == Priority::Low {
+                        ls.lock().push(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Ok(())
+                }
+            }),
+        )
+        .start();
+    let q = queue.clone();
+    let flood = tokio::spawn(async move {
+        // 200 Critical tasks/s for 60 s: twice what the worker can do.
+        for _ in 0..12_000 {
+            q.submit(Task::new("work", &()).unwrap().priority(Priority::Critical)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let backlog = queue.stats().await.unwrap().depth.critical;
+    let submitted_at = Instant::now();
+    let mut lows = Vec::new();
+    for _ in 0..5 {
+        lows.push(queue.submit(Task::new("work", &()).unwrap().priority(Priority::Low)).await.unwrap());
+    }
+    for id in &lows {
+        wait_for(&queue, *id, TaskState::Completed).await;
+    }
+    let waited = *low_started.lock().last().unwrap() - submitted_at;
+    // Low waits for the Critical backlog already queued plus the Critical tasks that arrive in
+    // the next 4 s (4 steps of head start: 800 tasks), at 10 ms each, and not one task more.
+    // Strict priority would keep it waiting until the flood ends (t = 60 s) and drains.
+    let bound = Duration::from_millis(10 * (backlog + 800 + 5 + 2));
+    assert!(backlog > 500, "the worker was overloaded: backlog {backlog}");
+    assert!(waited <= bound, "Low waited {waited:?}, bound {bound:?} (backlog {backlog})");
+    assert!(!flood.is_finished(), "the flood was still going when Low ran");
+    flood.abort();
+    pool.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_lets_short_tasks_finish_and_hands_back_long_ones() {
+    let queue = TaskQueue::memory();
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(4)
+        .grace(Duration::from_secs(5))
+        .handler(
+            "sleep",
+            handler_fn(|_: TaskContext, secs: u64| async move {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                Ok(())
+            }),
+        )
+        .start();
+    let short = queue.submit(Task::new("sleep", &2u64).unwrap()).await.unwrap();
+    let long = queue.submit(Task::new("sleep", &60u64).unwrap()).await.unwrap();
+    wait_for(&queue, long, TaskState::Running).await;
+    let t0 = Instant::now();
+    let report = pool.shutdown().await;
+    let took = Instant::now() - t0;
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(6), "{took:?}");
+    assert!(!report.finished_in_grace);
+    assert_eq!(report.handed_back, 1);
+    assert_eq!(queue.status(short).await.unwrap().unwrap().state, TaskState::Completed);
+    let info = queue.status(long).await.unwrap().unwrap();
+    assert_eq!((info.state, info.attempts), (TaskState::Pending, 0), "handed back, attempt not counted");
+    // A later submit is not picked up by the stopped pool.
+    let later = queue.submit(Task::new("sleep", &0u64).unwrap()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(queue.status(later).await.unwrap().unwrap().state, TaskState::Pending);
+    assert_eq!(pool.shutdown().await.handed_back, 0, "second shutdown is a no-op");
+}
+
+mod spans {
+    use super::*;
+    use tracing::span::{Attributes, Id};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    /// (span name, parent span name) pairs.
+    type Seen = Vec<(String, Option<String>)>;
+
+    #[derive(Clone, Default)]
+    struct Parents(Arc<Mutex<Seen>>);
+
+    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Parents {
+        fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            let span = ctx.span(id).unwrap();
+            let parent = span.parent().map(|p| p.name().to_string());
+            self.0.lock().push((span.name().to_string(), parent));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_submitting_span_is_the_parent_of_the_task_span() {
+        let parents = Parents::default();
+        let subscriber = tracing_subscriber::registry().with(parents.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let queue = TaskQueue::memory();
+        let pool = WorkerPool::builder(&queue)
+            .handler("traced", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+            .start();
+        let id = {
+            let span = tracing::info_span!("http_request");
+            let _e = span.enter();
+            queue.submit(Task::new("traced", &()).unwrap()).await.unwrap()
+        };
+        wait_for(&queue, id, TaskState::Completed).await;
+        pool.shutdown().await;
+        let seen = parents.0.lock().clone();
+        assert!(seen.contains(&("task".to_string(), Some("http_request".to_string()))), "{seen:?}");
+    }
+}
