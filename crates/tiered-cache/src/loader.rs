@@ -56,3 +56,14 @@ where
         (self.f)(key.to_owned()).await
     }
 }
+
+#[async_trait]
+impl<V, L> Loader<V> for std::sync::Arc<L>
+where
+    V: 'static,
+    L: Loader<V> + ?Sized,
+{
+    async fn load(&self, key: &str) -> Result<Option<V>, BoxError> {
+        (**self).load(key).await
+    }
+}

@@ -1,5 +1,8 @@
-//! The invalidation connection: RESP3 client tracking (BCAST on the value prefix, redirected
-//! here, NOLOOP) plus a pub/sub channel for prefix invalidations. After any reconnect of
+//! The invalidation connection: client tracking on the data connection (BCAST on the value
+//! prefix, NOLOOP) redirected to this RESP2 connection subscribed to `__redis__:invalidate`,
+//! plus a pub/sub channel for prefix invalidations. RESP2 on purpose: with a RESP3 redirect
+//! target Redis sends the FLUSHALL notice as a push with a null key list, which fred 10.1
+//! drops; as a RESP2 pub/sub message fred turns it into an empty invalidation ("flush all"). After any reconnect of
 //! either connection, tracking and the subscription are set up again and L1 is flushed,
 //! because invalidations may have been missed.
 
@@ -15,12 +18,16 @@ use crate::tier::{EventSink, TierEvent};
 
 /// Turns on tracking on `data`, redirected to `listener`, and subscribes `listener`.
 pub(crate) async fn setup(data: &Client, listener: &Client, names: &Names) -> Result<(), Error> {
-    let id: i64 = listener.client_id().await?;
+    // RESP2 and subscribed: CLIENT ID is refused, but fred caches each connection's id.
+    let id: i64 = match listener.connection_ids().values().next() {
+        Some(id) => *id,
+        None => listener.client_id().await?,
+    };
     // Off first: re-enabling with a new redirect on a tracking connection is refused.
     let _: () = data.client_tracking(Toggle::Off, None, Vec::<String>::new(), false, false, false, false).await?;
     let _: () =
         data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
-    listener.subscribe(names.channel.clone()).await?;
+    listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned()]).await?;
     Ok(())
 }
 

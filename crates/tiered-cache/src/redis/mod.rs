@@ -57,7 +57,7 @@ impl RedisTier {
             drop(data.init().await?);
         }
         let mut cfg = data.client_config();
-        cfg.version = RespVersion::RESP3;
+        cfg.version = RespVersion::RESP2;
         let listener = Builder::from_config(cfg)
             .set_policy(ReconnectPolicy::new_constant(0, 50))
             .with_connection_config(|c| c.connection_timeout = Duration::from_secs(2))

@@ -1,0 +1,166 @@
+//! Real Redis: two instances with separate clients stay coherent, lease mode loads once
+//! across them, FLUSHALL and reconnects flush L1, corrupt bytes are a counted miss.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{calls, counting_loader, eventually, redis_client};
+use std::sync::Arc;
+
+use fred::interfaces::{ClientLike, KeysInterface};
+use perfstack_tiered_cache::{LeaseConfig, Loader, TieredCache};
+
+const WITHIN: Duration = Duration::from_secs(2);
+
+async fn instance(url: &str, ns: &str, loader: Option<impl Loader<String>>) -> TieredCache<String> {
+    let mut b = TieredCache::<String>::builder("redis-test").namespace(ns).redis(redis_client(url).await);
+    if let Some(l) = loader {
+        b = b.loader(l);
+    }
+    b.build().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_or_invalidate_on_one_instance_is_seen_by_the_other() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let none: Option<Arc<dyn Loader<String>>> = None;
+    let a = instance(rk.url(), rk.prefix(), none.clone()).await;
+    let bc = redis_client(rk.url()).await;
+    let b =
+        TieredCache::<String>::builder("redis-test").namespace(rk.prefix()).redis(bc.clone()).build().await.unwrap();
+
+    a.set("user:1", "v1".into()).await.unwrap();
+    // B is told about A's write (client tracking); wait for it so it cannot evict the read below.
+    if !eventually(WITHIN, || async { b.stats().invalidations_received >= 1 }).await {
+        use fred::interfaces::ClientInterface;
+        let info: fred::types::Value = bc.client_trackinginfo().await.unwrap();
+        let list: String = bc.client_list::<String, ()>(None, None).await.unwrap_or_default();
+        panic!("no invalidation: tracking {info:?}\n{list}");
+    }
+    assert_eq!(b.get("user:1").await.unwrap().as_deref(), Some("v1"), "B reads A's value from L2");
+    assert_eq!(b.get("user:1").await.unwrap().as_deref(), Some("v1"));
+    assert_eq!(b.stats().l1_hits, 1, "and then holds it in L1");
+
+    a.set("user:1", "v2".into()).await.unwrap();
+    assert!(eventually(WITHIN, || async { b.get("user:1").await.unwrap().as_deref() == Some("v2") }).await);
+
+    a.invalidate("user:1").await.unwrap();
+    assert!(eventually(WITHIN, || async { b.get("user:1").await.unwrap().is_none() }).await);
+
+    for i in 0..5 {
+        a.set(&format!("order:{i}"), "o".into()).await.unwrap();
+        b.get(&format!("order:{i}")).await.unwrap();
+    }
+    a.set("user:2", "keep".into()).await.unwrap();
+    assert_eq!(a.invalidate_prefix("order:").await.unwrap(), 5);
+    assert!(
+        eventually(WITHIN, || async {
+            let mut gone = true;
+            for i in 0..5 {
+                gone &= b.get(&format!("order:{i}")).await.unwrap().is_none();
+            }
+            gone
+        })
+        .await
+    );
+    assert_eq!(b.get("user:2").await.unwrap().as_deref(), Some("keep"));
+    assert!(b.stats().invalidations_received > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_misses_load_once_and_write_redis_once() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let (loader, n) = counting_loader(Duration::from_millis(50));
+    let cache = instance(rk.url(), rk.prefix(), Some(loader)).await;
+    let tasks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let c = cache.clone();
+            tokio::spawn(async move { c.get_or_load("hot").await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().as_deref(), Some("value:hot"));
+    }
+    assert_eq!(calls(&n), 1);
+    assert_eq!(cache.stats().l2_writes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_mode_runs_the_loader_once_across_instances() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let (loader, n) = counting_loader(Duration::from_millis(100));
+    let loader = std::sync::Arc::new(loader);
+    let mut caches = Vec::new();
+    for _ in 0..3 {
+        let shared = loader.clone();
+        caches.push(
+            TieredCache::<String>::builder("redis-test")
+                .namespace(rk.prefix())
+                .redis(redis_client(rk.url()).await)
+                .loader(shared)
+                .lease(LeaseConfig::new(Duration::from_secs(5), Duration::from_secs(2)))
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let tasks: Vec<_> = caches
+        .iter()
+        .flat_map(|c| (0..100).map(move |_| c.clone()))
+        .map(|c| tokio::spawn(async move { c.get_or_load("k").await }))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().as_deref(), Some("value:k"));
+    }
+    assert_eq!(calls(&n), 1, "one load across three instances");
+    assert_eq!(caches.iter().map(|c| c.stats().leases_acquired).sum::<u64>(), 1);
+    assert_eq!(caches.iter().map(|c| c.stats().lease_wait_timeouts).sum::<u64>(), 0, "woken by the channel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_bytes_in_redis_are_a_counted_miss() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let none: Option<Arc<dyn Loader<String>>> = None;
+    let cache = instance(rk.url(), rk.prefix(), none).await;
+    let raw = rk.key("v:bad");
+    let _: () = rk.client().set(&raw, "not a cache entry", None, None, false).await.unwrap();
+    assert_eq!(cache.get("bad").await.unwrap(), None);
+    assert_eq!(cache.stats().l2_corrupt, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushall_and_reconnect_clear_every_instances_l1() {
+    let Some(_rk) = perfstack_testkit::require_redis().await else { return };
+    let mut srv = perfstack_testkit::RedisServer::start().await.unwrap();
+    let url = srv.url();
+    let none: Option<Arc<dyn Loader<String>>> = None;
+    let a = instance(&url, "ns:", none.clone()).await;
+    let b = instance(&url, "ns:", none).await;
+    a.set("k", "v".into()).await.unwrap();
+    assert!(eventually(WITHIN, || async { b.stats().invalidations_received >= 1 }).await);
+    assert_eq!(b.get("k").await.unwrap().as_deref(), Some("v"));
+    a.run_pending_tasks().await;
+    b.run_pending_tasks().await;
+    assert_eq!(a.stats().l1_entries + b.stats().l1_entries, 2);
+
+    let admin = redis_client(&url).await;
+    let _: () = admin.flushall(false).await.unwrap();
+    assert!(
+        eventually(WITHIN, || async { a.stats().l1_flushes >= 1 && b.stats().l1_flushes >= 1 }).await,
+        "FLUSHALL reached both instances"
+    );
+    assert_eq!(a.get("k").await.unwrap(), None);
+    assert_eq!(b.get("k").await.unwrap(), None);
+
+    // A reconnect flushes too (messages may have been missed while disconnected).
+    a.set("k2", "v".into()).await.unwrap();
+    let before = a.stats().l1_flushes;
+    srv.kill();
+    srv.restart().await.unwrap();
+    assert!(eventually(Duration::from_secs(5), || async { a.stats().l1_flushes > before }).await);
+    assert_eq!(a.get("k2").await.unwrap(), None, "L1 flushed after the reconnect");
+    let _ = admin.quit().await;
+}
