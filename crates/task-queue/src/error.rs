@@ -53,7 +53,10 @@ pub enum QueueError {
 #[cfg(feature = "postgres")]
 impl From<tokio_postgres::Error> for QueueError {
     fn from(e: tokio_postgres::Error) -> Self {
-        Self::Database(e.to_string())
+        match e.as_db_error() {
+            Some(db) => Self::Database(format!("{} ({})", db.message(), db.code().code())),
+            None => Self::Database(e.to_string()),
+        }
     }
 }
 

@@ -43,7 +43,7 @@ impl PostgresConfig {
     pub(super) fn checked_schema(&self) -> Result<&str, QueueError> {
         let s = self.schema.as_str();
         let ok = !s.is_empty()
-            && s.len() <= 50
+            && s.len() <= 63
             && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             && !s.starts_with(|c: char| c.is_ascii_digit());
         if ok {

@@ -18,10 +18,24 @@ pub(super) struct Sql {
     pub(super) cleanup: String,
 }
 
+/// The NOTIFY channel: `tq_<schema>`, shortened with a hash when it would pass PostgreSQL's
+/// 63-byte identifier limit.
+fn channel_name(schema: &str) -> String {
+    if schema.len() <= 60 {
+        return format!("tq_{schema}");
+    }
+    // FNV-1a: stable across processes and versions, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in schema.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("tq_{}_{h:016x}", &schema[..40])
+}
+
 impl Sql {
     pub(super) fn new(schema: &str, step_ms: i64) -> Self {
         let t = format!("\"{schema}\".tq_tasks");
-        let channel = format!("tq_{schema}");
+        let channel = channel_name(schema);
         // Head start of a priority level: `priority × step`.
         let head = |p: &str| format!("({p} * {step_ms}) * interval '1 millisecond'");
         let cols = "t.id, t.kind, t.payload::text, t.priority, t.attempt, t.max_attempts, t.backoff::text, \
@@ -31,12 +45,13 @@ impl Sql {
             submit: format!(
                 "WITH ins AS (
                    INSERT INTO {t} (kind, payload, priority, max_attempts, backoff, timeout_ms, run_at, sort_at, unique_key, tags)
-                   VALUES ($1, $2::text::jsonb, $3, $4, $5::text::jsonb, $6,
-                           now() + make_interval(secs => $7), now() + make_interval(secs => $7) - {h}, $8, $9)
+                   VALUES ($1::text, $2::text::jsonb, $3::int2, $4::int4, $5::text::jsonb, $6::int8,
+                           now() + make_interval(secs => $7::float8), now() + make_interval(secs => $7::float8) - {h},
+                           $8::text, $9::text[])
                    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state <= 2 DO NOTHING
                    RETURNING id)
                  SELECT id, pg_notify('{channel}', '')::text FROM ins",
-                h = head("$3")
+                h = head("$3::int2")
             ),
             submit_many: format!(
                 "WITH ins AS (
