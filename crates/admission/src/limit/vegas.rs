@@ -34,7 +34,8 @@ impl Default for VegasConfig {
 /// `limit × (1 − rtt_noload / rtt)`, where `rtt` is a control window's mean and `rtt_noload`
 /// the lowest window mean since the last probe window (so service-time variance alone is not mistaken for a
 /// queue); the limit grows while that queue is small and shrinks
-/// when it is large.
+/// when it is large (by half the excess queue per window, so a load step settles within a few
+/// windows).
 ///
 /// # Examples
 ///
@@ -109,7 +110,9 @@ impl Limit for Vegas {
         } else if queue < self.cfg.alpha * step {
             self.limit + step
         } else if queue > self.cfg.beta * step {
-            self.limit - step
+            // Remove half of the excess queue per window (Netflix removes log10(limit), which
+            // takes tens of windows after a load step).
+            self.limit - step.max((queue - self.cfg.beta * step) / 2.0)
         } else {
             return self.limit();
         };

@@ -1,1 +1,25 @@
-//! sim placeholder
+//! A deterministic, open-loop overload simulation in virtual time.
+//!
+//! Requests arrive as a Poisson process (a seeded generator, so every run is the same) into a
+//! server model with `workers` slots and a FIFO queue in front of them; the server does not
+//! know about client deadlines, so work for a client that gave up is still done (what makes an
+//! uncontrolled server collapse). A client waits at most its deadline (1 s); latency counts
+//! from the *scheduled* arrival, so queueing is never hidden. The real [`AdmissionController`]
+//! sits in front of the server.
+//!
+//! [`run`] must be called inside a tokio runtime whose clock is paused
+//! (`#[tokio::test(start_paused = true)]`, or `tokio::time::pause()` on a current-thread
+//! runtime): a minute of traffic then runs in well under a second.
+//!
+//! [`AdmissionController`]: crate::AdmissionController
+
+mod report;
+mod rng;
+mod run;
+mod scenario;
+mod server;
+
+pub use report::{ClassReport, SimReport, WindowPoint};
+pub use rng::SplitMix64;
+pub use run::run;
+pub use scenario::{Phase, Scenario, ServerModel, Strategy};
