@@ -1,0 +1,59 @@
+//! Admission overhead: one admitted call (rate limit + concurrency limit + permit drop) next to
+//! a raw `governor` check, in the same run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+
+use criterion::{criterion_group, Criterion};
+use governor::{Quota, RateLimiter};
+use perfstack_admission::rate::RateLimit;
+use perfstack_admission::{AdmissionController, Priority, PriorityShares, RequestMeta};
+use perfstack_benches::{record, Figure, Goal, Measure};
+
+fn overhead(c: &mut Criterion) {
+    let mut g = c.benchmark_group("admission");
+    // 10⁸ per second with a burst of 10⁸: never refuses at bench speed (the highest burst we accept).
+    let huge = Quota::per_second(NonZeroU32::new(100_000_000).unwrap());
+    let gov = RateLimiter::direct(huge);
+    g.bench_function("governor_check", |b| b.iter(|| black_box(gov.check().is_ok())));
+    let ours = RateLimit::from_quota(huge).unwrap();
+    g.bench_function("rate_check", |b| b.iter(|| black_box(ours.check().is_ok())));
+    let ctl = AdmissionController::builder()
+        .fixed_limit(1_000)
+        .priority_shares(PriorityShares::none())
+        .rate_limit(RateLimit::from_quota(huge).unwrap())
+        .build()
+        .unwrap();
+    let meta = RequestMeta::new(Priority::Normal);
+    g.bench_function("admitted_call", |b| b.iter(|| drop(black_box(ctl.try_acquire(&meta).unwrap()))));
+    g.finish();
+}
+
+criterion_group!(benches, overhead);
+
+fn main() {
+    benches();
+    record(&Figure {
+        krate: "admission".into(),
+        figure: "admitted call (rate + concurrency check, permit drop with latency sample) overhead".into(),
+        unit: "ns".into(),
+        value: Measure::CriterionOverhead {
+            id: "admission/admitted_call".into(),
+            bare: "admission/governor_check".into(),
+        },
+        baseline: Some(Measure::Criterion("admission/governor_check".into())),
+        goal: Goal::AtMost(25.0),
+        note: "overhead over a raw governor check measured in the same run; no allocation on the admitted path".into(),
+    });
+    record(&Figure {
+        krate: "admission".into(),
+        figure: "GCRA rate check vs raw governor check".into(),
+        unit: "ns".into(),
+        value: Measure::Criterion("admission/rate_check".into()),
+        baseline: Some(Measure::Criterion("admission/governor_check".into())),
+        goal: Goal::Info,
+        note: "same algorithm and decisions (property-tested), plus peek".into(),
+    });
+    Criterion::default().configure_from_args().final_summary();
+}
