@@ -1,0 +1,51 @@
+use std::fmt;
+use std::time::Duration;
+
+use super::api::Backoff;
+
+/// Any `backon` builder (exponential, fibonacci, constant, with backon's own jitter and
+/// limits) used as a [`Backoff`] schedule.
+///
+/// `delay(attempt)` builds a fresh backon iterator and takes its `attempt`-th item, so the
+/// cost grows with the attempt number (fine for retry loops, which sleep between attempts).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use perfstack_resilience::backoff::{BackonSchedule, Backoff};
+///
+/// let s = BackonSchedule::new(
+///     backon::ConstantBuilder::default().with_delay(Duration::from_millis(7)).with_max_times(2),
+/// );
+/// assert_eq!(s.delay(2), Some(Duration::from_millis(7)));
+/// assert_eq!(s.delay(3), None);
+/// ```
+#[derive(Clone)]
+pub struct BackonSchedule<B> {
+    builder: B,
+}
+
+impl<B> BackonSchedule<B> {
+    /// Wraps a backon builder.
+    #[must_use]
+    pub fn new(builder: B) -> Self {
+        Self { builder }
+    }
+}
+
+impl<B> fmt::Debug for BackonSchedule<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackonSchedule").field("builder", &std::any::type_name::<B>()).finish()
+    }
+}
+
+impl<B> Backoff for BackonSchedule<B>
+where
+    B: backon::BackoffBuilder + Clone,
+{
+    fn delay(&self, attempt: u32) -> Option<Duration> {
+        let n = usize::try_from(attempt.checked_sub(1)?).ok()?;
+        self.builder.clone().build().nth(n)
+    }
+}

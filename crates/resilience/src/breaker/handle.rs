@@ -1,0 +1,291 @@
+//! The public handle: admit, record, call, operate.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use serde::Serialize;
+
+use super::builder::BreakerBuilder;
+use super::classify::{Classifier, ErrIsFailure};
+use super::config::{BreakerConfig, WindowConfig};
+use super::core::{Inner, Outcome, Thresholds};
+use super::events::Listener;
+use super::permit::{OwnedPermit, Permit};
+use super::state::{State, Word};
+use super::window::{CountWindow, TimeWindow, Window};
+use crate::backoff::{Backoff, Constant, Exponential};
+use crate::clock::{duration_nanos, SharedClock};
+use crate::error::{ConfigError, Error};
+
+/// A lock-free circuit breaker (Resilience4j's state machine). Cheap to clone: clones share
+/// one state.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use perfstack_resilience::{CircuitBreaker, State};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = CircuitBreaker::builder("payments")
+///     .failure_rate_threshold(50.0)
+///     .count_window(10)
+///     .minimum_calls(4)
+///     .wait_in_open(Duration::from_secs(5))
+///     .half_open_probes(2)
+///     .build()
+///     .unwrap();
+///
+/// for _ in 0..4 {
+///     let _ = breaker.call(async { Err::<(), _>("downstream down") }).await;
+/// }
+/// assert_eq!(breaker.state(), State::Open);
+/// assert!(breaker.call(async { Ok::<_, &str>(1) }).await.unwrap_err().is_rejection());
+///
+/// // Without the async helper: acquire a permit, report the outcome.
+/// match breaker.try_acquire() {
+///     Ok(permit) => permit.success(),
+///     Err(open) => assert!(open.retry_after.is_some()),
+/// };
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CircuitBreaker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Refused by an open (or forced-open, or saturated half-open) breaker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("circuit breaker {name} is open")]
+pub struct CircuitOpen {
+    /// The breaker's name.
+    pub name: Arc<str>,
+    /// Time left until the breaker lets a probe through, when known.
+    pub retry_after: Option<Duration>,
+}
+
+impl<E> From<CircuitOpen> for Error<E> {
+    fn from(e: CircuitOpen) -> Self {
+        Error::CircuitOpen { name: e.name, retry_after: e.retry_after }
+    }
+}
+
+/// A snapshot of a breaker, for `stats()` endpoints.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerStats {
+    /// Name.
+    pub name: String,
+    /// Current state.
+    pub state: State,
+    /// Transitions so far (the generation).
+    pub generation: u64,
+    /// Calls in the sliding window.
+    pub window_calls: u64,
+    /// Failures in the window.
+    pub window_failures: u64,
+    /// Slow calls in the window.
+    pub window_slow_calls: u64,
+    /// Failure rate in the window, percent (0 when empty).
+    pub failure_rate: f64,
+    /// Slow-call rate in the window, percent.
+    pub slow_call_rate: f64,
+    /// Calls refused so far.
+    pub rejected: u64,
+    /// Outcomes ignored because they belonged to an earlier generation.
+    pub stale_outcomes: u64,
+}
+
+impl CircuitBreaker {
+    /// A builder with the defaults of [`BreakerConfig`].
+    pub fn builder(name: impl Into<String>) -> BreakerBuilder {
+        BreakerBuilder::new(name)
+    }
+
+    /// A breaker from a serde configuration.
+    ///
+    /// # Errors
+    ///
+    /// When a setting is invalid (see [`BreakerConfig::validate`]).
+    pub fn from_config(config: BreakerConfig) -> Result<Self, ConfigError> {
+        BreakerBuilder::from_config(config).build()
+    }
+
+    pub(crate) fn assemble(
+        cfg: &BreakerConfig,
+        clock: SharedClock,
+        listeners: Vec<Listener>,
+        open_schedule: Option<Arc<dyn Backoff>>,
+    ) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let (window, time_window) = match cfg.window {
+            WindowConfig::Count { size } => (Window::Count(CountWindow::new(size)), false),
+            WindowConfig::Time { length, buckets } => {
+                (Window::Time(TimeWindow::new(buckets, duration_nanos(length / buckets))), true)
+            }
+        };
+        let open_schedule: Arc<dyn Backoff> = match (open_schedule, cfg.max_wait_in_open) {
+            (Some(s), _) => s,
+            (None, Some(max)) => Arc::new(Exponential::new(cfg.wait_in_open, max).without_jitter()),
+            (None, None) => Arc::new(Constant::new(cfg.wait_in_open)),
+        };
+        let slow_nanos = cfg.slow_call_duration.map(duration_nanos);
+        let th = Thresholds {
+            failure_rate: cfg.failure_rate_threshold,
+            slow_rate: cfg.slow_call_rate_threshold,
+            slow_nanos,
+            min_calls: u64::from(cfg.minimum_calls),
+            probes: cfg.half_open_probes,
+            needs_time: slow_nanos.is_some() || time_window,
+        };
+        let name: Arc<str> = cfg.name.as_str().into();
+        metrics::gauge!("perfstack_breaker_state", "name" => cfg.name.clone()).set(State::Closed.gauge_value());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                word: CachePadded::new(AtomicU64::new(Word::new(State::Closed, 0).pack())),
+                window,
+                th,
+                open_until: AtomicU64::new(0),
+                consecutive_opens: AtomicU32::new(0),
+                open_schedule,
+                rejected: AtomicU64::new(0),
+                stale: AtomicU64::new(0),
+                transitions: AtomicU64::new(0),
+                clock,
+                listeners,
+                name,
+            }),
+        })
+    }
+
+    /// Asks to make one call. Lock-free; in the closed state a single atomic load.
+    ///
+    /// # Errors
+    ///
+    /// [`CircuitOpen`] when open, forced open, or half-open with every probe handed out.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, CircuitOpen> {
+        match self.inner.acquire() {
+            Ok(core) => Ok(Permit { inner: &self.inner, core, done: false }),
+            Err(r) => Err(self.open_error(r.retry_after)),
+        }
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), returning a permit that owns a breaker handle.
+    ///
+    /// # Errors
+    ///
+    /// [`CircuitOpen`] as for `try_acquire`.
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, CircuitOpen> {
+        match self.inner.acquire() {
+            Ok(core) => Ok(OwnedPermit { inner: self.inner.clone(), core, done: false }),
+            Err(r) => Err(self.open_error(r.retry_after)),
+        }
+    }
+
+    fn open_error(&self, retry_after: Option<Duration>) -> CircuitOpen {
+        CircuitOpen { name: self.inner.name.clone(), retry_after }
+    }
+
+    /// Runs `fut` if the breaker admits it; `Err` counts as a failure.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CircuitOpen`] when refused, [`Error::Inner`] with the call's own error.
+    pub async fn call<F, T, E>(&self, fut: F) -> Result<T, Error<E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        self.call_with(&ErrIsFailure, fut).await
+    }
+
+    /// Runs `fut` if admitted and records the outcome `classifier` gives its result. A call
+    /// cancelled (dropped) mid-flight records nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CircuitOpen`] when refused, [`Error::Inner`] with the call's own error.
+    pub async fn call_with<C, F, T, E>(&self, classifier: &C, fut: F) -> Result<T, Error<E>>
+    where
+        C: Classifier<T, E> + ?Sized,
+        F: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire()?;
+        let result = fut.await;
+        permit.record(classifier.classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Runs a synchronous closure under the breaker.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CircuitOpen`] when refused, [`Error::Inner`] with the closure's error.
+    #[inline]
+    pub fn call_sync<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, Error<E>> {
+        let permit = self.try_acquire()?;
+        let result = f();
+        permit.record(if result.is_ok() { Outcome::Success } else { Outcome::Failure });
+        result.map_err(Error::Inner)
+    }
+
+    /// The current state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        Word::unpack(self.inner.word.load(Ordering::Acquire)).state
+    }
+
+    /// The generation: how many transitions happened.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        Word::unpack(self.inner.word.load(Ordering::Acquire)).generation
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Refuse every call until [`reset`](Self::reset) (or another manual change).
+    pub fn force_open(&self) {
+        self.inner.force(State::ForcedOpen);
+    }
+
+    /// Admit every call and never trip, until [`reset`](Self::reset).
+    pub fn force_closed(&self) {
+        self.inner.force(State::ForcedClosed);
+    }
+
+    /// Switch the breaker off: admit everything, record nothing.
+    pub fn disable(&self) {
+        self.inner.force(State::Disabled);
+    }
+
+    /// Back to closed with an empty window.
+    pub fn reset(&self) {
+        self.inner.force(State::Closed);
+    }
+
+    /// A snapshot of state and window.
+    #[must_use]
+    pub fn stats(&self) -> BreakerStats {
+        let w = Word::unpack(self.inner.word.load(Ordering::Acquire));
+        let snap = self.inner.window.snapshot(self.inner.clock.now_nanos());
+        let rate = |n: u64| if snap.calls == 0 { 0.0 } else { n as f64 * 100.0 / snap.calls as f64 };
+        BreakerStats {
+            name: self.inner.name.to_string(),
+            state: w.state,
+            generation: w.generation,
+            window_calls: snap.calls,
+            window_failures: snap.failed,
+            window_slow_calls: snap.slow,
+            failure_rate: rate(snap.failed),
+            slow_call_rate: rate(snap.slow),
+            rejected: self.inner.rejected.load(Ordering::Relaxed),
+            stale_outcomes: self.inner.stale.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The circuit breaker.
+
+mod builder;
+mod classify;
+mod config;
+mod core;
+mod events;
+mod handle;
+mod permit;
+mod state;
+mod window;
+
+pub use builder::BreakerBuilder;
+pub use classify::{Classifier, ErrIsFailure};
+pub use config::{BreakerConfig, WindowConfig};
+pub use core::Outcome;
+pub use events::{Reason, StateChange};
+pub use handle::{BreakerStats, CircuitBreaker, CircuitOpen};
+pub use permit::{OwnedPermit, Permit};
+pub use state::State;

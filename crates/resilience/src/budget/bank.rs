@@ -1,0 +1,220 @@
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+use serde::Serialize;
+
+use super::config::BudgetConfig;
+use crate::clock::{default_clock, duration_nanos, Clock, SharedClock};
+use crate::error::ConfigError;
+
+/// Token units per original request; a retry costs `UNIT / ratio`.
+const UNIT: i64 = 1_000;
+
+/// A retry budget: retries (and hedges) are allowed as a ratio of recent requests plus a
+/// minimum per second, over a sliding window. Cheap to clone; clones share one budget.
+///
+/// Call [`deposit`](Self::deposit) once per original request and
+/// [`try_withdraw`](Self::try_withdraw) when deciding to retry or hedge, *before* waiting out
+/// the backoff: a retry sleeping in backoff already holds its token, so a burst of failures
+/// cannot schedule more retries than the budget allows. Withdrawals are a compare-and-swap on
+/// the balance, so concurrent callers never overshoot.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use perfstack_resilience::{ManualClock, RetryBudget};
+///
+/// let budget = RetryBudget::builder().ratio(0.2).min_per_second(0).clock(ManualClock::new()).build().unwrap();
+/// for _ in 0..10 {
+///     budget.deposit();
+/// }
+/// assert!(budget.try_withdraw());
+/// assert!(budget.try_withdraw());
+/// assert!(!budget.try_withdraw(), "20 % of 10 requests is 2 retries");
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryBudget {
+    inner: Arc<Bank>,
+}
+
+#[derive(Debug)]
+struct Bank {
+    balance: CachePadded<AtomicI64>,
+    slots: Box<[AtomicI64]>,
+    slot_nanos: u64,
+    last_tick: AtomicU64,
+    deposit: i64,
+    withdraw: i64,
+    reserve: i64,
+    deposits: AtomicU64,
+    withdrawals: AtomicU64,
+    refused: AtomicU64,
+    clock: SharedClock,
+}
+
+/// A snapshot of a budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetStats {
+    /// Retries that could be withdrawn right now.
+    pub available: u64,
+    /// Requests deposited so far.
+    pub deposits: u64,
+    /// Retries withdrawn so far.
+    pub withdrawals: u64,
+    /// Retries refused so far.
+    pub refused: u64,
+}
+
+/// Builds a [`RetryBudget`].
+#[must_use]
+#[derive(Debug, Default)]
+pub struct BudgetBuilder {
+    config: BudgetConfig,
+    clock: Option<SharedClock>,
+}
+
+impl BudgetBuilder {
+    /// Retries per original request (`0.1` = 10 %).
+    pub fn ratio(mut self, ratio: f64) -> Self {
+        self.config.ratio = ratio;
+        self
+    }
+
+    /// Retries per second allowed regardless of traffic.
+    pub fn min_per_second(mut self, n: u32) -> Self {
+        self.config.min_per_second = n;
+        self
+    }
+
+    /// Window length and slot count.
+    pub fn window(mut self, window: std::time::Duration, slots: u32) -> Self {
+        self.config.window = window;
+        self.config.slots = slots;
+        self
+    }
+
+    /// The clock (default tokio's).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Checks the settings and builds the budget.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an invalid setting.
+    pub fn build(self) -> Result<RetryBudget, ConfigError> {
+        RetryBudget::assemble(&self.config, self.clock.unwrap_or_else(default_clock))
+    }
+}
+
+impl RetryBudget {
+    /// A builder with the defaults of [`BudgetConfig`].
+    pub fn builder() -> BudgetBuilder {
+        BudgetBuilder::default()
+    }
+
+    /// A budget from a configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an invalid setting.
+    pub fn from_config(config: &BudgetConfig) -> Result<Self, ConfigError> {
+        Self::assemble(config, default_clock())
+    }
+
+    fn assemble(c: &BudgetConfig, clock: SharedClock) -> Result<Self, ConfigError> {
+        c.validate()?;
+        let (deposit, withdraw) =
+            if c.ratio == 0.0 { (0, UNIT) } else { (UNIT, ((UNIT as f64) / c.ratio).ceil().max(1.0) as i64) };
+        let window_secs = c.window.as_secs_f64();
+        let reserve = (f64::from(c.min_per_second) * window_secs * withdraw as f64) as i64;
+        Ok(Self {
+            inner: Arc::new(Bank {
+                balance: CachePadded::new(AtomicI64::new(0)),
+                slots: (0..c.slots).map(|_| AtomicI64::new(0)).collect(),
+                slot_nanos: duration_nanos(c.window / c.slots).max(1),
+                last_tick: AtomicU64::new(clock.now_nanos() / duration_nanos(c.window / c.slots).max(1)),
+                deposit,
+                withdraw,
+                reserve,
+                deposits: AtomicU64::new(0),
+                withdrawals: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+                clock,
+            }),
+        })
+    }
+
+    /// Records one original request (not a retry).
+    #[inline]
+    pub fn deposit(&self) {
+        let b = &self.inner;
+        let slot = b.tick();
+        b.deposits.fetch_add(1, Ordering::Relaxed);
+        if b.deposit != 0 {
+            b.slots[slot].fetch_add(b.deposit, Ordering::AcqRel);
+            b.balance.fetch_add(b.deposit, Ordering::AcqRel);
+        }
+    }
+
+    /// Takes one retry (or hedge) from the budget; false when the budget is spent.
+    #[inline]
+    pub fn try_withdraw(&self) -> bool {
+        let b = &self.inner;
+        let slot = b.tick();
+        let (w, reserve) = (b.withdraw, b.reserve);
+        let taken = b
+            .balance
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bal| (bal + reserve >= w).then_some(bal - w))
+            .is_ok();
+        if taken {
+            b.slots[slot].fetch_sub(w, Ordering::AcqRel);
+            b.withdrawals.fetch_add(1, Ordering::Relaxed);
+        } else {
+            b.refused.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("perfstack_retry_budget_exhausted_total").increment(1);
+        }
+        taken
+    }
+
+    /// A snapshot.
+    #[must_use]
+    pub fn stats(&self) -> BudgetStats {
+        let b = &self.inner;
+        b.tick();
+        let avail = (b.balance.load(Ordering::Acquire) + b.reserve) / b.withdraw;
+        BudgetStats {
+            available: u64::try_from(avail).unwrap_or(0),
+            deposits: b.deposits.load(Ordering::Relaxed),
+            withdrawals: b.withdrawals.load(Ordering::Relaxed),
+            refused: b.refused.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Bank {
+    /// Expires slots that left the window and returns the current slot index. Each expired
+    /// slot is emptied by `swap`, and exactly what was swapped out leaves the balance, so the
+    /// balance always converges to the sum of the slots.
+    #[inline]
+    fn tick(&self) -> usize {
+        let tick = self.clock.now_nanos() / self.slot_nanos;
+        let n = self.slots.len() as u64;
+        let last = self.last_tick.load(Ordering::Acquire);
+        if tick > last && self.last_tick.compare_exchange(last, tick, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            let expired = (tick - last).min(n);
+            for k in 1..=expired {
+                let idx = usize::try_from((last + k) % n).unwrap_or(0);
+                let old = self.slots[idx].swap(0, Ordering::AcqRel);
+                if old != 0 {
+                    self.balance.fetch_sub(old, Ordering::AcqRel);
+                }
+            }
+        }
+        usize::try_from(tick % n).unwrap_or(0)
+    }
+}

@@ -1,0 +1,7 @@
+//! The retry budget (Finagle / tower style), shared by retries and hedges.
+
+mod bank;
+mod config;
+
+pub use bank::{BudgetBuilder, BudgetStats, RetryBudget};
+pub use config::BudgetConfig;
