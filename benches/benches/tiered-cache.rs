@@ -1,0 +1,251 @@
+//! perfstack-tiered-cache figures, each next to its baseline in the same run:
+//! - L1 hit vs a raw moka `get` (goal ≤ 1.3×);
+//! - L2 hit vs a raw fred GET on the same connection (throughput ≥ 0.85×, p99 ≤ raw + 20 µs);
+//! - loader calls at peak in a hot-key expiry storm vs naive cache-aside (≥ 13× fewer);
+//! - hit ratio on the ARC OLTP trace (or a Zipf fallback) next to Belady's optimum.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+#[path = "tiered-cache/storm.rs"]
+mod storm;
+#[path = "tiered-cache/trace.rs"]
+mod trace;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, Criterion, Throughput};
+use fred::prelude::{Builder, ClientLike, Config, KeysInterface, ReconnectPolicy};
+use perfstack_benches::{quick, record, Figure, Goal, Measure};
+use perfstack_tiered_cache::TieredCache;
+use tokio::runtime::Runtime;
+
+const KRATE: &str = "tiered-cache";
+
+fn current_thread() -> Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn l1_hit(c: &mut Criterion) {
+    let rt = current_thread();
+    let keys: Vec<String> = (0..1_000).map(|i| format!("key:{i}")).collect();
+    let (moka, moka_cfg, cache) = rt.block_on(async {
+        let moka: moka::future::Cache<String, String> = moka::future::Cache::builder().max_capacity(100_000).build();
+        // moka configured like an L1 needs: sized by a weigher, per-entry expiry.
+        let moka_cfg: moka::future::Cache<String, String> = moka::future::Cache::builder()
+            .max_capacity(64 << 20)
+            .weigher(|k: &String, v: &String| (k.len() + v.len() + 96) as u32)
+            .expire_after(PerEntry)
+            .build();
+        let cache = TieredCache::<String>::builder("bench-l1").build().await.unwrap();
+        for k in &keys {
+            moka.insert(k.clone(), "v".repeat(64)).await;
+            moka_cfg.insert(k.clone(), "v".repeat(64)).await;
+            cache.set(k, "v".repeat(64)).await.unwrap();
+        }
+        (moka, moka_cfg, cache)
+    });
+    let mut g = c.benchmark_group("tc_l1");
+    g.throughput(Throughput::Elements(100));
+    let mut at = 0usize;
+    g.bench_function("moka_get", |b| {
+        b.to_async(&rt).iter(|| {
+            at = (at + 100) % keys.len();
+            let (moka, keys) = (&moka, &keys);
+            async move {
+                for k in &keys[at..at + 100] {
+                    black_box(moka.get(k).await);
+                }
+            }
+        });
+    });
+    g.bench_function("moka_weighted_expiry_get", |b| {
+        b.to_async(&rt).iter(|| {
+            at = (at + 100) % keys.len();
+            let (moka, keys) = (&moka_cfg, &keys);
+            async move {
+                for k in &keys[at..at + 100] {
+                    black_box(moka.get(k).await);
+                }
+            }
+        });
+    });
+    g.bench_function("tiered_get", |b| {
+        b.to_async(&rt).iter(|| {
+            at = (at + 100) % keys.len();
+            let (cache, keys) = (&cache, &keys);
+            async move {
+                for k in &keys[at..at + 100] {
+                    black_box(cache.get(k).await.unwrap());
+                }
+            }
+        });
+    });
+    g.finish();
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "L1 hit (100 gets, 64-byte String values) vs raw moka `get`".into(),
+        unit: "ns".into(),
+        value: Measure::Criterion("tc_l1/tiered_get".into()),
+        baseline: Some(Measure::Criterion("tc_l1/moka_get".into())),
+        goal: Goal::RatioAtMost(1.3),
+        note: "same keys, same value type; the cache adds a deadline check, counters, hot-key sampling".into(),
+    });
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "L1 hit vs moka configured as an L1 (weigher + per-entry expiry)".into(),
+        unit: "ns".into(),
+        value: Measure::Criterion("tc_l1/tiered_get".into()),
+        baseline: Some(Measure::Criterion("tc_l1/moka_weighted_expiry_get".into())),
+        goal: Goal::Info,
+        note: "isolates the wrapper's own cost from moka's expiry bookkeeping".into(),
+    });
+}
+
+struct PerEntry;
+
+impl moka::Expiry<String, String> for PerEntry {
+    fn expire_after_create(&self, _k: &String, _v: &String, _at: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(300))
+    }
+}
+
+fn l2_hit(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let Some(rk) = rt.block_on(perfstack_testkit::require_redis()) else { return };
+    let n_keys = 4_096;
+    let keys: Vec<String> = (0..n_keys).map(|i| format!("k{i}")).collect();
+    let (client, cache) = rt.block_on(async {
+        let mut cfg = Config::from_url(rk.url()).unwrap();
+        cfg.version = fred::types::RespVersion::RESP3;
+        let client = Builder::from_config(cfg).set_policy(ReconnectPolicy::new_constant(0, 50)).build().unwrap();
+        client.init().await.unwrap();
+        // A 4 KiB L1 keeps almost nothing: reads go to L2 (and pay the promotion into L1).
+        let cache = TieredCache::<String>::builder("bench-l2")
+            .namespace(rk.prefix())
+            .redis(client.clone())
+            .l1_max_bytes(4 * 1024)
+            .build()
+            .await
+            .unwrap();
+        for k in &keys {
+            cache.set(k, "v".repeat(100)).await.unwrap();
+        }
+        (client, cache)
+    });
+    let raw_keys: Vec<String> = keys.iter().map(|k| format!("{}v:{k}", rk.prefix())).collect();
+    let mut g = c.benchmark_group("tc_l2");
+    g.throughput(Throughput::Elements(16));
+    let mut at = 0usize;
+    g.bench_function("fred_get", |b| {
+        b.to_async(&rt).iter(|| {
+            at = (at + 16) % n_keys;
+            let (client, raw_keys) = (&client, &raw_keys);
+            async move {
+                let gets = raw_keys[at..at + 16].iter().map(|k| client.get::<Option<bytes::Bytes>, _>(k));
+                for r in futures::future::join_all(gets).await {
+                    black_box(r.unwrap());
+                }
+            }
+        });
+    });
+    g.bench_function("tiered_get", |b| {
+        b.to_async(&rt).iter(|| {
+            at = (at + 16) % n_keys;
+            let (cache, keys) = (&cache, &keys);
+            async move {
+                let gets = keys[at..at + 16].iter().map(|k| cache.get(k));
+                for r in futures::future::join_all(gets).await {
+                    black_box(r.unwrap());
+                }
+            }
+        });
+    });
+    g.finish();
+
+    // p99 of sequential single gets, same connection, interleaved so noise hits both alike.
+    let samples = if quick() { 2_000 } else { 10_000 };
+    let (raw_p99, tiered_p99) = rt.block_on(async {
+        let (mut raw, mut tiered) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+        for i in 0..samples {
+            let k = i % n_keys;
+            let t = Instant::now();
+            black_box(client.get::<Option<bytes::Bytes>, _>(&raw_keys[k]).await.unwrap());
+            raw.push(t.elapsed());
+            let t = Instant::now();
+            black_box(cache.get(&keys[(k + 7) % n_keys]).await.unwrap());
+            tiered.push(t.elapsed());
+        }
+        (p99(&mut raw), p99(&mut tiered))
+    });
+    let stats = cache.stats();
+    rt.block_on(async {
+        drop(cache);
+        let _ = client.quit().await;
+    });
+    drop(rk);
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "L2 hit throughput (16 in flight, one connection) vs raw `fred` GET".into(),
+        unit: "ops/s".into(),
+        value: Measure::CriterionRate { id: "tc_l2/tiered_get".into(), elements: 16 },
+        baseline: Some(Measure::CriterionRate { id: "tc_l2/fred_get".into(), elements: 16 }),
+        goal: Goal::RatioAtLeast(0.85),
+        note: format!(
+            "same connection and keys; the cache also decodes the header + postcard and promotes into L1 (L1 hit rate {:.1} %)",
+            100.0 * stats.l1_hits as f64 / (stats.l1_hits + stats.l2_hits).max(1) as f64
+        ),
+    });
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "L2 hit p99 minus raw `fred` GET p99 (sequential)".into(),
+        unit: "µs".into(),
+        value: Measure::Value((tiered_p99 - raw_p99) * 1e6),
+        baseline: None,
+        goal: Goal::AtMost(20.0),
+        note: format!("raw p99 {:.1} µs, cache p99 {:.1} µs, {samples} samples each", raw_p99 * 1e6, tiered_p99 * 1e6),
+    });
+}
+
+fn p99(v: &mut [Duration]) -> f64 {
+    v.sort_unstable();
+    v[(v.len() * 99 / 100).min(v.len() - 1)].as_secs_f64()
+}
+
+fn expiry_storm(_c: &mut Criterion) {
+    let r = storm::run(quick());
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "loader calls in the peak 100 ms of a hot-key expiry storm: naive cache-aside / tiered cache".into(),
+        unit: "ratio".into(),
+        value: Measure::Value(r.naive_peak as f64 / r.tiered_peak.max(1) as f64),
+        baseline: None,
+        goal: Goal::AtLeast(13.0),
+        note: format!(
+            "{} hot keys, {} req/s each, {} s virtual time, loader 50 ms: peak naive {} vs tiered {}; total loader calls {} vs {}",
+            r.keys, r.rate_per_key, r.secs, r.naive_peak, r.tiered_peak, r.naive_total, r.tiered_total
+        ),
+    });
+    let _ = perfstack_benches::write_section(KRATE, "20-storm", &r.markdown());
+}
+
+fn oltp_trace(_c: &mut Criterion) {
+    if let Some(r) = trace::run(quick()) {
+        let _ = perfstack_benches::write_section(KRATE, "30-trace", &r.markdown());
+        record(&Figure {
+            krate: KRATE.into(),
+            figure: format!("L1 hit ratio on {} vs Belady's optimum (same capacity)", r.source),
+            unit: "ratio".into(),
+            value: Measure::Value(r.hit_ratio),
+            baseline: Some(Measure::Value(r.belady)),
+            goal: Goal::Info,
+            note: format!("{} requests, capacity {} pages, {} loader calls", r.requests, r.capacity, r.loads),
+        });
+    }
+}
+
+criterion_group!(benches, l1_hit, l2_hit, expiry_storm, oltp_trace);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,146 @@
+//! Replays the ARC OLTP trace (a database's page references; Megiddo & Modha, "ARC: A
+//! Self-Tuning, Low Overhead Replacement Cache", FAST 2003) through the cache's L1 and
+//! computes Belady's optimum for the same capacity. Reads `$PERFSTACK_TRACE_DIR/OLTP.lis.zst`
+//! (default `../shared/data/cache-traces`), else a Zipf(0.9) workload.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+use perfstack_tiered_cache::{loader_fn, BoxError, TieredCache};
+use rand::{Rng, SeedableRng};
+
+pub(crate) struct TraceReport {
+    pub(crate) source: String,
+    pub(crate) requests: usize,
+    pub(crate) capacity: usize,
+    pub(crate) hit_ratio: f64,
+    pub(crate) belady: f64,
+    pub(crate) loads: u64,
+    pub(crate) secs: f64,
+}
+
+impl TraceReport {
+    pub(crate) fn markdown(&self) -> String {
+        format!(
+            "### Trace replay: {}\n\n{} page requests through L1 (moka, sized in bytes for ≈ {} pages), loader = in-process source.\n\n\
+             | L1 hit ratio | Belady optimum (same capacity) | loader calls | replay throughput |\n|---|---|---|---|\n\
+             | {:.3} | {:.3} | {} | {:.0} req/s |\n",
+            self.source,
+            self.requests,
+            self.capacity,
+            self.hit_ratio,
+            self.belady,
+            self.loads,
+            self.requests as f64 / self.secs
+        )
+    }
+}
+
+fn trace_dir() -> PathBuf {
+    std::env::var_os("PERFSTACK_TRACE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cache-traces"))
+}
+
+/// ARC `.lis` lines: `start_block block_count ignored request_no`; each block is one request.
+fn load_oltp(limit: usize) -> Option<Vec<u64>> {
+    let file = std::fs::File::open(trace_dir().join("OLTP.lis.zst")).ok()?;
+    let reader = BufReader::new(zstd::Decoder::new(file).ok()?);
+    let mut out = Vec::new();
+    for line in reader.lines() {
+        let line = line.ok()?;
+        let mut parts = line.split_whitespace();
+        let (Some(start), Some(count)) = (parts.next(), parts.next()) else { continue };
+        let (Ok(start), Ok(count)) = (start.parse::<u64>(), count.parse::<u64>()) else { continue };
+        for b in start..start + count {
+            out.push(b);
+            if out.len() >= limit {
+                return Some(out);
+            }
+        }
+    }
+    Some(out)
+}
+
+fn zipf(n: usize, pages: u64, s: f64) -> Vec<u64> {
+    let weights: Vec<f64> = (1..=pages).map(|r| 1.0 / (r as f64).powf(s)).collect();
+    let total: f64 = weights.iter().sum();
+    let mut cdf = Vec::with_capacity(weights.len());
+    let mut acc = 0.0;
+    for w in weights {
+        acc += w / total;
+        cdf.push(acc);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    (0..n).map(|_| cdf.partition_point(|c| *c < rng.random::<f64>()) as u64).collect()
+}
+
+/// Belady's MIN: on a miss with a full cache, evict the page used furthest in the future.
+fn belady(trace: &[u64], capacity: usize) -> f64 {
+    let mut next = vec![usize::MAX; trace.len()];
+    let mut last: HashMap<u64, usize> = HashMap::new();
+    for i in (0..trace.len()).rev() {
+        if let Some(&j) = last.get(&trace[i]) {
+            next[i] = j;
+        }
+        last.insert(trace[i], i);
+    }
+    let mut by_next: BTreeSet<(usize, u64)> = BTreeSet::new();
+    let mut cached: HashMap<u64, usize> = HashMap::new();
+    let mut hits = 0usize;
+    for (i, &p) in trace.iter().enumerate() {
+        if let Some(n) = cached.get(&p).copied() {
+            hits += 1;
+            by_next.remove(&(n, p));
+        } else if cached.len() >= capacity {
+            if let Some(&(n, victim)) = by_next.iter().next_back() {
+                by_next.remove(&(n, victim));
+                cached.remove(&victim);
+            }
+        }
+        cached.insert(p, next[i]);
+        by_next.insert((next[i], p));
+    }
+    hits as f64 / trace.len() as f64
+}
+
+pub(crate) fn run(quick: bool) -> Option<TraceReport> {
+    let limit = if quick { 200_000 } else { usize::MAX };
+    let (source, trace) = match load_oltp(limit) {
+        Some(t) if !t.is_empty() => ("ARC OLTP trace".to_owned(), t),
+        _ => ("Zipf(0.9) fallback, 100k pages".to_owned(), zipf(limit.min(500_000), 100_000, 0.9)),
+    };
+    let capacity = 1_000;
+    let belady = belady(&trace, capacity);
+    // Entry weight: 11-byte key + 30-byte header + ≤ 10-byte value + 96 overhead ≈ 150 bytes.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let started = std::time::Instant::now();
+    let stats = rt.block_on(async {
+        let cache = TieredCache::<u64>::builder("trace")
+            .l1_max_bytes((capacity * 150) as u64)
+            .ttl(std::time::Duration::from_secs(3_600))
+            .loader(loader_fn(|k: String| async move { Ok::<_, BoxError>(Some(k.len() as u64)) }))
+            .build()
+            .await
+            .unwrap();
+        for (i, p) in trace.iter().enumerate() {
+            let _ = cache.get_or_load(&format!("{p:011}")).await;
+            if i % 1_000 == 0 {
+                cache.run_pending_tasks().await;
+            }
+        }
+        cache.stats()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let loads = stats.loads;
+    Some(TraceReport {
+        source,
+        requests: trace.len(),
+        capacity,
+        hit_ratio: 1.0 - loads as f64 / trace.len() as f64,
+        belady,
+        loads,
+        secs,
+    })
+}
