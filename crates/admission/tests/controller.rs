@@ -33,6 +33,7 @@ fn bad_settings_are_refused_at_build_time() {
         AdmissionController::builder().queue(usize::MAX, Duration::from_secs(1)).build(),
         Err(BuildError::Queue(_))
     ));
+    assert!(matches!(AdmissionController::builder().sample_every(0).build(), Err(BuildError::Window(_))));
     assert!(matches!(
         AdmissionController::builder().window(Duration::from_secs(2), Duration::from_secs(1), 10).build(),
         Err(BuildError::Window(_))
@@ -194,6 +195,7 @@ async fn permits_feed_the_adaptive_limit() {
             ..Default::default()
         }))
         .priority_shares(PriorityShares::none())
+        .sample_every(1)
         .build()
         .unwrap();
     // Windows full of drops: the limit backs off.

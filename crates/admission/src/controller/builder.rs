@@ -35,6 +35,7 @@ pub struct AdmissionControllerBuilder {
     window: WindowPolicy,
     signals: Vec<Arc<dyn OverloadSignal>>,
     clock: Option<Arc<dyn Clock>>,
+    sample_every: u32,
 }
 
 impl Default for AdmissionControllerBuilder {
@@ -51,6 +52,7 @@ impl Default for AdmissionControllerBuilder {
             window: WindowPolicy { min: Duration::from_millis(100), max: Duration::from_secs(1), min_samples: 10 },
             signals: Vec::new(),
             clock: None,
+            sample_every: 8,
         }
     }
 }
@@ -128,7 +130,16 @@ impl AdmissionControllerBuilder {
         self
     }
 
-    /// The clock used to measure latency (default [`TokioClock`]).
+    /// Measure the latency of one admitted request in `n` per thread (1 measures
+    /// every request; default 8). Unmeasured requests skip two clock readings and the lock; a request
+    /// marked [`dropped`](crate::Permit::dropped) is always reported.
+    pub fn sample_every(mut self, n: u32) -> Self {
+        self.sample_every = n;
+        self
+    }
+
+    /// The clock used to measure latency (default: the rate limit's clock if there is one, so
+    /// one reading serves both, else [`TokioClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
@@ -158,16 +169,21 @@ impl AdmissionControllerBuilder {
         if w.min_samples == 0 {
             return Err(BuildError::Window("min_samples must be at least 1"));
         }
-        let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
+        if self.sample_every == 0 {
+            return Err(BuildError::Window("sample_every must be at least 1"));
+        }
+        let clock = match (self.clock, &self.rate) {
+            (Some(c), _) => c,
+            (None, Some(rate)) => Arc::clone(rate.clock()),
+            (None, None) => Arc::new(TokioClock::new()),
+        };
+        let rate_shares_clock = self.rate.as_ref().is_some_and(|r| Arc::ptr_eq(r.clock(), &clock));
         let limit_now = limit.limit().max(1);
+        let caps = self.shares.caps(limit_now).map(AtomicUsize::new);
         let core = Core {
             limit,
-            limit_now,
-            caps: self.shares.caps(limit_now),
-            inflight: 0,
             window: Window::new(clock.now(), 0),
             queue: WaitQueue::new(self.queue_capacity, self.queue_order),
-            admitted: [0; 5],
             windows: 0,
             last_rtt: Duration::ZERO,
         };
@@ -177,7 +193,14 @@ impl AdmissionControllerBuilder {
                 name: self.name,
                 clock,
                 rate: self.rate,
+                rate_shares_clock,
                 keyed: self.keyed,
+                sample_every: self.sample_every,
+                inflight: AtomicUsize::new(0),
+                caps,
+                limit_now: AtomicUsize::new(limit_now),
+                queued: AtomicUsize::new(0),
+                admitted: Default::default(),
                 shares: self.shares,
                 window: w,
                 queue_timeout,

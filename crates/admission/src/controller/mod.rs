@@ -14,6 +14,7 @@ mod window;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -75,8 +76,16 @@ impl AdmissionController {
                 return Err(inner.reject(RejectReason::Deadline, p, None));
             }
         }
+        let sampled = inner::sample_this(inner.sample_every);
+        let mut now = Duration::ZERO;
         if let Some(rate) = &inner.rate {
-            rate.check().map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+            let checked = if inner.rate_shares_clock {
+                now = inner.clock.now();
+                rate.check_at(now)
+            } else {
+                rate.check()
+            };
+            checked.map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
         }
         if let (Some(keyed), Some(key)) = (&inner.keyed, meta.key) {
             keyed.check(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
@@ -84,22 +93,22 @@ impl AdmissionController {
         if p.index() < inner.shed_levels.load(Ordering::Relaxed) {
             return Err(inner.reject(RejectReason::Overload, p, Some(inner.window.max)));
         }
-        let now = inner.clock.now();
-        let mut core = inner.core.lock();
-        if core.inflight < core.caps[p.index()] {
-            core.admit(p.index());
-            drop(core);
-            return Ok(Permit {
-                inner: Arc::clone(inner),
-                start: now,
-                priority: p,
-                outcome: Outcome::Success,
-                armed: true,
-            });
+        let Some(inflight) = inner.try_take_slot(p.index()) else {
+            let retry = inner.core.lock().last_rtt;
+            return Err(inner.reject(RejectReason::Concurrency, p, Some(retry)));
+        };
+        if sampled && now.is_zero() {
+            now = inner.clock.now();
         }
-        let retry = core.last_rtt;
-        drop(core);
-        Err(inner.reject(RejectReason::Concurrency, p, Some(retry)))
+        Ok(Permit {
+            inner: Arc::clone(inner),
+            start: now,
+            priority: p,
+            outcome: Outcome::Success,
+            armed: true,
+            sampled,
+            inflight_at_admit: inflight,
+        })
     }
 
     /// Admits the request, waiting in the bounded priority queue when the concurrency limit is
@@ -114,7 +123,7 @@ impl AdmissionController {
         let inner = &self.inner;
         let p = meta.priority;
         match self.try_acquire(meta) {
-            Err(r) if r.reason == RejectReason::Concurrency && inner.queue_timeout > std::time::Duration::ZERO => {}
+            Err(r) if r.reason == RejectReason::Concurrency && inner.queue_timeout > Duration::ZERO => {}
             other => return other,
         }
         let tokio_now = Instant::now();
@@ -129,26 +138,35 @@ impl AdmissionController {
                 drop(core);
                 return Err(inner.reject(RejectReason::QueueFull, p, None));
             }
-            if core.inflight < core.caps[p.index()] {
-                core.admit(p.index());
-                let start = inner.clock.now();
+            if let Some(inflight) = inner.try_take_slot(p.index()) {
                 drop(core);
+                let start = inner.clock.now();
                 return Ok(Permit {
                     inner: Arc::clone(inner),
                     start,
                     priority: p,
                     outcome: Outcome::Success,
                     armed: true,
+                    sampled: true,
+                    inflight_at_admit: inflight,
                 });
             }
-            match core.queue.push(p, Waiter { tx, until }, tokio_now) {
+            let evicted = match core.queue.push(p, Waiter { tx, until }, tokio_now) {
                 Enqueue::Queued => None,
                 Enqueue::Full => {
                     drop(core);
                     return Err(inner.reject(RejectReason::QueueFull, p, None));
                 }
                 Enqueue::Evicted(w, level) => Some((w, level, core.last_rtt)),
+            };
+            inner.queued.store(core.queue.len(), Ordering::SeqCst);
+            // A release that ran between our slot check and the store above saw an empty queue:
+            // look again, so no slot stays free while we wait.
+            if inner.inflight.load(Ordering::SeqCst) < inner.caps[p.index()].load(Ordering::Relaxed) {
+                let now = inner.clock.now();
+                Inner::hand_off(inner, &mut core, now);
             }
+            evicted
         };
         if let Some((w, level, retry)) = evicted {
             let _ = w.tx.send(Err(inner.reject(RejectReason::QueueFull, level, Some(retry))));
@@ -171,13 +189,13 @@ impl AdmissionController {
     /// The current concurrency limit.
     #[must_use]
     pub fn limit(&self) -> usize {
-        self.inner.core.lock().limit_now
+        self.inner.limit_now.load(Ordering::Relaxed)
     }
 
     /// Requests in flight now.
     #[must_use]
     pub fn inflight(&self) -> usize {
-        self.inner.core.lock().inflight
+        self.inner.inflight.load(Ordering::Relaxed)
     }
 
     /// Reads the overload signals now (they are also read at every window close) and returns
@@ -195,8 +213,8 @@ impl AdmissionController {
             .iter()
             .map(|&p| PriorityStats {
                 priority: p,
-                cap: core.caps[p.index()],
-                admitted: core.admitted[p.index()],
+                cap: inner.caps[p.index()].load(Ordering::Relaxed),
+                admitted: inner.admitted[p.index()].load(Ordering::Relaxed),
                 rejected: RejectReason::ALL
                     .iter()
                     .map(|r| (r.as_str(), inner.rejected[r.index()][p.index()].load(Ordering::Relaxed)))
@@ -206,8 +224,8 @@ impl AdmissionController {
         AdmissionStats {
             name: inner.name.clone(),
             algorithm: core.limit.name(),
-            limit: core.limit_now,
-            inflight: core.inflight,
+            limit: inner.limit_now.load(Ordering::Relaxed),
+            inflight: inner.inflight.load(Ordering::Relaxed),
             queued: core.queue.len(),
             windows: core.windows,
             last_rtt_seconds: core.last_rtt.as_secs_f64(),

@@ -26,6 +26,9 @@ pub struct Permit {
     pub(crate) priority: Priority,
     pub(crate) outcome: Outcome,
     pub(crate) armed: bool,
+    /// Whether this request's latency is measured (one in `sample_every`).
+    pub(crate) sampled: bool,
+    pub(crate) inflight_at_admit: usize,
 }
 
 impl Permit {
@@ -54,7 +57,8 @@ impl Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         if self.armed {
-            Inner::release(&self.inner, self.start, self.outcome);
+            let this: &Permit = self;
+            Inner::release(&this.inner, this);
         }
     }
 }

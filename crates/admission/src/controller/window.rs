@@ -40,6 +40,11 @@ impl Window {
         self.dropped |= dropped;
     }
 
+    #[inline]
+    pub(crate) fn add_drop(&mut self) {
+        self.dropped = true;
+    }
+
     /// The window's sample if it is due at `now`.
     #[inline]
     pub(crate) fn close_if_due(&self, now: Duration, p: &WindowPolicy) -> Option<Sample> {

@@ -63,6 +63,11 @@ impl RateLimit {
         Self { inner: Arc::new(Inner { gcra, tat: AtomicU64::new(0), clock }) }
     }
 
+    /// The clock this limit reads.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// The parameters.
     #[must_use]
     pub fn gcra(&self) -> Gcra {
@@ -76,7 +81,13 @@ impl RateLimit {
     /// [`RateLimited`] when the bucket is empty.
     #[inline]
     pub fn check(&self) -> Result<(), RateLimited> {
-        let now = nanos(self.inner.clock.now());
+        self.check_at(self.inner.clock.now())
+    }
+
+    /// [`check`](Self::check) at a time already read from this limit's clock.
+    #[inline]
+    pub(crate) fn check_at(&self, now: Duration) -> Result<(), RateLimited> {
+        let now = nanos(now);
         let mut prev = self.inner.tat.load(Ordering::Acquire);
         loop {
             let next = self.inner.gcra.decide((prev != 0).then_some(prev), now).map_err(limited)?;

@@ -1,0 +1,51 @@
+//! The admitted path (try_acquire + permit drop, with a rate limit) does not allocate.
+#![allow(clippy::unwrap_used, clippy::expect_used, unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use perfstack_admission::rate::RateLimit;
+use perfstack_admission::{AdmissionController, Priority, RequestMeta};
+
+struct Counting;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn admitted_path_does_not_allocate() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _g = rt.enter();
+    let ctl = AdmissionController::builder()
+        .fixed_limit(100)
+        .rate_limit(RateLimit::per_second(1e6, 1_000_000).unwrap())
+        .build()
+        .unwrap();
+    let meta = RequestMeta::new(Priority::Critical);
+    for _ in 0..100 {
+        drop(ctl.try_acquire(&meta).unwrap()); // warm up thread-locals and lazy statics
+    }
+    COUNTING.store(true, Ordering::SeqCst);
+    for _ in 0..10_000 {
+        drop(ctl.try_acquire(&meta).unwrap());
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0);
+}
