@@ -1,83 +1,61 @@
-//! The breaker in front of L2.
-//!
-//! A small internal seam: the cache asks for a permit, then reports success or failure.
-//! Consecutive failures open it; after `open_for` one probe is let through (half-open); a
-//! successful probe closes it.
+//! The breaker in front of L2: a `perfstack_resilience::CircuitBreaker` (count window of the
+//! last 10 calls, opens at a 50 % failure rate once `breaker_failures` calls were seen, one
+//! half-open probe), plus the signal the cache needs: "the breaker just closed", so L1 — which
+//! may hold values filled during the outage — is flushed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use tokio::time::Instant;
-
-#[derive(Debug, Clone, Copy)]
-enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
-    HalfOpen,
-}
-
-/// Proof that a call was admitted; handed back with its outcome.
-#[derive(Debug)]
-pub(crate) struct Permit {
-    probe: bool,
-}
+use perfstack_resilience::{CircuitBreaker, OwnedPermit, State};
 
 #[derive(Debug)]
 pub(crate) struct L2Breaker {
-    state: Mutex<State>,
-    threshold: u32,
-    open_for: Duration,
+    cb: CircuitBreaker,
+    just_closed: Arc<AtomicBool>,
 }
 
+/// Proof that a call was admitted; handed back with its outcome.
+pub(crate) type Permit = OwnedPermit;
+
 impl L2Breaker {
-    pub(crate) fn new(threshold: u32, open_for: Duration) -> Self {
-        L2Breaker { state: Mutex::new(State::Closed { failures: 0 }), threshold: threshold.max(1), open_for }
+    pub(crate) fn new(name: &str, min_failures: u32, open_for: Duration) -> Result<Self, String> {
+        let just_closed = Arc::new(AtomicBool::new(false));
+        let flag = just_closed.clone();
+        let cb = CircuitBreaker::builder(format!("tiered_cache_{name}"))
+            .count_window(10)
+            .minimum_calls(min_failures.max(1))
+            .failure_rate_threshold(50.0)
+            .wait_in_open(open_for)
+            .half_open_probes(1)
+            .on_state_change(move |c| {
+                if c.to == State::Closed && c.from != State::Closed {
+                    flag.store(true, Ordering::Release);
+                }
+            })
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(L2Breaker { cb, just_closed })
     }
 
     pub(crate) fn try_acquire(&self) -> Option<Permit> {
-        let mut s = self.state.lock();
-        match *s {
-            State::Closed { .. } => Some(Permit { probe: false }),
-            State::Open { until } if Instant::now() >= until => {
-                *s = State::HalfOpen;
-                Some(Permit { probe: true })
-            }
-            State::Open { .. } | State::HalfOpen => None,
-        }
+        self.cb.try_acquire_owned().ok()
     }
 
-    /// Records a success; `true` when this closed a breaker that was not closed.
+    /// Records a success; `true` when the breaker closed after an outage since last asked.
     pub(crate) fn success(&self, permit: Permit) -> bool {
-        let mut s = self.state.lock();
-        let was_closed = matches!(*s, State::Closed { .. });
-        if permit.probe || was_closed {
-            *s = State::Closed { failures: 0 };
-        }
-        permit.probe && !was_closed
+        permit.success();
+        self.just_closed.swap(false, Ordering::AcqRel)
     }
 
-    /// Records a failure; `true` when this opened the breaker.
+    /// Records a failure; `true` when the breaker is now open.
     pub(crate) fn failure(&self, permit: Permit) -> bool {
-        let mut s = self.state.lock();
-        match *s {
-            State::Closed { failures } if failures + 1 >= self.threshold => {
-                *s = State::Open { until: Instant::now() + self.open_for };
-                true
-            }
-            State::Closed { failures } => {
-                *s = State::Closed { failures: failures + 1 };
-                false
-            }
-            State::HalfOpen if permit.probe => {
-                *s = State::Open { until: Instant::now() + self.open_for };
-                false
-            }
-            _ => false,
-        }
+        permit.failure();
+        self.is_open()
     }
 
     pub(crate) fn is_open(&self) -> bool {
-        !matches!(*self.state.lock(), State::Closed { .. })
+        matches!(self.cb.state(), State::Open | State::HalfOpen | State::ForcedOpen)
     }
 }
 
@@ -87,18 +65,19 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn opens_after_threshold_then_one_probe_closes_it() {
-        let b = L2Breaker::new(3, Duration::from_millis(500));
-        for i in 0..3 {
+    async fn opens_on_failures_then_one_probe_closes_it_and_reports_the_close_once() {
+        let b = L2Breaker::new("t", 3, Duration::from_millis(500)).unwrap();
+        for _ in 0..3 {
             let p = b.try_acquire().unwrap();
-            assert_eq!(b.failure(p), i == 2);
+            b.failure(p);
         }
         assert!(b.is_open());
         assert!(b.try_acquire().is_none());
         tokio::time::advance(Duration::from_millis(500)).await;
         let probe = b.try_acquire().unwrap();
         assert!(b.try_acquire().is_none(), "exactly one probe while half-open");
-        assert!(b.success(probe));
+        assert!(b.success(probe), "the close is reported");
         assert!(!b.is_open());
+        assert!(!b.success(b.try_acquire().unwrap()), "only once");
     }
 }

@@ -29,7 +29,8 @@ pub struct Config {
     pub max_value_bytes: usize,
     /// Timeout of one L2 call. Default 200 ms.
     pub l2_timeout: Duration,
-    /// Consecutive L2 failures that open the breaker. Default 3.
+    /// L2 calls the breaker must see before it may open; it opens at a 50 % failure rate
+    /// over the last 10 calls. Default 3.
     pub breaker_failures: u32,
     /// How long the breaker stays open before one probe. Default 250 ms.
     pub breaker_open_for: Duration,

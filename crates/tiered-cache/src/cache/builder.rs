@@ -137,7 +137,8 @@ where
         self.cfg.l2_timeout = timeout;
         self
     }
-    /// Breaker: consecutive failures to open, time open before a probe (defaults 3, 250 ms).
+    /// Breaker: failed calls needed before it may open (it opens at a 50 % failure rate over
+    /// the last 10 L2 calls), and time open before one probe (defaults 3, 250 ms).
     pub fn breaker(mut self, failures: u32, open_for: Duration) -> Self {
         self.cfg.breaker_failures = failures;
         self.cfg.breaker_open_for = open_for;
@@ -192,12 +193,16 @@ where
                     .map_err(|e| BuildError::Redis(e.to_string()))?,
             )),
         };
-        let l2 = tier.map(|tier| L2Guard {
-            tier,
-            breaker: L2Breaker::new(cfg.breaker_failures, cfg.breaker_open_for),
-            timeout: cfg.l2_timeout,
-            counters: counters.clone(),
-        });
+        let l2 = match tier {
+            None => None,
+            Some(tier) => Some(L2Guard {
+                tier,
+                breaker: L2Breaker::new(&cfg.name, cfg.breaker_failures, cfg.breaker_open_for)
+                    .map_err(BuildError::Invalid)?,
+                timeout: cfg.l2_timeout,
+                counters: counters.clone(),
+            }),
+        };
         let codec_id = self.codec.id();
         let inner = Arc::new(Inner {
             l1: crate::l1::build(cfg.l1_max_bytes, counters.clone()),

@@ -168,14 +168,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
             Guarded::Done(false) => {
                 self.counters.lease_waited.add();
-                let epoch = ticket.epoch();
                 if tokio::time::timeout(lease.wait, notified).await.is_err() {
                     self.counters.lease_wait_timeout.add();
                 }
                 match self.look_l2(key).await {
                     L2Look::Fresh(e) => {
                         // The wake-up itself bumped the epoch; the value read after it is current.
-                        let _ = epoch;
                         let now_epoch = ticket.epoch();
                         self.fill_l1(ticket, now_epoch, key, e.clone()).await;
                         LeaseStep::Served(e.value.clone())
