@@ -47,7 +47,6 @@ mod controller;
 mod error;
 pub mod limit;
 pub mod overload;
-mod priority;
 pub mod rate;
 pub mod sim;
 
@@ -57,4 +56,6 @@ pub use controller::{
 };
 pub use error::BuildError;
 pub use overload::OverloadSignal;
-pub use priority::Priority;
+/// The five priority levels shared with the task queue (`Low`..`Critical`).
+#[doc(inline)]
+pub use perfstack_resilience::Priority;
