@@ -1,6 +1,8 @@
 //! The demo tour: one section per perfstack crate. Each crate adds its own module here and one
 //! line in [`run`].
 
+pub mod tiered_cache;
+
 use crate::services::Services;
 
 /// What every section of the tour gets.
@@ -31,5 +33,6 @@ impl Tour {
 pub async fn run(tour: &Tour) -> Result<(), SectionError> {
     tour.heading("services");
     tour.services.describe();
+    tiered_cache::run(tour).await?;
     Ok(())
 }
