@@ -30,7 +30,8 @@
 //!
 //! # Feature flags
 //!
-//! - `tower`: `AdmissionLayer` for tower/axum services (429/503 with `Retry-After`).
+//! - `tower`: [`layer::AdmissionLayer`] for tower/axum services (429/503 with `Retry-After`,
+//!   priority from a header).
 //! - `redis`: `RedisRateLimit`, a GCRA shared by many instances through one Redis script.
 //!
 //! # Metrics
@@ -45,6 +46,8 @@
 pub mod clock;
 mod controller;
 mod error;
+#[cfg(feature = "tower")]
+pub mod layer;
 pub mod limit;
 pub mod overload;
 pub mod rate;

@@ -1,0 +1,103 @@
+use std::sync::Arc;
+
+use http::HeaderName;
+use tower_layer::Layer;
+
+use super::Admission;
+use crate::{AdmissionController, Priority};
+
+/// Wraps services in [`Admission`].
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_admission::layer::AdmissionLayer;
+/// use perfstack_admission::AdmissionController;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let layer = AdmissionLayer::new(AdmissionController::builder().fixed_limit(64).build()?)
+///     .priority_header("x-priority")
+///     .key_header("x-tenant");
+/// # let _ = layer; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdmissionLayer {
+    pub(crate) config: Arc<LayerConfig>,
+}
+
+#[derive(Debug)]
+pub(crate) struct LayerConfig {
+    pub(crate) controller: AdmissionController,
+    pub(crate) priority_header: Option<HeaderName>,
+    pub(crate) key_header: Option<HeaderName>,
+    pub(crate) default_priority: Priority,
+    pub(crate) queue: bool,
+}
+
+impl AdmissionLayer {
+    /// A layer around `controller`; priority from `x-priority`, default `Normal`, no key, waits
+    /// in the controller's queue when it has one.
+    #[must_use]
+    pub fn new(controller: AdmissionController) -> Self {
+        Self {
+            config: Arc::new(LayerConfig {
+                controller,
+                priority_header: Some(HeaderName::from_static("x-priority")),
+                key_header: None,
+                default_priority: Priority::Normal,
+                queue: true,
+            }),
+        }
+    }
+
+    fn with(mut self, f: impl FnOnce(&mut LayerConfig)) -> Self {
+        if let Some(c) = Arc::get_mut(&mut self.config) {
+            f(c);
+        } else {
+            let old = &self.config;
+            let mut c = LayerConfig {
+                controller: old.controller.clone(),
+                priority_header: old.priority_header.clone(),
+                key_header: old.key_header.clone(),
+                default_priority: old.default_priority,
+                queue: old.queue,
+            };
+            f(&mut c);
+            self.config = Arc::new(c);
+        }
+        self
+    }
+
+    /// The header the priority is read from (an invalid name disables it).
+    #[must_use]
+    pub fn priority_header(self, name: &str) -> Self {
+        let h = HeaderName::try_from(name).ok();
+        self.with(|c| c.priority_header = h)
+    }
+
+    /// The header holding the keyed rate-limit key (tenant, client).
+    #[must_use]
+    pub fn key_header(self, name: &str) -> Self {
+        let h = HeaderName::try_from(name).ok();
+        self.with(|c| c.key_header = h)
+    }
+
+    /// Priority of requests without (or with an unreadable) priority header.
+    #[must_use]
+    pub fn default_priority(self, p: Priority) -> Self {
+        self.with(|c| c.default_priority = p)
+    }
+
+    /// `false`: never wait in the queue, refuse at once (`try_acquire`).
+    #[must_use]
+    pub fn queue(self, wait: bool) -> Self {
+        self.with(|c| c.queue = wait)
+    }
+}
+
+impl<S> Layer<S> for AdmissionLayer {
+    type Service = Admission<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Admission { inner, config: Arc::clone(&self.config) }
+    }
+}

@@ -1,0 +1,16 @@
+//! tower middleware (feature `tower`): [`AdmissionLayer`] puts an [`AdmissionController`] in
+//! front of an http service. A refused request gets **429** (rate limit) or **503** (overload,
+//! concurrency, deadline, full queue) with a `Retry-After` header, without reaching the
+//! service. Every clone of the layer and of the service shares one controller, so a limit
+//! holds across all connections.
+//!
+//! The priority comes from a header (default `x-priority`: `low`, `normal`, `high`, `urgent`,
+//! `critical`) and the keyed rate-limit key from another (none by default).
+//!
+//! [`AdmissionController`]: crate::AdmissionController
+
+mod layer;
+mod service;
+
+pub use layer::AdmissionLayer;
+pub use service::Admission;
