@@ -31,9 +31,17 @@
 pub mod backoff;
 mod breaker;
 mod budget;
+mod bulkhead;
 mod clock;
+mod degradation;
 mod error;
+mod fallback;
+mod hedge;
+mod pipeline;
 mod priority;
+mod retry;
+mod throttle;
+mod timeout;
 
 pub use backoff::Backoff;
 pub use breaker::{
@@ -41,6 +49,14 @@ pub use breaker::{
     OwnedPermit, Permit, Reason, State, StateChange, WindowConfig,
 };
 pub use budget::{BudgetBuilder, BudgetConfig, BudgetStats, RetryBudget};
+pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadFull, BulkheadPermit, BulkheadStats};
 pub use clock::{Clock, ManualClock, TokioClock};
+pub use degradation::{DegradationBuilder, DegradationManager, DegradationStats, LevelChange};
 pub use error::{ConfigError, Error};
+pub use fallback::Fallback;
+pub use hedge::{Hedge, HedgeBuilder, HedgeDelay, HedgeStats};
+pub use pipeline::{Pipeline, PipelineBuilder};
 pub use priority::{ParsePriorityError, Priority};
+pub use retry::{BackoffConfig, Retry, RetryBuilder, RetryConfig, RetryStats, Verdict};
+pub use throttle::{AdaptiveThrottle, ThrottleBuilder, ThrottleStats};
+pub use timeout::Timeout;

@@ -8,7 +8,7 @@ mod events;
 mod handle;
 mod permit;
 mod state;
-mod window;
+pub(crate) mod window;
 
 pub use builder::BreakerBuilder;
 pub use classify::{Classifier, ErrIsFailure};

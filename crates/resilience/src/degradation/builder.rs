@@ -1,0 +1,124 @@
+use std::collections::HashSet;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::manager::{ChangeListener, DegradationManager, Inner, LevelChange, LevelSpec, Signals};
+use crate::breaker::CircuitBreaker;
+use crate::clock::{default_clock, duration_nanos, Clock, SharedClock};
+use crate::error::ConfigError;
+
+/// Builds a [`DegradationManager`]. Level 0 is `"normal"` (everything enabled); add levels
+/// from mild to severe.
+#[must_use]
+pub struct DegradationBuilder {
+    levels: Vec<LevelSpec>,
+    min_dwell: Duration,
+    breakers: Vec<CircuitBreaker>,
+    clock: Option<SharedClock>,
+    listeners: Vec<ChangeListener>,
+}
+
+impl std::fmt::Debug for DegradationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DegradationBuilder")
+            .field("levels", &self.levels)
+            .field("min_dwell", &self.min_dwell)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for DegradationBuilder {
+    fn default() -> Self {
+        Self {
+            levels: vec![LevelSpec { name: "normal".into(), enter_at: 0.0, exit_below: 0.0, disabled: HashSet::new() }],
+            min_dwell: Duration::from_secs(10),
+            breakers: Vec::new(),
+            clock: None,
+            listeners: Vec::new(),
+        }
+    }
+}
+
+impl DegradationBuilder {
+    /// Adds a level entered when the pressure (the largest signal, in `[0, 1]`) reaches
+    /// `enter_at`, and left only when it falls below `exit_below` (hysteresis); `disabled`
+    /// lists the features turned off at this level.
+    pub fn level<I, S>(mut self, name: impl Into<String>, enter_at: f64, exit_below: f64, disabled: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.levels.push(LevelSpec {
+            name: name.into(),
+            enter_at,
+            exit_below,
+            disabled: disabled.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// The shortest time at a level before stepping down (default 10 s). Stepping up is
+    /// immediate.
+    pub fn min_dwell(mut self, d: Duration) -> Self {
+        self.min_dwell = d;
+        self
+    }
+
+    /// An open breaker counts as pressure 1.0, a half-open one as 0.5.
+    pub fn watch_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breakers.push(breaker);
+        self
+    }
+
+    /// The clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// A callback for every level change.
+    pub fn on_change(mut self, f: impl Fn(&LevelChange) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(f));
+        self
+    }
+
+    /// Checks the levels and builds the manager.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a threshold is NaN or outside `[0, 1]`, a level's `exit_below` is
+    /// above its `enter_at`, or the `enter_at` values do not increase.
+    pub fn build(self) -> Result<DegradationManager, ConfigError> {
+        let mut prev = 0.0;
+        for l in &self.levels[1..] {
+            for (name, v) in [("enter_at", l.enter_at), ("exit_below", l.exit_below)] {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(ConfigError::OutOfRange { name, value: v, expected: "0 to 1" });
+                }
+            }
+            if l.exit_below > l.enter_at {
+                return Err(ConfigError::Inconsistent("a level's exit_below is above its enter_at"));
+            }
+            if l.enter_at <= prev {
+                return Err(ConfigError::Inconsistent("levels must have increasing enter_at values above 0"));
+            }
+            prev = l.enter_at;
+        }
+        let clock = self.clock.unwrap_or_else(default_clock);
+        let now = clock.now_nanos();
+        Ok(DegradationManager {
+            inner: Arc::new(Inner {
+                levels: self.levels,
+                current: AtomicUsize::new(0),
+                signals: Mutex::new(Signals { values: Default::default(), since: now }),
+                breakers: self.breakers,
+                min_dwell: duration_nanos(self.min_dwell),
+                clock,
+                listeners: self.listeners,
+            }),
+        })
+    }
+}

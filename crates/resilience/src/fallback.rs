@@ -1,0 +1,96 @@
+//! Fallback: a value or an async function that answers when a call fails.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::error::Error;
+
+type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, Error<E>>> + Send>>;
+type Handler<T, E> = Arc<dyn Fn(Error<E>) -> BoxFut<T, E> + Send + Sync>;
+type Predicate<E> = Arc<dyn Fn(&Error<E>) -> bool + Send + Sync>;
+
+/// Answers in place of a failed call: on any error by default, or only on the errors
+/// [`when`](Self::when) selects (an open breaker, a timeout, a rejection, …). Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_resilience::{Error, Fallback};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cached = Fallback::value(vec!["cached"]).when(|e: &Error<&str>| e.is_rejection() || matches!(e, Error::Timeout(_)));
+/// let open = async { Err(Error::<&str>::Throttled) };
+/// assert_eq!(cached.call(open).await.unwrap(), vec!["cached"]);
+/// let failed = async { Err(Error::Inner("boom")) };
+/// assert!(cached.call(failed).await.is_err(), "not selected by `when`");
+/// # }
+/// ```
+pub struct Fallback<T, E> {
+    handler: Handler<T, E>,
+    when: Option<Predicate<E>>,
+}
+
+impl<T, E> Clone for Fallback<T, E> {
+    fn clone(&self) -> Self {
+        Self { handler: self.handler.clone(), when: self.when.clone() }
+    }
+}
+
+impl<T, E> std::fmt::Debug for Fallback<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fallback").field("selective", &self.when.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Fallback<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Answers with a clone of `value`.
+    pub fn value(value: T) -> Self
+    where
+        T: Clone + Sync,
+    {
+        Self::from_fn(move |_| {
+            let v = value.clone();
+            async move { Ok(v) }
+        })
+    }
+
+    /// Answers with an async function of the error (it may fail too).
+    pub fn from_fn<F, Fut>(f: F) -> Self
+    where
+        F: Fn(Error<E>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, Error<E>>> + Send + 'static,
+    {
+        Self { handler: Arc::new(move |e| Box::pin(f(e))), when: None }
+    }
+
+    /// Only errors for which `pred` is true get the fallback.
+    #[must_use]
+    pub fn when(mut self, pred: impl Fn(&Error<E>) -> bool + Send + Sync + 'static) -> Self {
+        self.when = Some(Arc::new(pred));
+        self
+    }
+
+    /// Runs `fut`; on a selected error, the fallback answers.
+    ///
+    /// # Errors
+    ///
+    /// An error not selected by `when`, or the fallback's own error.
+    pub async fn call<F>(&self, fut: F) -> Result<T, Error<E>>
+    where
+        F: Future<Output = Result<T, Error<E>>>,
+    {
+        match fut.await {
+            Ok(v) => Ok(v),
+            Err(e) if self.when.as_ref().is_none_or(|p| p(&e)) => {
+                metrics::counter!("perfstack_fallback_used_total").increment(1);
+                (self.handler)(e).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

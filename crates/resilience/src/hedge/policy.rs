@@ -1,0 +1,246 @@
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::latency::LatencyTracker;
+use crate::budget::RetryBudget;
+use crate::clock::duration_nanos;
+use crate::error::{check_nonzero_duration, ConfigError};
+
+/// When the backup call starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HedgeDelay {
+    /// After a fixed delay.
+    Fixed(Duration),
+    /// After the observed latency quantile (`0.95` = p95) of recent primary calls, kept within
+    /// `[min, max]`; `max` is used until there are samples.
+    Quantile {
+        /// Quantile in `(0, 1)`.
+        quantile: f64,
+        /// Lower bound.
+        min: Duration,
+        /// Upper bound, and the delay before any sample.
+        max: Duration,
+    },
+}
+
+/// Hedged requests: if the first call has not answered after the hedge delay, a backup call
+/// starts; the first success wins and the other is dropped (cancelled). Backups withdraw from
+/// the (shared) retry budget, so hedging cannot multiply load on a struggling downstream.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use perfstack_resilience::{Hedge, HedgeDelay};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let hedge = Hedge::builder(HedgeDelay::Fixed(Duration::from_millis(10))).build().unwrap();
+/// let n = AtomicU32::new(0);
+/// let out = hedge
+///     .call(|| async {
+///         // The first call is stuck; the backup answers at once.
+///         if n.fetch_add(1, Ordering::SeqCst) == 0 { tokio::time::sleep(Duration::from_secs(60)).await; }
+///         Ok::<_, ()>("fast")
+///     })
+///     .await;
+/// assert_eq!(out, Ok("fast"));
+/// assert_eq!(hedge.stats().backups, 1);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Hedge {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    delay: HedgeDelay,
+    tracker: Option<LatencyTracker>,
+    budget: Option<RetryBudget>,
+    calls: AtomicU64,
+    backups: AtomicU64,
+    backup_wins: AtomicU64,
+    budget_refusals: AtomicU64,
+}
+
+/// A snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct HedgeStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Backup calls started.
+    pub backups: u64,
+    /// Calls answered by the backup.
+    pub backup_wins: u64,
+    /// Backups refused by the budget.
+    pub budget_refusals: u64,
+    /// The current hedge delay.
+    pub delay_nanos: u64,
+}
+
+/// Builds a [`Hedge`].
+#[must_use]
+#[derive(Debug)]
+pub struct HedgeBuilder {
+    delay: HedgeDelay,
+    budget: Option<RetryBudget>,
+}
+
+impl HedgeBuilder {
+    /// Backups withdraw from this budget (shared with retries).
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Checks the settings and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a zero delay, or a quantile outside `(0, 1)`, or `min > max`.
+    pub fn build(self) -> Result<Hedge, ConfigError> {
+        let tracker = match self.delay {
+            HedgeDelay::Fixed(d) => {
+                check_nonzero_duration("hedge delay", d)?;
+                None
+            }
+            HedgeDelay::Quantile { quantile, min, max } => {
+                if !(quantile > 0.0 && quantile < 1.0) {
+                    return Err(ConfigError::OutOfRange {
+                        name: "quantile",
+                        value: quantile,
+                        expected: "strictly between 0 and 1",
+                    });
+                }
+                check_nonzero_duration("hedge max delay", max)?;
+                if min > max {
+                    return Err(ConfigError::Inconsistent("hedge min delay is above max"));
+                }
+                Some(LatencyTracker::new(quantile))
+            }
+        };
+        Ok(Hedge {
+            inner: Arc::new(Inner {
+                delay: self.delay,
+                tracker,
+                budget: self.budget,
+                calls: AtomicU64::new(0),
+                backups: AtomicU64::new(0),
+                backup_wins: AtomicU64::new(0),
+                budget_refusals: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+impl Hedge {
+    /// A builder.
+    pub fn builder(delay: HedgeDelay) -> HedgeBuilder {
+        HedgeBuilder { delay, budget: None }
+    }
+
+    /// The current hedge delay.
+    #[must_use]
+    pub fn delay(&self) -> Duration {
+        match (self.inner.delay, &self.inner.tracker) {
+            (HedgeDelay::Quantile { min, max, .. }, Some(t)) => {
+                let q = t.quantile_nanos();
+                if q == 0 {
+                    max
+                } else {
+                    Duration::from_nanos(q).clamp(min, max)
+                }
+            }
+            (HedgeDelay::Fixed(d), _) | (HedgeDelay::Quantile { max: d, .. }, None) => d,
+        }
+    }
+
+    /// Runs `f`, and once more after the hedge delay if the first has not answered. Returns
+    /// the first success; if one attempt fails, waits for the other.
+    ///
+    /// # Errors
+    ///
+    /// The error of the last attempt to fail.
+    pub async fn call<F, Fut, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let inner = &*self.inner;
+        inner.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &inner.budget {
+            b.deposit();
+        }
+        let t0 = tokio::time::Instant::now();
+        let primary = f();
+        tokio::pin!(primary);
+        tokio::select! {
+            r = &mut primary => {
+                self.observe(t0);
+                return r;
+            }
+            () = tokio::time::sleep(self.delay()) => {}
+        }
+        if let Some(b) = &inner.budget {
+            if !b.try_withdraw() {
+                inner.budget_refusals.fetch_add(1, Ordering::Relaxed);
+                let r = primary.await;
+                self.observe(t0);
+                return r;
+            }
+        }
+        inner.backups.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("perfstack_hedge_backups_total").increment(1);
+        let backup = f();
+        tokio::pin!(backup);
+        tokio::select! {
+            r = &mut primary => {
+                self.observe(t0);
+                match r {
+                    Ok(v) => Ok(v),
+                    Err(_) => self.won_by_backup(backup.await),
+                }
+            }
+            r = &mut backup => {
+                match r {
+                    Ok(v) => self.won_by_backup(Ok(v)),
+                    Err(_) => {
+                        let r = primary.await;
+                        self.observe(t0);
+                        r
+                    }
+                }
+            }
+        }
+    }
+
+    fn won_by_backup<T, E>(&self, r: Result<T, E>) -> Result<T, E> {
+        if r.is_ok() {
+            self.inner.backup_wins.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn observe(&self, t0: tokio::time::Instant) {
+        if let Some(t) = &self.inner.tracker {
+            t.record(duration_nanos(t0.elapsed()));
+        }
+    }
+
+    /// A snapshot.
+    #[must_use]
+    pub fn stats(&self) -> HedgeStats {
+        HedgeStats {
+            calls: self.inner.calls.load(Ordering::Relaxed),
+            backups: self.inner.backups.load(Ordering::Relaxed),
+            backup_wins: self.inner.backup_wins.load(Ordering::Relaxed),
+            budget_refusals: self.inner.budget_refusals.load(Ordering::Relaxed),
+            delay_nanos: duration_nanos(self.delay()),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+use std::future::Future;
+
+use crate::breaker::{CircuitBreaker, Outcome};
+use crate::bulkhead::Bulkhead;
+use crate::error::Error;
+use crate::retry::{Retry, Verdict};
+use crate::throttle::AdaptiveThrottle;
+use crate::timeout::Timeout;
+
+/// Policies stacked in one fixed order, outermost first:
+///
+/// **retry → adaptive throttle → circuit breaker → bulkhead → timeout → call**
+///
+/// so each retry is a fresh attempt through the breaker (which sees every attempt), a call
+/// waiting for a bulkhead slot does not hold a half-open probe longer than needed, and the
+/// timeout bounds the call itself, not the queueing. Retries stop on rejections (open breaker,
+/// full bulkhead, throttled): retrying into an open breaker only burns the budget. Put a
+/// [`Fallback`](crate::Fallback) around [`call`](Self::call) for the outermost layer. Every part
+/// is optional; the pipeline is cheap to clone and clones share all state.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use perfstack_resilience::{backoff::Constant, Bulkhead, CircuitBreaker, Fallback, Pipeline, Retry, Timeout};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let pipeline = Pipeline::builder()
+///     .retry(Retry::builder("api").max_attempts(3).backoff(Constant::new(Duration::from_millis(5))).build().unwrap())
+///     .breaker(CircuitBreaker::builder("api").build().unwrap())
+///     .bulkhead(Bulkhead::builder("api").max_concurrent(32).build().unwrap())
+///     .timeout(Timeout::new(Duration::from_secs(1)).unwrap())
+///     .build();
+/// let fallback = Fallback::value("stale answer");
+/// let answer = fallback.call(pipeline.call(|| async { Err::<&str, _>("down") })).await;
+/// assert_eq!(answer.unwrap(), "stale answer");
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    retry: Option<Retry>,
+    throttle: Option<AdaptiveThrottle>,
+    breaker: Option<CircuitBreaker>,
+    bulkhead: Option<Bulkhead>,
+    timeout: Option<Timeout>,
+}
+
+/// Builds a [`Pipeline`]; the order of the calls does not matter, the pipeline order is fixed.
+#[must_use]
+#[derive(Debug, Default)]
+pub struct PipelineBuilder {
+    p: Pipeline,
+}
+
+impl PipelineBuilder {
+    /// Retries (outermost).
+    pub fn retry(mut self, r: Retry) -> Self {
+        self.p.retry = Some(r);
+        self
+    }
+
+    /// Client-side adaptive throttling.
+    pub fn throttle(mut self, t: AdaptiveThrottle) -> Self {
+        self.p.throttle = Some(t);
+        self
+    }
+
+    /// A circuit breaker.
+    pub fn breaker(mut self, b: CircuitBreaker) -> Self {
+        self.p.breaker = Some(b);
+        self
+    }
+
+    /// A bulkhead.
+    pub fn bulkhead(mut self, b: Bulkhead) -> Self {
+        self.p.bulkhead = Some(b);
+        self
+    }
+
+    /// A timeout per attempt (innermost).
+    pub fn timeout(mut self, t: Timeout) -> Self {
+        self.p.timeout = Some(t);
+        self
+    }
+
+    /// The pipeline.
+    pub fn build(self) -> Pipeline {
+        self.p
+    }
+}
+
+/// The default retry rule: retry downstream errors and timeouts, never rejections.
+fn default_verdict<E>(e: &Error<E>) -> Verdict {
+    match e {
+        Error::Inner(_) | Error::Timeout(_) => Verdict::Retry,
+        _ => Verdict::Stop,
+    }
+}
+
+impl Pipeline {
+    /// A builder.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Runs `f` through the pipeline.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error: the call's own ([`Error::Inner`]) or a policy's.
+    pub async fn call<F, Fut, T, E>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_if(default_verdict, f).await
+    }
+
+    /// Like [`call`](Self::call), with a custom retry rule (for example one that reads a
+    /// `Retry-After` hint from the error).
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error.
+    pub async fn call_if<V, F, Fut, T, E>(&self, verdict: V, mut f: F) -> Result<T, Error<E>>
+    where
+        V: Fn(&Error<E>) -> Verdict,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let Some(retry) = &self.retry else { return self.attempt(f()).await };
+        if let Some(b) = retry.budget() {
+            b.deposit();
+        }
+        let started = retry.inner.max_elapsed.map(|_| tokio::time::Instant::now());
+        let (mut attempt, mut previous) = (1u32, None);
+        loop {
+            let err = match self.attempt(f()).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let Some(delay) = retry.next_delay(&verdict(&err), attempt, previous, started) else { return Err(err) };
+            previous = Some(delay);
+            attempt += 1;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt<Fut, T, E>(&self, fut: Fut) -> Result<T, Error<E>>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(t) = &self.throttle {
+            if !t.try_admit() {
+                return Err(Error::Throttled);
+            }
+        }
+        let permit = match &self.breaker {
+            Some(b) => Some(b.try_acquire()?),
+            None => None,
+        };
+        // On a full bulkhead the permit drops unrecorded: a rejection says nothing about the
+        // downstream.
+        let slot = match &self.bulkhead {
+            Some(b) => Some(b.acquire().await?),
+            None => None,
+        };
+        let r = match &self.timeout {
+            Some(t) => t.call(fut).await,
+            None => fut.await.map_err(Error::Inner),
+        };
+        drop(slot);
+        if let Some(p) = permit {
+            p.record(if r.is_ok() { Outcome::Success } else { Outcome::Failure });
+        }
+        if let Some(t) = &self.throttle {
+            t.record(r.is_ok());
+        }
+        r
+    }
+}

@@ -1,0 +1,210 @@
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::builder::RetryBuilder;
+use super::config::RetryConfig;
+use crate::backoff::Backoff;
+use crate::budget::RetryBudget;
+use crate::error::ConfigError;
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Give up and return the error.
+    Stop,
+    /// Retry after the schedule's delay.
+    Retry,
+    /// Retry after this delay (a `Retry-After` hint from the server), instead of the schedule.
+    RetryAfter(Duration),
+}
+
+/// A retry policy. Cheap to clone; clones share counters and budget.
+///
+/// The budget (if any) gets one deposit per [`call`](Self::call), and each retry is withdrawn
+/// when it is *decided*, before the backoff sleep.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use perfstack_resilience::backoff::Constant;
+/// use perfstack_resilience::{Retry, Verdict};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let retry = Retry::builder("fetch").max_attempts(4).backoff(Constant::new(Duration::from_millis(10))).build().unwrap();
+/// let tries = AtomicU32::new(0);
+/// let out = retry
+///     .call(|| async {
+///         if tries.fetch_add(1, Ordering::SeqCst) < 2 { Err("flaky") } else { Ok("done") }
+///     })
+///     .await;
+/// assert_eq!(out, Ok("done"));
+///
+/// // Only some errors are retried; a server hint wins over the schedule.
+/// let out: Result<(), u16> = retry
+///     .call_if(|status: &u16| if *status == 429 { Verdict::RetryAfter(Duration::from_secs(1)) } else { Verdict::Stop }, || async { Err(404) })
+///     .await;
+/// assert_eq!(out, Err(404));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Retry {
+    pub(crate) inner: Arc<RetryInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RetryInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) max_attempts: u32,
+    pub(crate) max_elapsed: Option<Duration>,
+    pub(crate) backoff: Arc<dyn Backoff>,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) retries: AtomicU64,
+    pub(crate) budget_refusals: AtomicU64,
+    pub(crate) calls: AtomicU64,
+}
+
+/// A snapshot of a retry policy's counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryStats {
+    /// Name.
+    pub name: String,
+    /// Calls made through the policy.
+    pub calls: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Retries refused by the budget.
+    pub budget_refusals: u64,
+}
+
+impl Retry {
+    /// A builder with the defaults of [`RetryConfig`].
+    pub fn builder(name: impl Into<String>) -> RetryBuilder {
+        RetryBuilder::new(name, RetryConfig::default())
+    }
+
+    /// A policy from a configuration (and optionally a shared budget).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an invalid setting.
+    pub fn from_config(
+        name: impl Into<String>,
+        config: RetryConfig,
+        budget: Option<RetryBudget>,
+    ) -> Result<Self, ConfigError> {
+        let b = RetryBuilder::new(name, config);
+        match budget {
+            Some(budget) => b.budget(budget).build(),
+            None => b.build(),
+        }
+    }
+
+    /// Runs `f` until it succeeds, retrying every error.
+    ///
+    /// # Errors
+    ///
+    /// The last error when attempts, elapsed time, schedule or budget run out.
+    pub async fn call<F, Fut, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_if(|_: &E| Verdict::Retry, f).await
+    }
+
+    /// Runs `f`, asking `verdict` after each error whether (and when) to retry.
+    ///
+    /// # Errors
+    ///
+    /// The last error when `verdict` says stop, or attempts, elapsed time, schedule or budget
+    /// run out.
+    pub async fn call_if<V, F, Fut, T, E>(&self, verdict: V, mut f: F) -> Result<T, E>
+    where
+        V: Fn(&E) -> Verdict,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let inner = &*self.inner;
+        inner.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &inner.budget {
+            b.deposit();
+        }
+        let started = inner.max_elapsed.map(|_| tokio::time::Instant::now());
+        let mut attempt = 1u32;
+        let mut previous = None;
+        loop {
+            let err = match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let Some(delay) = self.next_delay(&verdict(&err), attempt, previous, started) else { return Err(err) };
+            previous = Some(delay);
+            attempt += 1;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The delay before the next attempt, or `None` to stop. Takes the budget token now: a
+    /// retry waiting out its backoff already counts against the budget.
+    pub(crate) fn next_delay(
+        &self,
+        verdict: &Verdict,
+        attempt: u32,
+        previous: Option<Duration>,
+        started: Option<tokio::time::Instant>,
+    ) -> Option<Duration> {
+        let inner = &*self.inner;
+        if attempt >= inner.max_attempts {
+            return None;
+        }
+        let delay = match *verdict {
+            Verdict::Stop => return None,
+            Verdict::RetryAfter(d) => d,
+            Verdict::Retry => inner.backoff.next_delay(attempt, previous)?,
+        };
+        if let (Some(max), Some(t0)) = (inner.max_elapsed, started) {
+            if t0.elapsed() + delay > max {
+                return None;
+            }
+        }
+        if let Some(b) = &inner.budget {
+            if !b.try_withdraw() {
+                inner.budget_refusals.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        }
+        inner.retries.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("perfstack_retry_attempts_total", "name" => inner.name.to_string()).increment(1);
+        Some(delay)
+    }
+
+    /// The shared budget, if any.
+    #[must_use]
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.inner.budget.as_ref()
+    }
+
+    /// The delay schedule.
+    #[must_use]
+    pub fn schedule(&self) -> &dyn Backoff {
+        &*self.inner.backoff
+    }
+
+    /// A snapshot of the counters.
+    #[must_use]
+    pub fn stats(&self) -> RetryStats {
+        RetryStats {
+            name: self.inner.name.to_string(),
+            calls: self.inner.calls.load(Ordering::Relaxed),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+            budget_refusals: self.inner.budget_refusals.load(Ordering::Relaxed),
+        }
+    }
+}
