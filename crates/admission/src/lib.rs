@@ -32,7 +32,8 @@
 //!
 //! - `tower`: [`layer::AdmissionLayer`] for tower/axum services (429/503 with `Retry-After`,
 //!   priority from a header).
-//! - `redis`: `RedisRateLimit`, a GCRA shared by many instances through one Redis script.
+//! - `redis`: [`redis::RedisRateLimit`], a GCRA shared by many instances through one Redis
+//!   script (`EVALSHA`, server time, fail open or closed, local pre-check, leases).
 //!
 //! # Metrics
 //!
@@ -51,6 +52,8 @@ pub mod layer;
 pub mod limit;
 pub mod overload;
 pub mod rate;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod sim;
 
 pub use controller::{

@@ -1,0 +1,76 @@
+//! Distributed GCRA in Redis: two instances share one limit; fail open / closed.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use fred::prelude::*;
+use perfstack_admission::redis::{FailPolicy, RedisRateError, RedisRateLimit};
+
+async fn client(url: &str) -> Client {
+    let c = Client::new(Config::from_url(url).unwrap(), None, None, None);
+    c.init().await.unwrap();
+    c
+}
+
+async fn hammer(limit: RedisRateLimit, until: Instant) -> u64 {
+    let mut ok = 0;
+    while Instant::now() < until {
+        if limit.check().await.is_ok() {
+            ok += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_limit_within_five_percent() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let key = rk.key("gcra");
+    let (rate, burst) = (200.0, 10);
+    let a = RedisRateLimit::builder(client(rk.url()).await, key.clone(), rate, burst).build().await.unwrap();
+    let b = RedisRateLimit::builder(client(rk.url()).await, key, rate, burst).build().await.unwrap();
+    let start = Instant::now();
+    let until = start + Duration::from_secs(3);
+    let (x, y) = tokio::join!(tokio::spawn(hammer(a, until)), tokio::spawn(hammer(b, until)));
+    let admitted = (x.unwrap() + y.unwrap()) as f64;
+    let expected = burst as f64 + rate * start.elapsed().as_secs_f64();
+    assert!((admitted - expected).abs() <= 0.05 * expected, "admitted {admitted}, expected {expected:.0}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_keep_the_combined_rate_and_save_round_trips() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let key = rk.key("gcra-lease");
+    let (rate, burst) = (400.0, 40);
+    let a =
+        RedisRateLimit::builder(client(rk.url()).await, key.clone(), rate, burst).lease_cells(4).build().await.unwrap();
+    let b = RedisRateLimit::builder(client(rk.url()).await, key, rate, burst).lease_cells(4).build().await.unwrap();
+    let start = Instant::now();
+    let until = start + Duration::from_secs(3);
+    let (x, y) = tokio::join!(tokio::spawn(hammer(a, until)), tokio::spawn(hammer(b, until)));
+    let admitted = (x.unwrap() + y.unwrap()) as f64;
+    let expected = burst as f64 + rate * start.elapsed().as_secs_f64();
+    // Leased cells left unused are given up, so leases can only under-admit, by a little.
+    assert!(admitted <= expected * 1.05 && admitted >= expected * 0.85, "admitted {admitted}, expected {expected:.0}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_open_or_closed_as_configured() {
+    let Some(_rk) = perfstack_testkit::require_redis().await else { return };
+    let mut srv = perfstack_testkit::RedisServer::start().await.unwrap();
+    let url = srv.url();
+    let open = RedisRateLimit::builder(client(&url).await, "pstest:fail", 100.0, 10).build().await.unwrap();
+    let closed = RedisRateLimit::builder(client(&url).await, "pstest:fail", 100.0, 10)
+        .fail_policy(FailPolicy::Closed)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap();
+    assert!(closed.check().await.is_ok());
+    srv.kill();
+    assert!(open.check().await.is_ok(), "fail open admits");
+    let err = closed.check().await.unwrap_err();
+    assert!(matches!(err, RedisRateError::Unavailable(_) | RedisRateError::Timeout(_)), "{err:?}");
+}
