@@ -37,6 +37,8 @@ mod degradation;
 mod error;
 mod fallback;
 mod hedge;
+#[cfg(feature = "tower")]
+pub mod layer;
 mod pipeline;
 mod priority;
 mod retry;
