@@ -30,7 +30,7 @@
 //!
 //! # Feature flags
 //!
-//! - `tower`: [`layer::AdmissionLayer`] for tower/axum services (429/503 with `Retry-After`,
+//! - `tower`: [`tower::AdmissionLayer`] for tower/axum services (429/503 with `Retry-After`,
 //!   priority from a header).
 //! - `redis`: [`redis::RedisRateLimit`], a GCRA shared by many instances through one Redis
 //!   script (`EVALSHA`, server time, fail open or closed, local pre-check, leases).
@@ -47,14 +47,14 @@
 pub mod clock;
 mod controller;
 mod error;
-#[cfg(feature = "tower")]
-pub mod layer;
 pub mod limit;
 pub mod overload;
 pub mod rate;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod sim;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use controller::{
     AdmissionController, AdmissionControllerBuilder, AdmissionStats, Outcome, Permit, PriorityShares, PriorityStats,

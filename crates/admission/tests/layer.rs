@@ -6,8 +6,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
-use perfstack_admission::layer::AdmissionLayer;
 use perfstack_admission::rate::RateLimit;
+use perfstack_admission::tower::AdmissionLayer;
 use perfstack_admission::{AdmissionController, PriorityShares};
 use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt};

@@ -11,7 +11,7 @@ use crate::{AdmissionController, Priority};
 /// # Examples
 ///
 /// ```
-/// use perfstack_admission::layer::AdmissionLayer;
+/// use perfstack_admission::tower::AdmissionLayer;
 /// use perfstack_admission::AdmissionController;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let layer = AdmissionLayer::new(AdmissionController::builder().fixed_limit(64).build()?)
