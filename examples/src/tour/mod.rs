@@ -1,6 +1,7 @@
 //! The demo tour: one section per perfstack crate. Each crate adds its own module here and one
 //! line in [`run`].
 
+pub mod admission;
 pub mod tiered_cache;
 
 use crate::services::Services;
@@ -34,5 +35,6 @@ pub async fn run(tour: &Tour) -> Result<(), SectionError> {
     tour.heading("services");
     tour.services.describe();
     tiered_cache::run(tour).await?;
+    admission::run(tour).await?;
     Ok(())
 }

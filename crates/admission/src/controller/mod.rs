@@ -94,8 +94,9 @@ impl AdmissionController {
             return Err(inner.reject(RejectReason::Overload, p, Some(inner.window.max)));
         }
         let Some(inflight) = inner.try_take_slot(p.index()) else {
-            let retry = inner.core.lock().last_rtt;
-            return Err(inner.reject(RejectReason::Concurrency, p, Some(retry)));
+            // About one request time from now a slot frees; unknown before the first window.
+            let retry = Some(inner.core.lock().last_rtt).filter(|d| !d.is_zero());
+            return Err(inner.reject(RejectReason::Concurrency, p, retry));
         };
         if sampled && now.is_zero() {
             now = inner.clock.now();
