@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion, Throughput};
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface, ReconnectPolicy};
 use perfstack_benches::{quick, record, Figure, Goal, Measure};
+use cached::ConcurrentCachedAsync;
 use perfstack_tiered_cache::TieredCache;
 use tokio::runtime::Runtime;
 
@@ -133,6 +134,23 @@ fn l2_hit(c: &mut Criterion) {
         (client, cache)
     });
     let raw_keys: Vec<String> = keys.iter().map(|k| format!("{}v:{k}", rk.prefix())).collect();
+    // The peer a Rust user picks today: `cached`'s async Redis store (Redis only, no L1).
+    let peer = rt.block_on(async {
+        let peer: Option<cached::AsyncRedisCache<String, String>> = cached::AsyncRedisCache::builder(format!("{}cached:", rk.prefix()))
+            .ttl(Duration::from_secs(300))
+            .connection_string(rk.url())
+            .connection_manager(true)
+            .build()
+            .await
+            .map_err(|e| eprintln!("cached peer unavailable: {e}"))
+            .ok();
+        if let Some(p) = &peer {
+            for k in &keys {
+                p.async_cache_set(k.clone(), "v".repeat(100)).await.unwrap();
+            }
+        }
+        peer
+    });
     let mut g = c.benchmark_group("tc_l2");
     g.throughput(Throughput::Elements(16));
     let mut at = 0usize;
@@ -148,6 +166,20 @@ fn l2_hit(c: &mut Criterion) {
             }
         });
     });
+    if let Some(peer) = &peer {
+        g.bench_function("cached_redis_get", |b| {
+            b.to_async(&rt).iter(|| {
+                at = (at + 16) % n_keys;
+                let keys = &keys;
+                async move {
+                    let gets = keys[at..at + 16].iter().map(|k| peer.async_cache_get(k));
+                    for r in futures::future::join_all(gets).await {
+                        black_box(r.unwrap());
+                    }
+                }
+            });
+        });
+    }
     g.bench_function("tiered_get", |b| {
         b.to_async(&rt).iter(|| {
             at = (at + 16) % n_keys;
@@ -178,6 +210,7 @@ fn l2_hit(c: &mut Criterion) {
         (p99(&mut raw), p99(&mut tiered))
     });
     let stats = cache.stats();
+    let propagation = rt.block_on(propagation_p99(rk.url(), rk.prefix(), &cache));
     rt.block_on(async {
         drop(cache);
         let _ = client.quit().await;
@@ -204,6 +237,55 @@ fn l2_hit(c: &mut Criterion) {
         goal: Goal::AtMost(20.0),
         note: format!("raw p99 {:.1} µs, cache p99 {:.1} µs, {samples} samples each", raw_p99 * 1e6, tiered_p99 * 1e6),
     });
+    if peer.is_some() {
+        record(&Figure {
+            krate: KRATE.into(),
+            figure: "L2 hit throughput vs the `cached` crate's AsyncRedisCache (16 in flight)".into(),
+            unit: "ops/s".into(),
+            value: Measure::CriterionRate { id: "tc_l2/tiered_get".into(), elements: 16 },
+            baseline: Some(Measure::CriterionRate { id: "tc_l2/cached_redis_get".into(), elements: 16 }),
+            goal: Goal::Info,
+            note: "same keys and values; `cached` uses its own redis-rs connection manager (MessagePack values, no L1)".into(),
+        });
+    }
+    if let Some((p99_s, rounds)) = propagation {
+        record(&Figure {
+            krate: KRATE.into(),
+            figure: "invalidation propagation p99 between two instances (loopback)".into(),
+            unit: "ms".into(),
+            value: Measure::Value(p99_s * 1e3),
+            baseline: None,
+            goal: Goal::AtMost(2.0),
+            note: format!("{rounds} writes on A; timed from the start of A's SET to B's L1 invalidation"),
+        });
+    }
+}
+
+/// From "A starts a write" to "B has dropped its L1 copy", over the real invalidation path
+/// (client tracking redirected to B's listener, then B's event loop).
+async fn propagation_p99(url: &str, ns: &str, a: &TieredCache<String>) -> Option<(f64, usize)> {
+    let mut cfg = Config::from_url(url).ok()?;
+    cfg.version = fred::types::RespVersion::RESP3;
+    let client = Builder::from_config(cfg).build().ok()?;
+    client.init().await.ok()?;
+    let b = TieredCache::<String>::builder("bench-l2").namespace(ns).redis(client.clone()).build().await.ok()?;
+    let rounds = if quick() { 300 } else { 2_000 };
+    let mut samples = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        let before = b.stats().invalidations_received;
+        let t = Instant::now();
+        a.set("propagation", format!("{i}")).await.ok()?;
+        while b.stats().invalidations_received == before {
+            if t.elapsed() > Duration::from_secs(1) {
+                return None;
+            }
+            tokio::task::yield_now().await;
+        }
+        samples.push(t.elapsed());
+    }
+    drop(b);
+    let _ = client.quit().await;
+    Some((p99(&mut samples), rounds))
 }
 
 fn p99(v: &mut [Duration]) -> f64 {
