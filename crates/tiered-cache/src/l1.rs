@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::{future::Cache, notification::RemovalCause, Expiry};
+use moka::{future::Cache, notification::RemovalCause};
 use tokio::time::Instant;
 
 use crate::stats::Counters;
@@ -26,39 +26,21 @@ pub(crate) struct L1Entry<V> {
 
 pub(crate) type L1<V> = Cache<String, Arc<L1Entry<V>>>;
 
-struct HardDeadline;
-
-impl<V> Expiry<String, Arc<L1Entry<V>>> for HardDeadline {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        value: &Arc<L1Entry<V>>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        // moka keeps its own (real) clock; the cache also checks `hard` on every read, so
-        // this is only for reclaiming memory and stays correct under paused tokio time.
-        Some(value.hard.saturating_duration_since(Instant::now()))
-    }
-
-    fn expire_after_update(
-        &self,
-        key: &String,
-        value: &Arc<L1Entry<V>>,
-        updated_at: std::time::Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, value, updated_at)
-    }
-}
-
-pub(crate) fn build<V: Clone + Send + Sync + 'static>(max_bytes: u64, counters: Arc<Counters>) -> L1<V> {
+/// Builds L1. Expiry is checked by the cache on every read against each entry's own `hard`
+/// deadline (tokio time, so paused-time tests drive it); moka only gets one global
+/// time-to-live, the longest lifetime any entry can have, to reclaim memory. Per-entry expiry
+/// in moka (its timer wheel) made every hit about 1.6x slower in the L1 bench.
+pub(crate) fn build<V: Clone + Send + Sync + 'static>(
+    max_bytes: u64,
+    longest_ttl: Duration,
+    counters: Arc<Counters>,
+) -> L1<V> {
     Cache::builder()
         .max_capacity(max_bytes)
         .weigher(|k: &String, v: &Arc<L1Entry<V>>| {
             (k.len() as u32).saturating_add(v.size).saturating_add(ENTRY_OVERHEAD)
         })
-        .expire_after(HardDeadline)
-        .support_invalidation_closures()
+        .time_to_live(longest_ttl)
         .eviction_listener(move |_k, _v, cause| match cause {
             RemovalCause::Size => counters.evict_size.add(),
             RemovalCause::Expired => counters.evict_expired.add(),

@@ -205,7 +205,7 @@ where
         };
         let codec_id = self.codec.id();
         let inner = Arc::new(Inner {
-            l1: crate::l1::build(cfg.l1_max_bytes, counters.clone()),
+            l1: crate::l1::build(cfg.l1_max_bytes, cfg.ttl.max(cfg.negative_ttl), counters.clone()),
             hot: HotKeys::new(cfg.hot_keys),
             cfg,
             l2,

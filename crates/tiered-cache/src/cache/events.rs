@@ -1,7 +1,7 @@
 //! Applying changes made elsewhere (other instances, FLUSHALL, reconnects) to this instance.
 
 use std::sync::atomic::Ordering;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -28,17 +28,23 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     self.wake(&key);
                 }
             }
-            TierEvent::Prefix(prefix) => self.drop_prefix_locally(&prefix),
+            TierEvent::Prefix(prefix) => self.drop_prefix_locally(&prefix).await,
             TierEvent::FlushAll => self.flush_l1("event"),
         }
     }
 
-    pub(crate) fn drop_prefix_locally(&self, prefix: &str) {
+    pub(crate) async fn drop_prefix_locally(&self, prefix: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.flights.void_prefix(prefix);
-        let owned = prefix.to_owned();
-        if self.l1.invalidate_entries_if(move |k, _| k.starts_with(&owned)).is_err() {
+        if prefix.is_empty() {
             self.l1.invalidate_all();
+        } else {
+            // Prefix invalidations are rare; a scan keeps moka's read path free of predicate
+            // checks (`support_invalidation_closures`).
+            let doomed: Vec<Arc<String>> = self.l1.iter().map(|(k, _)| k).filter(|k| k.starts_with(prefix)).collect();
+            for k in doomed {
+                self.l1.invalidate(k.as_str()).await;
+            }
         }
         for (k, n) in self.waiters.lock().iter() {
             if k.starts_with(prefix) {

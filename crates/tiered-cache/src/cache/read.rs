@@ -118,6 +118,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
         let now = Instant::now();
         if now >= e.hard {
+            // Left for the next fill (which replaces it) or moka's time-to-live.
             self.counters.l1_miss.add();
             return L1Look::Miss;
         }

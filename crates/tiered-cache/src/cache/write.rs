@@ -63,7 +63,7 @@ where
         if prefix.len() > self.inner.cfg.max_key_bytes {
             return Err(CacheError::KeyTooLong { len: prefix.len(), max: self.inner.cfg.max_key_bytes });
         }
-        self.inner.drop_prefix_locally(prefix);
+        self.inner.drop_prefix_locally(prefix).await;
         let Some(l2) = &self.inner.l2 else { return Ok(0) };
         match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
             (Guarded::Done(n), _) => Ok(n),
