@@ -82,6 +82,62 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock that reads one atomic: a tokio task stores the time every `resolution`. For hot
+/// paths that only need coarse time (the retry budget's slots are a second wide) and cannot
+/// afford a clock read per call. Works with paused tokio time (the ticker is a tokio interval).
+/// The ticker stops when the last clone is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use perfstack_resilience::{Clock, CoarseClock, RetryBudget};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let clock = CoarseClock::spawn(Duration::from_millis(1)).unwrap();
+/// let budget = RetryBudget::builder().clock(clock.clone()).build().unwrap();
+/// budget.deposit();
+/// assert!(clock.now_nanos() < 1_000_000_000);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CoarseClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl CoarseClock {
+    /// Starts the ticker on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoRuntime`](crate::ConfigError::NoRuntime) outside a tokio runtime, and
+    /// [`ConfigError::ZeroDuration`](crate::ConfigError::ZeroDuration) for a zero resolution.
+    pub fn spawn(resolution: Duration) -> Result<Self, crate::ConfigError> {
+        crate::error::check_nonzero_duration("resolution", resolution)?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| crate::ConfigError::NoRuntime)?;
+        let nanos = Arc::new(AtomicU64::new(0));
+        let weak = Arc::downgrade(&nanos);
+        let origin = tokio::time::Instant::now();
+        handle.spawn(async move {
+            let mut ticks = tokio::time::interval(resolution);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticks.tick().await;
+                let Some(n) = weak.upgrade() else { break };
+                n.store(duration_nanos(origin.elapsed()), Ordering::Release);
+            }
+        });
+        Ok(Self { nanos })
+    }
+}
+
+impl Clock for CoarseClock {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        self.nanos.load(Ordering::Acquire)
+    }
+}
+
 /// A duration in whole nanoseconds, saturating at `u64::MAX`.
 pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)

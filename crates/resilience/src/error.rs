@@ -46,6 +46,9 @@ pub enum ConfigError {
         /// The setting.
         name: &'static str,
     },
+    /// The part needs a tokio runtime and was built outside one.
+    #[error("must be created inside a tokio runtime")]
+    NoRuntime,
     /// Two settings that contradict each other.
     #[error("{0}")]
     Inconsistent(&'static str),

@@ -52,7 +52,7 @@ pub use breaker::{
 };
 pub use budget::{BudgetBuilder, BudgetConfig, BudgetStats, RetryBudget};
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadFull, BulkheadPermit, BulkheadStats};
-pub use clock::{Clock, ManualClock, TokioClock};
+pub use clock::{Clock, CoarseClock, ManualClock, TokioClock};
 pub use degradation::{DegradationBuilder, DegradationManager, DegradationStats, LevelChange};
 pub use error::{ConfigError, Error};
 pub use fallback::Fallback;

@@ -241,3 +241,27 @@ async fn retries_in_backoff_count_against_the_budget() {
     }
     assert_eq!(attempts.load(Ordering::SeqCst), 110);
 }
+
+#[tokio::test(start_paused = true)]
+async fn coarse_clock_follows_paused_time_and_drives_the_budget() {
+    use perfstack_resilience::{Clock, CoarseClock};
+    let clock = CoarseClock::spawn(Duration::from_millis(10)).unwrap();
+    let budget = RetryBudget::builder()
+        .ratio(1.0)
+        .min_per_second(0)
+        .window(Duration::from_secs(1), 10)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    budget.deposit();
+    tokio::time::sleep(Duration::from_millis(505)).await;
+    assert!(clock.now_nanos() >= 490_000_000 && clock.now_nanos() <= 505_000_000);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!budget.try_withdraw(), "the deposit left the 1 s window");
+    assert!(CoarseClock::spawn(Duration::ZERO).is_err());
+}
+
+#[test]
+fn coarse_clock_outside_a_runtime_is_an_error() {
+    assert!(matches!(perfstack_resilience::CoarseClock::spawn(Duration::from_millis(1)), Err(ConfigError::NoRuntime)));
+}

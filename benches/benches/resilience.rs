@@ -1,0 +1,294 @@
+//! perfstack-resilience benches: closed-breaker overhead against a bare call, the retry-budget
+//! check, a four-policy pipeline, the same policies as tower layers next to `tower-resilience`
+//! 0.13 in the same run, and a retry-amplification simulation (paused tokio time).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
+
+use std::convert::Infallible;
+use std::future::{poll_fn, ready, Future};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, Criterion};
+use futures::FutureExt;
+use perfstack_benches::{quick, record, write_section, Figure, Goal, Measure};
+use perfstack_resilience::backoff::{Constant, Exponential};
+use perfstack_resilience::layer::{BreakerLayer, BulkheadLayer, RetryLayer};
+use perfstack_resilience::{Bulkhead, CircuitBreaker, CoarseClock, Pipeline, Retry, RetryBudget, Timeout};
+use tower::{Layer, Service};
+
+#[inline(never)]
+fn downstream(x: u64) -> Result<u64, Infallible> {
+    Ok(black_box(x).wrapping_mul(31))
+}
+
+fn breaker() -> CircuitBreaker {
+    CircuitBreaker::builder("bench").count_window(100).minimum_calls(20).build().unwrap()
+}
+
+/// Polls a future that completes without waiting (the services here all answer at once).
+fn now<F: Future>(f: F) -> F::Output {
+    f.now_or_never().expect("bench future must complete at once")
+}
+
+fn call_svc<S: Service<u64>>(svc: &mut S, x: u64) -> Result<S::Response, S::Error> {
+    now(poll_fn(|cx| svc.poll_ready(cx)))?;
+    now(svc.call(x))
+}
+
+fn bench_breaker(c: &mut Criterion) {
+    let b = breaker();
+    let mut g = c.benchmark_group("breaker");
+    g.bench_function("bare", |bn| {
+        let mut x = 0u64;
+        bn.iter(|| {
+            x += 1;
+            black_box(downstream(x))
+        })
+    });
+    g.bench_function("closed", |bn| {
+        let mut x = 0u64;
+        bn.iter(|| {
+            x += 1;
+            black_box(b.call_sync(|| downstream(x)))
+        })
+    });
+    g.bench_function("permit", |bn| {
+        let mut x = 0u64;
+        bn.iter(|| {
+            x += 1;
+            let p = b.try_acquire().unwrap();
+            let r = downstream(x);
+            p.success();
+            black_box(r)
+        })
+    });
+    g.finish();
+}
+
+fn bench_budget(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let _guard = rt.enter();
+    // A reserve so large the withdrawal always succeeds: the measured path is the successful one.
+    let tokio_clock = RetryBudget::builder().ratio(1.0).min_per_second(u32::MAX).build().unwrap();
+    let coarse = CoarseClock::spawn(Duration::from_millis(1)).unwrap();
+    let budget = RetryBudget::builder().ratio(1.0).min_per_second(u32::MAX).clock(coarse).build().unwrap();
+    let mut g = c.benchmark_group("budget");
+    g.bench_function("deposit", |bn| bn.iter(|| budget.deposit()));
+    g.bench_function("try_withdraw", |bn| bn.iter(|| black_box(budget.try_withdraw())));
+    g.bench_function("deposit_tokio_clock", |bn| bn.iter(|| tokio_clock.deposit()));
+    g.bench_function("try_withdraw_tokio_clock", |bn| bn.iter(|| black_box(tokio_clock.try_withdraw())));
+    g.bench_function("tokio_instant_now", |bn| bn.iter(|| black_box(tokio::time::Instant::now())));
+    g.finish();
+}
+
+fn tower_bare(
+) -> impl Service<u64, Response = u64, Error = Infallible, Future = std::future::Ready<Result<u64, Infallible>>> + Clone
+{
+    tower::service_fn(|x: u64| ready(downstream(x)))
+}
+
+fn bench_tower(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = rt.enter();
+
+    let mut g = c.benchmark_group("breaker_tower");
+    let mut bare = tower_bare();
+    g.bench_function("bare", |bn| bn.iter(|| black_box(call_svc(&mut bare, 7))));
+    let mut ours = BreakerLayer::new(breaker()).layer(tower_bare());
+    g.bench_function("ours", |bn| bn.iter(|| black_box(call_svc(&mut ours, 7).is_ok())));
+    let theirs_layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .failure_rate_threshold(0.5)
+        .sliding_window_size(100)
+        .minimum_number_of_calls(20)
+        .build()
+        .unwrap();
+    let mut theirs = theirs_layer.layer(tower_bare());
+    g.bench_function("tower_resilience", |bn| bn.iter(|| black_box(call_svc(&mut theirs, 7).is_ok())));
+    g.finish();
+
+    let mut g = c.benchmark_group("retry_tower");
+    g.bench_function("bare", |bn| bn.iter(|| black_box(call_svc(&mut bare, 7))));
+    let retry = Retry::builder("bench")
+        .max_attempts(3)
+        .backoff(Exponential::new(Duration::from_millis(10), Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let mut ours = RetryLayer::new(retry.clone()).layer(tower_bare());
+    g.bench_function("ours", |bn| bn.iter(|| black_box(call_svc(&mut ours, 7))));
+    let theirs_layer = tower_resilience::retry::RetryLayer::<u64, u64, Infallible>::builder()
+        .max_attempts(3)
+        .exponential_backoff(Duration::from_millis(10))
+        .build();
+    let mut theirs = theirs_layer.layer(tower_bare());
+    g.bench_function("tower_resilience", |bn| bn.iter(|| black_box(call_svc(&mut theirs, 7))));
+    g.bench_function("ours_direct", |bn| bn.iter(|| black_box(now(retry.call(|| ready(downstream(7)))))));
+    g.finish();
+
+    let mut g = c.benchmark_group("bulkhead_tower");
+    g.bench_function("bare", |bn| bn.iter(|| black_box(call_svc(&mut bare, 7))));
+    let bulkhead = Bulkhead::builder("bench").max_concurrent(64).build().unwrap();
+    let mut ours = BulkheadLayer::new(bulkhead.clone()).layer(tower_bare());
+    g.bench_function("ours", |bn| bn.iter(|| black_box(call_svc(&mut ours, 7).is_ok())));
+    let theirs_layer = tower_resilience::bulkhead::BulkheadLayer::builder().max_concurrent_calls(64).build().unwrap();
+    let mut theirs = theirs_layer.layer(tower_bare());
+    g.bench_function("tower_resilience", |bn| bn.iter(|| black_box(call_svc(&mut theirs, 7).is_ok())));
+    g.bench_function("ours_direct", |bn| {
+        bn.iter(|| {
+            let _slot = bulkhead.try_acquire().unwrap();
+            black_box(downstream(7))
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("pipeline");
+    g.bench_function("bare", |bn| bn.iter(|| black_box(now(async { downstream(7) }))));
+    let p = Pipeline::builder()
+        .retry(retry)
+        .breaker(breaker())
+        .bulkhead(Bulkhead::builder("p").max_concurrent(64).build().unwrap())
+        .timeout(Timeout::new(Duration::from_secs(1)).unwrap())
+        .build();
+    g.bench_function("four_policies", |bn| bn.iter(|| black_box(now(p.call(|| ready(downstream(7)))).is_ok())));
+    g.finish();
+}
+
+/// Attempts per offered request when the downstream fails a fraction of calls: open-loop
+/// arrivals at 1,000 req/s on paused tokio time, up to 3 attempts with a short backoff, with
+/// and without a 10 % budget (10 retries/s reserve).
+fn amplification(fail_percent: u64, budgeted: bool) -> f64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    let requests: u64 = if quick() { 5_000 } else { 30_000 };
+    rt.block_on(async move {
+        let mut b = Retry::builder("sim").max_attempts(3).backoff(Constant::new(Duration::from_millis(50)));
+        if budgeted {
+            b = b.budget(
+                RetryBudget::builder()
+                    .ratio(0.1)
+                    .min_per_second(10)
+                    .window(Duration::from_secs(10), 10)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let retry = b.build().unwrap();
+        let attempts = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::with_capacity(requests as usize);
+        let t0 = tokio::time::Instant::now();
+        for i in 0..requests {
+            tokio::time::sleep_until(t0 + Duration::from_millis(i)).await;
+            let (retry, attempts) = (retry.clone(), attempts.clone());
+            tasks.push(tokio::spawn(async move {
+                retry
+                    .call(|| {
+                        let n = attempts.fetch_add(1, Ordering::Relaxed);
+                        // Deterministic failure pattern with the wanted rate.
+                        let fail = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % 100 < fail_percent;
+                        async move {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            if fail {
+                                Err(())
+                            } else {
+                                Ok(())
+                            }
+                        }
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        attempts.load(Ordering::Relaxed) as f64 / requests as f64
+    })
+}
+
+fn simulate() {
+    let mut rows = String::from(
+        "Retry amplification (attempts per offered request; 1,000 req/s open loop, up to 3 attempts, budget 10 % + 10/s over 10 s; paused tokio time):\n\n| downstream failure | no budget | with budget |\n|---|---|---|\n",
+    );
+    for fail in [100u64, 50] {
+        let without = amplification(fail, false);
+        let with = amplification(fail, true);
+        println!("amplification at {fail}% failure: without budget {without:.3}, with budget {with:.3}");
+        rows.push_str(&format!("| {fail} % | {without:.3} | {with:.3} |\n"));
+        record(&Figure {
+            krate: "resilience".into(),
+            figure: format!("attempts per offered request at {fail} % failure, with budget"),
+            unit: "ratio".into(),
+            value: Measure::Value(with),
+            baseline: Some(Measure::Value(without)),
+            goal: if fail == 100 { Goal::AtMost(1.2) } else { Goal::Info },
+            note: "baseline: the same retry policy without a budget (3 attempts)".into(),
+        });
+    }
+    let _ = write_section("resilience", "10-amplification", &rows);
+}
+
+fn figures() {
+    let fig = |figure: &str, unit: &str, value: Measure, baseline: Option<Measure>, goal: Goal, note: &str| {
+        record(&Figure {
+            krate: "resilience".into(),
+            figure: figure.into(),
+            unit: unit.into(),
+            value,
+            baseline,
+            goal,
+            note: note.into(),
+        })
+    };
+    fig(
+        "closed circuit-breaker call overhead",
+        "ns",
+        Measure::CriterionOverhead { id: "breaker/closed".into(), bare: "breaker/bare".into() },
+        Some(Measure::Criterion("breaker/bare".into())),
+        Goal::AtMost(50.0),
+        "breaker.call_sync around a bare function, minus the bare call (count window, single thread)",
+    );
+    fig(
+        "retry-budget check (successful try_withdraw, CoarseClock 1 ms)",
+        "ns",
+        Measure::Criterion("budget/try_withdraw".into()),
+        Some(Measure::Criterion("budget/deposit".into())),
+        Goal::AtMost(20.0),
+        "baseline column: the per-request deposit",
+    );
+    fig(
+        "retry-budget check with the default tokio clock",
+        "ns",
+        Measure::Criterion("budget/try_withdraw_tokio_clock".into()),
+        Some(Measure::Criterion("budget/tokio_instant_now".into())),
+        Goal::Info,
+        "baseline column: one tokio::time::Instant::now() (most of the cost)",
+    );
+    fig(
+        "four-policy pipeline overhead (retry, breaker, bulkhead, timeout)",
+        "ns",
+        Measure::CriterionOverhead { id: "pipeline/four_policies".into(), bare: "pipeline/bare".into() },
+        Some(Measure::Criterion("pipeline/bare".into())),
+        Goal::Info,
+        "happy path, polled once without a runtime scheduler",
+    );
+    for (group, what) in
+        [("breaker_tower", "closed breaker"), ("retry_tower", "retry happy path"), ("bulkhead_tower", "bulkhead")]
+    {
+        fig(
+            &format!("{what} as a tower layer vs tower-resilience 0.13"),
+            "ns",
+            Measure::Criterion(format!("{group}/ours")),
+            Some(Measure::Criterion(format!("{group}/tower_resilience"))),
+            Goal::RatioAtMost(1.0),
+            "same bare service, same settings, same run; a ratio below 1 means faster",
+        );
+    }
+}
+
+criterion_group!(benches, bench_breaker, bench_budget, bench_tower);
+
+fn main() {
+    figures();
+    simulate();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
