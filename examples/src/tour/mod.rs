@@ -2,6 +2,7 @@
 //! line in [`run`].
 
 pub mod admission;
+pub mod resilience;
 pub mod tiered_cache;
 
 use crate::services::Services;
@@ -36,5 +37,6 @@ pub async fn run(tour: &Tour) -> Result<(), SectionError> {
     tour.services.describe();
     tiered_cache::run(tour).await?;
     admission::run(tour).await?;
+    resilience::run(tour).await?;
     Ok(())
 }
