@@ -27,6 +27,7 @@ fn overhead(c: &mut Criterion) {
         .unwrap();
     let meta = RequestMeta::new(Priority::Normal);
     g.bench_function("admitted_call", |b| b.iter(|| drop(black_box(ctl.try_acquire(&meta).unwrap()))));
+    g.bench_function("admitted_call_ref", |b| b.iter(|| drop(black_box(ctl.try_acquire_ref(&meta).unwrap()))));
     g.finish();
 }
 
@@ -44,7 +45,21 @@ fn main() {
         },
         baseline: Some(Measure::Criterion("admission/governor_check".into())),
         goal: Goal::AtMost(25.0),
-        note: "overhead over a raw governor check measured in the same run; no allocation on the admitted path".into(),
+        note:
+            "owned permit (Arc); overhead over a raw governor check in the same run; no allocation (tests/no_alloc.rs)"
+                .into(),
+    });
+    record(&Figure {
+        krate: "admission".into(),
+        figure: "admitted call with a borrowed permit (try_acquire_ref) overhead".into(),
+        unit: "ns".into(),
+        value: Measure::CriterionOverhead {
+            id: "admission/admitted_call_ref".into(),
+            bare: "admission/governor_check".into(),
+        },
+        baseline: Some(Measure::Criterion("admission/governor_check".into())),
+        goal: Goal::AtMost(25.0),
+        note: "as above without the owned permit's Arc reference count".into(),
     });
     record(&Figure {
         krate: "admission".into(),

@@ -57,8 +57,8 @@ pub mod sim;
 pub mod tower;
 
 pub use controller::{
-    AdmissionController, AdmissionControllerBuilder, AdmissionStats, Outcome, Permit, PriorityShares, PriorityStats,
-    QueueOrder, RejectReason, Rejected, RequestMeta,
+    AdmissionController, AdmissionControllerBuilder, AdmissionStats, Outcome, Permit, PermitRef, PriorityShares,
+    PriorityStats, QueueOrder, RejectReason, Rejected, RequestMeta,
 };
 pub use error::BuildError;
 pub use overload::OverloadSignal;

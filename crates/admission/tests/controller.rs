@@ -94,6 +94,19 @@ async fn rejection_says_why_and_when() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn borrowed_and_owned_permits_share_one_count() {
+    let ctl = AdmissionController::builder().fixed_limit(2).priority_shares(PriorityShares::none()).build().unwrap();
+    let a = ctl.try_acquire_ref(&meta(Priority::Normal)).unwrap();
+    let b = ctl.try_acquire(&meta(Priority::Normal)).unwrap();
+    assert!(ctl.try_acquire_ref(&meta(Priority::Normal)).is_err());
+    drop(a);
+    assert_eq!(ctl.inflight(), 1);
+    drop(b);
+    assert_eq!(ctl.inflight(), 0);
+    assert_eq!(ctl.stats().admitted_total, 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn queued_request_gets_the_slot_when_a_permit_drops() {
     let ctl = AdmissionController::builder().fixed_limit(1).queue(4, Duration::from_secs(1)).build().unwrap();
     let held = ctl.try_acquire(&meta(Priority::Critical)).unwrap();

@@ -4,6 +4,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use perfstack_admission::clock::ManualClock;
+use perfstack_admission::limit::{Vegas, VegasConfig};
 use perfstack_admission::rate::RateLimit;
 use perfstack_admission::{AdmissionController, Priority, RequestMeta};
 
@@ -33,9 +38,14 @@ static GLOBAL: Counting = Counting;
 fn admitted_path_does_not_allocate() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let _g = rt.enter();
+    // A manual clock moved 1 ms per call, so control windows close (and the limit updates)
+    // while allocations are counted.
+    let clock = ManualClock::default();
     let ctl = AdmissionController::builder()
-        .fixed_limit(100)
+        .try_limit(Vegas::new(VegasConfig::default()))
         .rate_limit(RateLimit::per_second(1e6, 1_000_000).unwrap())
+        .clock(Arc::new(clock.clone()))
+        .sample_every(1)
         .build()
         .unwrap();
     let meta = RequestMeta::new(Priority::Critical);
@@ -45,7 +55,10 @@ fn admitted_path_does_not_allocate() {
     COUNTING.store(true, Ordering::SeqCst);
     for _ in 0..10_000 {
         drop(ctl.try_acquire(&meta).unwrap());
+        drop(ctl.try_acquire_ref(&meta).unwrap());
+        clock.advance(Duration::from_millis(1));
     }
     COUNTING.store(false, Ordering::SeqCst);
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 0);
+    assert!(ctl.stats().windows >= 50, "windows closed: {}", ctl.stats().windows);
 }

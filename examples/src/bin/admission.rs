@@ -207,9 +207,9 @@ async fn main() -> Result<(), Error> {
         drained(&backend).await;
     }
     println!(
-        "controller: limit {} after the run; stats {}",
+        "controller: limit {} after the run; admitted by priority (estimate) {}",
         ctl.limit(),
-        ctl.stats().priorities.iter().map(|p| format!("{:?}={}", p.priority, p.admitted)).collect::<Vec<_>>().join(" ")
+        ctl.stats().priorities.iter().map(|p| format!("{:?}={}", p.priority, p.admitted_estimate)).collect::<Vec<_>>().join(" ")
     );
     Ok(())
 }

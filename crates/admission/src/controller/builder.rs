@@ -1,4 +1,4 @@
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,7 +178,7 @@ impl AdmissionControllerBuilder {
             (None, None) => Arc::new(TokioClock::new()),
         };
         let rate_shares_clock = self.rate.as_ref().is_some_and(|r| Arc::ptr_eq(r.clock(), &clock));
-        let limit_now = limit.limit().max(1);
+        let limit_now = limit.limit().clamp(1, super::inner::MAX_INFLIGHT);
         let caps = self.shares.caps(limit_now).map(AtomicUsize::new);
         let core = Core {
             limit,
@@ -190,17 +190,18 @@ impl AdmissionControllerBuilder {
         let queue_timeout = if self.queue_capacity == 0 { Duration::ZERO } else { self.queue_timeout };
         Ok(AdmissionController {
             inner: Arc::new(Inner {
+                metrics: super::metrics::Handles::new(&self.name),
                 name: self.name,
                 clock,
                 rate: self.rate,
                 rate_shares_clock,
                 keyed: self.keyed,
                 sample_every: self.sample_every,
-                inflight: AtomicUsize::new(0),
+                slots: AtomicU64::new(0),
                 caps,
                 limit_now: AtomicUsize::new(limit_now),
                 queued: AtomicUsize::new(0),
-                admitted: Default::default(),
+                admitted_sampled: Default::default(),
                 shares: self.shares,
                 window: w,
                 queue_timeout,

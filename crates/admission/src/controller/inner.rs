@@ -31,7 +31,7 @@ pub(crate) fn sample_this(every: u32) -> bool {
 
 /// Shared state of a controller; every clone of the handle points here.
 ///
-/// The admitted path touches only atomics (`inflight`, `caps`, `admitted`); the lock guards the
+/// The admitted path touches only atomics (`slots`, `caps`); the lock guards the
 /// limit algorithm, the window aggregate and the queue, and is taken by sampled releases and
 /// by the queue.
 #[derive(Debug)]
@@ -49,13 +49,17 @@ pub(crate) struct Inner {
     pub(crate) signals: Vec<Arc<dyn OverloadSignal>>,
     /// Levels below this index are shed by overload signals.
     pub(crate) shed_levels: AtomicUsize,
-    pub(crate) inflight: AtomicUsize,
+    /// In flight (low 24 bits) and admitted so far (high 40 bits), in one word so that one
+    /// atomic operation admits and counts.
+    pub(crate) slots: AtomicU64,
     pub(crate) caps: [AtomicUsize; 5],
     pub(crate) limit_now: AtomicUsize,
     pub(crate) queued: AtomicUsize,
-    pub(crate) admitted: [AtomicU64; 5],
+    /// Admissions counted for one in `sample_every` (per priority), for the stats estimate.
+    pub(crate) admitted_sampled: [AtomicU64; 5],
     /// Rejections, `[reason][priority]`.
     pub(crate) rejected: [[AtomicU64; 5]; 5],
+    pub(crate) metrics: super::metrics::Handles,
     pub(crate) core: Mutex<Core>,
 }
 
@@ -69,32 +73,60 @@ pub(crate) struct Core {
     pub(crate) last_rtt: Duration,
 }
 
+/// What a permit reports when it drops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Released {
+    pub(crate) start: Duration,
+    pub(crate) outcome: Outcome,
+    pub(crate) sampled: bool,
+    pub(crate) inflight_at_admit: usize,
+}
+
+/// Most requests in flight at once (the in-flight part of `slots`).
+pub(crate) const MAX_INFLIGHT: usize = (1 << 24) - 1;
+const ONE: u64 = 1;
+const ONE_ADMITTED: u64 = 1 << 24;
+
 pub(crate) fn priority_label(p: Priority) -> &'static str {
     ["low", "normal", "high", "urgent", "critical"][p.index()]
 }
 
 impl Inner {
     pub(crate) fn set_limit(&self, limit: usize) {
-        let limit = limit.max(1);
+        let limit = limit.clamp(1, MAX_INFLIGHT);
         self.limit_now.store(limit, Ordering::Relaxed);
         for (cap, v) in self.caps.iter().zip(self.shares.caps(limit)) {
             cap.store(v, Ordering::Relaxed);
         }
     }
 
+    /// Requests in flight now.
+    #[inline]
+    pub(crate) fn inflight(&self) -> usize {
+        (self.slots.load(Ordering::Relaxed) & (ONE_ADMITTED - 1)) as usize
+    }
+
+    /// Requests admitted so far.
+    pub(crate) fn admitted_total(&self) -> u64 {
+        self.slots.load(Ordering::Relaxed) >> 24
+    }
+
     /// Takes one slot if `level` is under its cap; returns the new in-flight count.
     #[inline]
-    pub(crate) fn try_take_slot(&self, level: usize) -> Option<usize> {
-        let cap = self.caps[level].load(Ordering::Relaxed);
-        let mut cur = self.inflight.load(Ordering::Relaxed);
+    pub(crate) fn try_take_slot(&self, level: usize, counted: bool) -> Option<usize> {
+        let cap = self.caps[level].load(Ordering::Relaxed) as u64;
+        let mut cur = self.slots.load(Ordering::Relaxed);
         loop {
-            if cur >= cap {
+            let inflight = cur & (ONE_ADMITTED - 1);
+            if inflight >= cap {
                 return None;
             }
-            match self.inflight.compare_exchange_weak(cur, cur + 1, Ordering::SeqCst, Ordering::Relaxed) {
+            match self.slots.compare_exchange_weak(cur, cur + ONE + ONE_ADMITTED, Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => {
-                    self.admitted[level].fetch_add(1, Ordering::Relaxed);
-                    return Some(cur + 1);
+                    if counted {
+                        self.admitted_sampled[level].fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Some(inflight as usize + 1);
                 }
                 Err(c) => cur = c,
             }
@@ -102,17 +134,15 @@ impl Inner {
     }
 
     pub(crate) fn reject(&self, reason: RejectReason, priority: Priority, retry_after: Option<Duration>) -> Rejected {
-        metrics::counter!("perfstack_admission_rejected_total", "controller" => self.name.clone(),
-            "reason" => reason.as_str(), "priority" => priority_label(priority))
-        .increment(1);
+        self.metrics.rejected[reason.index()][priority.index()].increment(1);
         self.rejected[reason.index()][priority.index()].fetch_add(1, Ordering::Relaxed);
         Rejected::new(reason, priority, retry_after)
     }
 
     /// Frees a slot; a sampled permit also feeds the window (and may close it); hands the slot
     /// to a waiter when the queue is not empty.
-    pub(crate) fn release(this: &Arc<Inner>, p: &Permit) {
-        this.inflight.fetch_sub(1, Ordering::SeqCst);
+    pub(crate) fn release(this: &Arc<Inner>, p: &Released) {
+        this.slots.fetch_sub(ONE, Ordering::SeqCst);
         let sample = p.sampled && p.outcome != Outcome::Ignore;
         // A drop is a signal even when the latency was not measured.
         let drop_only = !p.sampled && p.outcome == Outcome::Dropped;
@@ -132,7 +162,7 @@ impl Inner {
                 if let Some(s) = core.window.close_if_due(now, &this.window) {
                     let new = core.limit.update(&s);
                     this.set_limit(new);
-                    core.window = Window::new(now, this.inflight.load(Ordering::Relaxed));
+                    core.window = Window::new(now, this.inflight());
                     core.windows += 1;
                     core.last_rtt = s.rtt;
                     closed = Some((s, this.limit_now.load(Ordering::Relaxed)));
@@ -156,7 +186,7 @@ impl Inner {
             if level.index() < shed {
                 break;
             }
-            let Some(inflight) = this.try_take_slot(level.index()) else { break };
+            let Some(inflight) = this.try_take_slot(level.index(), sample_this(this.sample_every)) else { break };
             let Some(w) = core.queue.pop(level) else {
                 this.give_back(level);
                 break;
@@ -183,17 +213,16 @@ impl Inner {
         this.queued.store(core.queue.len(), Ordering::SeqCst);
     }
 
-    fn give_back(&self, level: Priority) {
-        self.inflight.fetch_sub(1, Ordering::SeqCst);
-        self.admitted[level.index()].fetch_sub(1, Ordering::Relaxed);
+    /// Undoes a slot taken for a waiter that is gone (the count may keep one sampled extra).
+    fn give_back(&self, _level: Priority) {
+        self.slots.fetch_sub(ONE + ONE_ADMITTED, Ordering::SeqCst);
     }
 
     fn window_closed(&self, sample: &Sample, limit: usize) {
-        let inflight = self.inflight.load(Ordering::Relaxed);
-        metrics::gauge!("perfstack_admission_limit", "controller" => self.name.clone()).set(limit as f64);
-        metrics::gauge!("perfstack_admission_inflight", "controller" => self.name.clone()).set(inflight as f64);
-        metrics::histogram!("perfstack_admission_rtt_seconds", "controller" => self.name.clone())
-            .record(sample.rtt.as_secs_f64());
+        let inflight = self.inflight();
+        self.metrics.limit.set(limit as f64);
+        self.metrics.inflight.set(inflight as f64);
+        self.metrics.rtt.record(sample.rtt.as_secs_f64());
         tracing::trace!(controller = %self.name, limit, rtt = ?sample.rtt, min_rtt = ?sample.min_rtt, "admission window closed");
         if !self.signals.is_empty() {
             self.refresh_overload();
@@ -208,8 +237,7 @@ impl Inner {
         let before = self.shed_levels.swap(shed, Ordering::Relaxed);
         if before != shed {
             tracing::info!(controller = %self.name, pressure, shed_levels = shed, "overload shedding changed");
-            metrics::gauge!("perfstack_admission_overload_shed_levels", "controller" => self.name.clone())
-                .set(shed as f64);
+            self.metrics.shed_levels.set(shed as f64);
         }
         shed
     }

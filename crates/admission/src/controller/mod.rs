@@ -4,6 +4,7 @@
 mod builder;
 mod inner;
 mod meta;
+mod metrics;
 mod permit;
 mod queue;
 mod rejected;
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 pub use builder::AdmissionControllerBuilder;
 use inner::Inner;
 pub use meta::RequestMeta;
-pub use permit::{Outcome, Permit};
+pub use permit::{Outcome, Permit, PermitRef};
 pub use queue::QueueOrder;
 use queue::{Enqueue, Waiter};
 pub use rejected::{RejectReason, Rejected};
@@ -69,6 +70,32 @@ impl AdmissionController {
     /// `Concurrency`, with a retry hint for rate and concurrency.
     #[inline]
     pub fn try_acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
+        let r = self.admit(meta)?;
+        Ok(Permit {
+            inner: Arc::clone(&self.inner),
+            start: r.start,
+            priority: meta.priority,
+            outcome: Outcome::Success,
+            armed: true,
+            sampled: r.sampled,
+            inflight_at_admit: r.inflight_at_admit,
+        })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) with a permit that borrows the controller: no
+    /// reference count to touch, for work that completes while `self` is borrowed.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    #[inline]
+    pub fn try_acquire_ref(&self, meta: &RequestMeta<'_>) -> Result<PermitRef<'_>, Rejected> {
+        let released = self.admit(meta)?;
+        Ok(PermitRef { controller: self, priority: meta.priority, released })
+    }
+
+    #[inline]
+    fn admit(&self, meta: &RequestMeta<'_>) -> Result<inner::Released, Rejected> {
         let inner = &self.inner;
         let p = meta.priority;
         if let Some(d) = meta.deadline {
@@ -93,7 +120,7 @@ impl AdmissionController {
         if p.index() < inner.shed_levels.load(Ordering::Relaxed) {
             return Err(inner.reject(RejectReason::Overload, p, Some(inner.window.max)));
         }
-        let Some(inflight) = inner.try_take_slot(p.index()) else {
+        let Some(inflight) = inner.try_take_slot(p.index(), sampled) else {
             // About one request time from now a slot frees; unknown before the first window.
             let retry = Some(inner.core.lock().last_rtt).filter(|d| !d.is_zero());
             return Err(inner.reject(RejectReason::Concurrency, p, retry));
@@ -101,15 +128,7 @@ impl AdmissionController {
         if sampled && now.is_zero() {
             now = inner.clock.now();
         }
-        Ok(Permit {
-            inner: Arc::clone(inner),
-            start: now,
-            priority: p,
-            outcome: Outcome::Success,
-            armed: true,
-            sampled,
-            inflight_at_admit: inflight,
-        })
+        Ok(inner::Released { start: now, outcome: Outcome::Success, sampled, inflight_at_admit: inflight })
     }
 
     /// Admits the request, waiting in the bounded priority queue when the concurrency limit is
@@ -139,7 +158,7 @@ impl AdmissionController {
                 drop(core);
                 return Err(inner.reject(RejectReason::QueueFull, p, None));
             }
-            if let Some(inflight) = inner.try_take_slot(p.index()) {
+            if let Some(inflight) = inner.try_take_slot(p.index(), inner::sample_this(inner.sample_every)) {
                 drop(core);
                 let start = inner.clock.now();
                 return Ok(Permit {
@@ -163,7 +182,7 @@ impl AdmissionController {
             inner.queued.store(core.queue.len(), Ordering::SeqCst);
             // A release that ran between our slot check and the store above saw an empty queue:
             // look again, so no slot stays free while we wait.
-            if inner.inflight.load(Ordering::SeqCst) < inner.caps[p.index()].load(Ordering::Relaxed) {
+            if inner.inflight() < inner.caps[p.index()].load(Ordering::Relaxed) {
                 let now = inner.clock.now();
                 Inner::hand_off(inner, &mut core, now);
             }
@@ -196,7 +215,7 @@ impl AdmissionController {
     /// Requests in flight now.
     #[must_use]
     pub fn inflight(&self) -> usize {
-        self.inner.inflight.load(Ordering::Relaxed)
+        self.inner.inflight()
     }
 
     /// Reads the overload signals now (they are also read at every window close) and returns
@@ -215,7 +234,8 @@ impl AdmissionController {
             .map(|&p| PriorityStats {
                 priority: p,
                 cap: inner.caps[p.index()].load(Ordering::Relaxed),
-                admitted: inner.admitted[p.index()].load(Ordering::Relaxed),
+                admitted_estimate: inner.admitted_sampled[p.index()].load(Ordering::Relaxed)
+                    * u64::from(inner.sample_every),
                 rejected: RejectReason::ALL
                     .iter()
                     .map(|r| (r.as_str(), inner.rejected[r.index()][p.index()].load(Ordering::Relaxed)))
@@ -226,7 +246,8 @@ impl AdmissionController {
             name: inner.name.clone(),
             algorithm: core.limit.name(),
             limit: inner.limit_now.load(Ordering::Relaxed),
-            inflight: inner.inflight.load(Ordering::Relaxed),
+            inflight: inner.inflight(),
+            admitted_total: inner.admitted_total(),
             queued: core.queue.len(),
             windows: core.windows,
             last_rtt_seconds: core.last_rtt.as_secs_f64(),

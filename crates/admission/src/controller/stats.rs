@@ -13,6 +13,8 @@ pub struct AdmissionStats {
     pub limit: usize,
     /// Requests in flight now.
     pub inflight: usize,
+    /// Requests admitted so far (exact).
+    pub admitted_total: u64,
     /// Requests waiting in the queue now.
     pub queued: usize,
     /// Control windows closed so far.
@@ -32,8 +34,9 @@ pub struct PriorityStats {
     pub priority: Priority,
     /// Its in-flight cap under the current limit.
     pub cap: usize,
-    /// Requests admitted.
-    pub admitted: u64,
+    /// Requests admitted at this level, estimated from one admission in `sample_every` (so
+    /// that counting costs nothing on the admitted path); exact when `sample_every` is 1.
+    pub admitted_estimate: u64,
     /// Requests rejected, by reason (`rate`, `concurrency`, `overload`, `deadline`, `queue_full`).
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
 }

@@ -1,0 +1,35 @@
+use metrics::{Counter, Gauge, Histogram};
+
+use super::inner::priority_label;
+use super::RejectReason;
+use crate::Priority;
+
+/// Metric handles resolved once when the controller is built, so reporting never allocates.
+/// (A recorder installed after the controller was built does not see it.)
+#[derive(Debug)]
+pub(crate) struct Handles {
+    pub(crate) limit: Gauge,
+    pub(crate) inflight: Gauge,
+    pub(crate) rtt: Histogram,
+    pub(crate) shed_levels: Gauge,
+    /// `[reason][priority]`.
+    pub(crate) rejected: [[Counter; 5]; 5],
+}
+
+impl Handles {
+    pub(crate) fn new(name: &str) -> Self {
+        let n = name.to_owned();
+        Self {
+            limit: metrics::gauge!("perfstack_admission_limit", "controller" => n.clone()),
+            inflight: metrics::gauge!("perfstack_admission_inflight", "controller" => n.clone()),
+            rtt: metrics::histogram!("perfstack_admission_rtt_seconds", "controller" => n.clone()),
+            shed_levels: metrics::gauge!("perfstack_admission_overload_shed_levels", "controller" => n.clone()),
+            rejected: RejectReason::ALL.map(|r| {
+                Priority::ALL.map(|p| {
+                    metrics::counter!("perfstack_admission_rejected_total", "controller" => n.clone(),
+                        "reason" => r.as_str(), "priority" => priority_label(p))
+                })
+            }),
+        }
+    }
+}
