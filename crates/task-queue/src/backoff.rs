@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// A delay schedule: how long to wait before retry number `attempt` (1 = the first retry).
+/// A delay schedule: how long to wait before retry number `attempt` (1 = the first retry);
+/// `None` means no retry is left (the task is dead-lettered).
 pub trait Backoff: Send + Sync + std::fmt::Debug {
-    /// The delay before retry `attempt` (1-based).
-    fn delay(&self, attempt: u32) -> Duration;
+    /// The delay before retry `attempt` (1-based), or `None` when the schedule is exhausted.
+    fn delay(&self, attempt: u32) -> Option<Duration>;
 }
 
 /// A retry schedule that can be stored with a task.
@@ -24,9 +25,9 @@ pub trait Backoff: Send + Sync + std::fmt::Debug {
 /// use perfstack_task_queue::{Backoff, BackoffPolicy};
 ///
 /// let b = BackoffPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1));
-/// assert_eq!(b.delay(1), Duration::from_millis(100));
-/// assert_eq!(b.delay(2), Duration::from_millis(200));
-/// assert_eq!(b.delay(10), Duration::from_secs(1));
+/// assert_eq!(b.delay(1), Some(Duration::from_millis(100)));
+/// assert_eq!(b.delay(2), Some(Duration::from_millis(200)));
+/// assert_eq!(b.delay(10), Some(Duration::from_secs(1)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -72,15 +73,15 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Backoff for BackoffPolicy {
-    fn delay(&self, attempt: u32) -> Duration {
-        match *self {
+    fn delay(&self, attempt: u32) -> Option<Duration> {
+        Some(match *self {
             Self::Constant { delay_ms } => Duration::from_millis(delay_ms),
             Self::Exponential { initial_ms, max_ms } => {
                 let shift = attempt.saturating_sub(1).min(40);
                 let d = initial_ms.saturating_mul(1u64 << shift).min(max_ms);
                 Duration::from_millis(d)
             }
-        }
+        })
     }
 }
 
@@ -91,9 +92,9 @@ mod tests {
     #[test]
     fn exponential_doubles_and_caps() {
         let b = BackoffPolicy::exponential(Duration::from_millis(10), Duration::from_millis(50));
-        let d: Vec<u64> = (1..=5).map(|a| millis(b.delay(a))).collect();
+        let d: Vec<u64> = (1..=5).map(|a| millis(b.delay(a).unwrap_or_default())).collect();
         assert_eq!(d, vec![10, 20, 40, 50, 50]);
-        assert_eq!(b.delay(u32::MAX), Duration::from_millis(50));
+        assert_eq!(b.delay(u32::MAX), Some(Duration::from_millis(50)));
     }
 
     #[test]

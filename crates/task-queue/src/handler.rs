@@ -2,60 +2,87 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use crate::backend::LeasedTask;
 use crate::error::TaskError;
 use crate::priority::Priority;
 use crate::task::TaskId;
 
-/// Everything a handler knows about the attempt it runs.
+/// Everything a handler knows about the attempt it runs. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
-    pub(crate) id: TaskId,
-    pub(crate) kind: Arc<str>,
-    pub(crate) payload: Arc<[u8]>,
-    pub(crate) priority: Priority,
-    pub(crate) attempt: u32,
-    pub(crate) max_attempts: u32,
-    pub(crate) fence: i64,
-    pub(crate) cancel: CancellationToken,
+    inner: Arc<ContextInner>,
+}
+
+#[derive(Debug)]
+struct ContextInner {
+    id: TaskId,
+    kind: Arc<str>,
+    payload: Arc<[u8]>,
+    priority: Priority,
+    attempt: u32,
+    max_attempts: u32,
+    fence: i64,
+    cancel: CancellationToken,
     /// Set when the handler already wrote the task's completion itself (in its transaction).
-    pub(crate) settled: Arc<std::sync::atomic::AtomicBool>,
+    settled: AtomicBool,
 }
 
 impl TaskContext {
+    pub(crate) fn new(task: &LeasedTask) -> Self {
+        Self {
+            inner: Arc::new(ContextInner {
+                id: task.id,
+                kind: Arc::clone(&task.kind),
+                payload: Arc::clone(&task.payload),
+                priority: task.priority,
+                attempt: task.attempt,
+                max_attempts: task.max_attempts,
+                fence: task.fence,
+                cancel: task.cancel.clone(),
+                settled: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub(crate) fn is_settled(&self) -> bool {
+        self.inner.settled.load(Ordering::Acquire)
+    }
+
     /// The task.
     #[must_use]
     pub fn id(&self) -> TaskId {
-        self.id
+        self.inner.id
     }
 
     /// Its kind.
     #[must_use]
     pub fn kind(&self) -> &str {
-        &self.kind
+        &self.inner.kind
     }
 
     /// This attempt's number, from 1.
     #[must_use]
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.inner.attempt
     }
 
     /// Maximum attempts.
     #[must_use]
     pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
+        self.inner.max_attempts
     }
 
     /// The task's priority.
     #[must_use]
     pub fn priority(&self) -> Priority {
-        self.priority
+        self.inner.priority
     }
 
     /// The lease's fencing token. A handler that commits an external effect can store it with
@@ -63,26 +90,26 @@ impl TaskContext {
     /// it: a worker whose lease was taken over can then never commit.
     #[must_use]
     pub fn fence(&self) -> i64 {
-        self.fence
+        self.inner.fence
     }
 
     /// Fires when the task is cancelled, its lease is lost, its timeout passes or the pool
     /// shuts down past its grace period.
     #[must_use]
     pub fn cancellation(&self) -> &CancellationToken {
-        &self.cancel
+        &self.inner.cancel
     }
 
     /// Marks the attempt as already completed by the handler itself (for example inside its own
     /// database transaction), so that the pool does not write the outcome again.
     pub fn mark_settled(&self) {
-        self.settled.store(true, std::sync::atomic::Ordering::Release);
+        self.inner.settled.store(true, Ordering::Release);
     }
 
     /// The raw JSON payload.
     #[must_use]
     pub fn payload_bytes(&self) -> &[u8] {
-        &self.payload
+        &self.inner.payload
     }
 
     /// The payload decoded as `T`.
@@ -92,7 +119,7 @@ impl TaskContext {
     /// [`TaskError::Permanent`] when it does not decode: retrying cannot help, so the task is
     /// dead-lettered with the decoder's message.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, TaskError> {
-        serde_json::from_slice(&self.payload)
+        serde_json::from_slice(&self.inner.payload)
             .map_err(|e| TaskError::Permanent(format!("payload does not deserialize: {e}")))
     }
 }

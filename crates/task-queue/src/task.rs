@@ -1,5 +1,6 @@
 //! The task model: what a caller submits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -40,8 +41,8 @@ impl std::fmt::Display for TaskId {
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct Task {
-    pub(crate) kind: String,
-    pub(crate) payload: Vec<u8>,
+    pub(crate) kind: Arc<str>,
+    pub(crate) payload: Arc<[u8]>,
     pub(crate) priority: Priority,
     pub(crate) max_attempts: u32,
     pub(crate) backoff: BackoffPolicy,
@@ -67,8 +68,8 @@ impl Task {
     /// payload that is not valid JSON is dead-lettered by the handler that cannot read it.
     pub fn from_json_bytes(kind: impl Into<String>, payload: Vec<u8>) -> Self {
         Self {
-            kind: kind.into(),
-            payload,
+            kind: Arc::from(kind.into()),
+            payload: Arc::from(payload),
             priority: Priority::Normal,
             max_attempts: 3,
             backoff: BackoffPolicy::default(),

@@ -2,6 +2,7 @@
 
 pub mod memory;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,9 +20,9 @@ pub struct LeasedTask {
     /// The task.
     pub id: TaskId,
     /// Its kind.
-    pub kind: String,
+    pub kind: Arc<str>,
     /// JSON payload.
-    pub payload: Vec<u8>,
+    pub payload: Arc<[u8]>,
     /// Its priority.
     pub priority: Priority,
     /// This attempt's number (1-based).

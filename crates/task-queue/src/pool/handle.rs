@@ -61,6 +61,7 @@ impl WorkerPool {
             queue: b.queue,
             slots: Arc::new(Semaphore::new(b.cfg.concurrency.max(1))),
             cfg: b.cfg,
+            metrics: super::metrics::PoolMetrics::new(b.handlers.keys()),
             handlers: b.handlers,
             running: Mutex::default(),
             stop: CancellationToken::new(),

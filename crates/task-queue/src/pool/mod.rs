@@ -4,6 +4,7 @@ mod builder;
 mod completer;
 mod fetcher;
 mod handle;
+mod metrics;
 mod runner;
 mod shared;
 

@@ -14,7 +14,7 @@ use crate::backend::{Completion, LeasedTask, Outcome};
 use crate::backoff::Backoff;
 use crate::error::TaskError;
 use crate::handler::TaskContext;
-use crate::priority::label;
+use crate::priority::level;
 
 enum Ended {
     Returned(Result<(), TaskError>),
@@ -40,28 +40,16 @@ pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemapho
 async fn run(shared: &Shared, task: LeasedTask) {
     let counters = &shared.queue.inner.counters;
     counters.wait.record(task.waited);
-    metrics::histogram!("perfstack_task_wait_seconds", "priority" => label(task.priority))
-        .record(task.waited.as_secs_f64());
+    shared.metrics.wait[usize::from(level(task.priority))].record(task.waited.as_secs_f64());
     shared.running.lock().insert(task.id, (task.fence, task.cancel.clone()));
 
-    let registered = shared.handlers.get(task.kind.as_str()).cloned();
+    let registered = shared.handlers.get(&*task.kind);
+    let ctx = TaskContext::new(&task);
     let started = Instant::now();
-    let settled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let ended = match &registered {
-        None => Ended::Returned(Err(TaskError::Permanent(format!("no handler for kind {:?}", task.kind)))),
+    let ended = match registered {
+        None => Ended::Returned(Err(TaskError::Permanent(format!("no handler for kind {:?}", &*task.kind)))),
         Some(r) => {
-            let ctx = TaskContext {
-                id: task.id,
-                kind: Arc::from(task.kind.as_str()),
-                payload: Arc::from(task.payload),
-                priority: task.priority,
-                attempt: task.attempt,
-                max_attempts: task.max_attempts,
-                fence: task.fence,
-                cancel: task.cancel.clone(),
-                settled: Arc::clone(&settled),
-            };
-            let attempt = AssertUnwindSafe(r.handler.run(ctx)).catch_unwind();
+            let attempt = AssertUnwindSafe(r.handler.run(ctx.clone())).catch_unwind();
             let deadline = task.timeout.map(|t| started + t);
             tokio::select! {
                 res = attempt => match res {
@@ -77,14 +65,17 @@ async fn run(shared: &Shared, task: LeasedTask) {
     shared.running.lock().remove(&task.id);
 
     let retry_or_dead = |error: String| {
-        if task.attempt < task.max_attempts {
-            let delay = match registered.as_ref().and_then(|r| r.backoff.as_ref()) {
+        let delay = if task.attempt < task.max_attempts {
+            match registered.and_then(|r| r.backoff.as_ref()) {
                 Some(b) => b.delay(task.attempt),
                 None => task.backoff.delay(task.attempt),
-            };
-            Outcome::Retry { delay, error }
+            }
         } else {
-            Outcome::Dead { error }
+            None
+        };
+        match delay {
+            Some(delay) => Outcome::Retry { delay, error },
+            None => Outcome::Dead { error },
         }
     };
     let outcome = match ended {
@@ -109,37 +100,36 @@ async fn run(shared: &Shared, task: LeasedTask) {
             Outcome::Released
         }
     };
-    let name = match &outcome {
+    let i = match &outcome {
         Outcome::Completed => {
             counters.completed.fetch_add(1, Relaxed);
-            "completed"
+            0
         }
         Outcome::Retry { error, .. } => {
             counters.retried.fetch_add(1, Relaxed);
             tracing::info!(%error, "task attempt failed; will retry");
-            "retried"
+            1
         }
         Outcome::Dead { error } => {
             counters.dead.fetch_add(1, Relaxed);
             tracing::warn!(%error, "task dead-lettered");
-            "dead"
+            2
         }
         Outcome::Cancelled => {
             counters.cancelled.fetch_add(1, Relaxed);
-            "cancelled"
+            3
         }
         Outcome::Released => {
             counters.released.fetch_add(1, Relaxed);
-            "released"
+            4
         }
     };
     counters.run.record(elapsed);
-    metrics::counter!("perfstack_task_outcomes_total", "kind" => task.kind.clone(), "outcome" => name).increment(1);
-    metrics::histogram!("perfstack_task_duration_seconds", "kind" => task.kind.clone(), "outcome" => name)
-        .record(elapsed.as_secs_f64());
-    let already_written = settled.load(std::sync::atomic::Ordering::Acquire) && outcome == Outcome::Completed;
-    if already_written {
-        return;
+    let m = shared.metrics.kind(&task.kind);
+    m.outcomes[i].increment(1);
+    m.durations[i].record(elapsed.as_secs_f64());
+    if ctx.is_settled() && outcome == Outcome::Completed {
+        return; // the handler wrote the completion in its own transaction
     }
     if let Some(tx) = shared.sender() {
         // A closed channel means the pool is gone: the lease expires and the task is rescued.

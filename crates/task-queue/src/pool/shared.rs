@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::builder::{PoolConfig, Registered};
+use super::metrics::PoolMetrics;
 use crate::backend::Completion;
 use crate::queue::TaskQueue;
 use crate::task::TaskId;
@@ -25,6 +26,8 @@ pub(super) struct Shared {
     pub(super) stop: CancellationToken,
     /// Grace is over: cancel and hand back what still runs.
     pub(super) kill: CancellationToken,
+    /// Metric handles.
+    pub(super) metrics: PoolMetrics,
     /// Outcomes to the completer; taken (closed) at shutdown.
     pub(super) outcomes: Mutex<Option<mpsc::UnboundedSender<Completion>>>,
 }

@@ -1,5 +1,6 @@
 //! Rows to values.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_postgres::Row;
@@ -20,8 +21,8 @@ pub(super) fn leased(row: &Row) -> LeasedTask {
     let waited: f64 = row.get::<_, Option<f64>>(10).unwrap_or(0.0);
     LeasedTask {
         id: TaskId(row.get(0)),
-        kind: row.get(1),
-        payload: row.get::<_, String>(2).into_bytes(),
+        kind: Arc::from(row.get::<_, &str>(1)),
+        payload: Arc::from(row.get::<_, &str>(2).as_bytes()),
         priority: from_level(i64::from(row.get::<_, i16>(3))),
         attempt: u32::try_from(row.get::<_, i32>(4)).unwrap_or(1),
         max_attempts: u32::try_from(row.get::<_, i32>(5)).unwrap_or(1),

@@ -249,7 +249,7 @@ impl State {
     pub(super) fn info(&self, id: TaskId) -> Option<TaskInfo> {
         self.tasks.get(&id.0).map(|e| TaskInfo {
             id,
-            kind: e.task.kind.clone(),
+            kind: e.task.kind.to_string(),
             priority: e.task.priority,
             state: e.state,
             attempts: e.attempts,
