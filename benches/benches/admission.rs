@@ -31,7 +31,44 @@ fn overhead(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, overhead);
+/// The peers a tower user would pick instead, in one async harness: a bare `service_fn`, the
+/// same behind `tower::limit::ConcurrencyLimit`, and the same inside an admission permit.
+fn tower_peers(c: &mut Criterion) {
+    use std::convert::Infallible;
+    use tower::{Service, ServiceBuilder, ServiceExt};
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mut g = c.benchmark_group("admission_tower");
+    let bare = tower::service_fn(|_: ()| async { Ok::<_, Infallible>(()) });
+    let limited = ServiceBuilder::new().concurrency_limit(1_000).service(bare);
+    g.bench_function("bare", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut s = bare;
+            async move { s.ready().await.unwrap().call(()).await.unwrap() }
+        })
+    });
+    g.bench_function("concurrency_limit", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut s = limited.clone();
+            async move { s.ready().await.unwrap().call(()).await.unwrap() }
+        })
+    });
+    let ctl =
+        AdmissionController::builder().fixed_limit(1_000).priority_shares(PriorityShares::none()).build().unwrap();
+    let meta = RequestMeta::new(Priority::Normal);
+    g.bench_function("admission", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut s = bare;
+            let permit = ctl.try_acquire(&meta).unwrap();
+            async move {
+                s.ready().await.unwrap().call(()).await.unwrap();
+                drop(permit);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, overhead, tower_peers);
 
 fn main() {
     benches();
@@ -60,6 +97,15 @@ fn main() {
         baseline: Some(Measure::Criterion("admission/governor_check".into())),
         goal: Goal::AtMost(25.0),
         note: "as above without the owned permit's Arc reference count".into(),
+    });
+    record(&Figure {
+        krate: "admission".into(),
+        figure: "concurrency limit around a tower service: admission permit vs tower ConcurrencyLimit".into(),
+        unit: "ns".into(),
+        value: Measure::CriterionOverhead { id: "admission_tower/admission".into(), bare: "admission_tower/bare".into() },
+        baseline: Some(Measure::CriterionOverhead { id: "admission_tower/concurrency_limit".into(), bare: "admission_tower/bare".into() }),
+        goal: Goal::Info,
+        note: "overheads over a bare service_fn call in one async harness; tower_governor's layer not measured (not in this build)".into(),
     });
     record(&Figure {
         krate: "admission".into(),
