@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, Criterion};
 use futures::FutureExt;
-use perfstack_benches::{quick, record, write_section, Figure, Goal, Measure};
+use perfstack_benches::{plot_dir, quick, record, write_section, Figure, Goal, Measure};
 use perfstack_resilience::backoff::{Constant, Exponential};
 use perfstack_resilience::layer::{BreakerLayer, BulkheadLayer, RetryLayer};
 use perfstack_resilience::{Bulkhead, CircuitBreaker, CoarseClock, Pipeline, Retry, RetryBudget, Timeout};
@@ -158,8 +158,11 @@ fn bench_tower(c: &mut Criterion) {
 /// arrivals at 1,000 req/s on paused tokio time, up to 3 attempts with a short backoff, with
 /// and without a 10 % budget (10 retries/s reserve).
 fn amplification(fail_percent: u64, budgeted: bool) -> f64 {
+    amplification_n(fail_percent, budgeted, if quick() { 5_000 } else { 30_000 })
+}
+
+fn amplification_n(fail_percent: u64, budgeted: bool, requests: u64) -> f64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-    let requests: u64 = if quick() { 5_000 } else { 30_000 };
     rt.block_on(async move {
         let mut b = Retry::builder("sim").max_attempts(3).backoff(Constant::new(Duration::from_millis(50)));
         if budgeted {
@@ -223,7 +226,41 @@ fn simulate() {
             note: "baseline: the same retry policy without a budget (3 attempts)".into(),
         });
     }
+    let n = if quick() { 2_000 } else { 10_000 };
+    let curve: Vec<(u64, f64, f64)> =
+        (0..=10).map(|k| k * 10).map(|f| (f, amplification_n(f, false, n), amplification_n(f, true, n))).collect();
+    match plot_amplification(&curve) {
+        Ok(()) => rows.push_str(
+            "\n![attempts per offered request vs downstream failure rate](plots/resilience_amplification.svg)\n",
+        ),
+        Err(e) => println!("plot failed: {e}"),
+    }
     let _ = write_section("resilience", "10-amplification", &rows);
+}
+
+fn plot_amplification(curve: &[(u64, f64, f64)]) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let dir = plot_dir();
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("resilience_amplification.svg");
+    let root = SVGBackend::new(&path, (720, 380)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut c = ChartBuilder::on(&root)
+        .caption("attempts per offered request (3 attempts max)", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(0f64..100f64, 0f64..3.2f64)?;
+    c.configure_mesh().x_desc("downstream failure rate (%)").y_desc("attempts / request").draw()?;
+    for (label, pick, col) in [("no budget", 1usize, RED), ("budget 10 % + 10/s", 2, BLUE)] {
+        let pts: Vec<(f64, f64)> = curve.iter().map(|(f, a, b)| (*f as f64, if pick == 1 { *a } else { *b })).collect();
+        c.draw_series(LineSeries::new(pts, col.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], col));
+    }
+    c.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+    root.present()?;
+    Ok(())
 }
 
 fn figures() {
