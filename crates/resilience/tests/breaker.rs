@@ -224,33 +224,34 @@ async fn half_open_exact_with_hundreds_of_tasks() {
     fail_n(&b, 4);
     clock.advance(Duration::from_secs(10));
     let admitted = Arc::new(AtomicUsize::new(0));
+    let tried = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(tokio::sync::Barrier::new(300));
     let release = Arc::new(tokio::sync::Semaphore::new(0));
     let mut tasks = Vec::new();
     for _ in 0..300 {
-        let (b, admitted, gate, release) = (b.clone(), admitted.clone(), gate.clone(), release.clone());
+        let (b, admitted, tried, gate, release) =
+            (b.clone(), admitted.clone(), tried.clone(), gate.clone(), release.clone());
         tasks.push(tokio::spawn(async move {
             gate.wait().await;
-            if let Ok(p) = b.try_acquire_owned() {
+            let permit = b.try_acquire_owned();
+            tried.fetch_add(1, Ordering::SeqCst);
+            if let Ok(p) = permit {
                 admitted.fetch_add(1, Ordering::SeqCst);
+                // Hold the probe until every task has tried.
                 let _go = release.acquire().await.unwrap();
                 p.success();
             }
         }));
     }
-    while admitted.load(Ordering::SeqCst) < 3 {
+    while tried.load(Ordering::SeqCst) < 300 {
         tokio::task::yield_now().await;
     }
-    // All 300 have tried by the time they pass the barrier and fail; give stragglers a moment.
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(admitted.load(Ordering::SeqCst), 3);
+    assert_eq!(admitted.load(Ordering::SeqCst), 3, "300 racing tasks, 3 probes");
+    assert_eq!(b.state(), State::HalfOpen);
     release.add_permits(300);
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(admitted.load(Ordering::SeqCst), 3);
     assert_eq!(b.state(), State::Closed);
 }
 
