@@ -1,20 +1,16 @@
 //! Retry delays.
 //!
-//! [`Backoff`] is the delay-schedule seam (the workspace's shared trait lives in
-//! `perfstack-resilience`; this module adapts to it). A task carries a serialisable
+//! [`Backoff`] is `perfstack-resilience`'s delay-schedule trait. A task carries a serialisable
 //! [`BackoffPolicy`] so that the PostgreSQL backend can store it next to the task; a handler
-//! may also override the schedule for its kind with any [`Backoff`].
+//! may also override the schedule for its kind with any [`Backoff`] (for example
+//! `perfstack_resilience::backoff::DecorrelatedJitter`).
 
 use std::time::Duration;
 
+use perfstack_resilience::backoff::{Constant, Exponential};
 use serde::{Deserialize, Serialize};
 
-/// A delay schedule: how long to wait before retry number `attempt` (1 = the first retry);
-/// `None` means no retry is left (the task is dead-lettered).
-pub trait Backoff: Send + Sync + std::fmt::Debug {
-    /// The delay before retry `attempt` (1-based), or `None` when the schedule is exhausted.
-    fn delay(&self, attempt: u32) -> Option<Duration>;
-}
+pub use perfstack_resilience::backoff::Backoff;
 
 /// A retry schedule that can be stored with a task.
 ///
@@ -38,19 +34,23 @@ pub enum BackoffPolicy {
         /// Delay in milliseconds.
         delay_ms: u64,
     },
-    /// `initial × 2^(attempt-1)`, capped at `max`.
+    /// `initial × 2^(attempt-1)`, capped at `max`; with `jitter`, uniform in `[0, that]`
+    /// (full jitter, which spreads retries of tasks that failed together).
     Exponential {
         /// First delay in milliseconds.
         initial_ms: u64,
         /// Cap in milliseconds.
         max_ms: u64,
+        /// Full jitter.
+        #[serde(default)]
+        jitter: bool,
     },
 }
 
 impl Default for BackoffPolicy {
-    /// Exponential from one second up to ten minutes.
+    /// Exponential from one second up to ten minutes, with full jitter.
     fn default() -> Self {
-        Self::exponential(Duration::from_secs(1), Duration::from_secs(600))
+        Self::exponential(Duration::from_secs(1), Duration::from_secs(600)).with_jitter()
     }
 }
 
@@ -61,10 +61,19 @@ impl BackoffPolicy {
         Self::Constant { delay_ms: millis(delay) }
     }
 
-    /// Exponential backoff from `initial`, doubling, capped at `max`.
+    /// Exponential backoff from `initial`, doubling, capped at `max`, without jitter.
     #[must_use]
     pub fn exponential(initial: Duration, max: Duration) -> Self {
-        Self::Exponential { initial_ms: millis(initial), max_ms: millis(max) }
+        Self::Exponential { initial_ms: millis(initial), max_ms: millis(max), jitter: false }
+    }
+
+    /// The same schedule with full jitter (exponential only; a constant delay is unchanged).
+    #[must_use]
+    pub fn with_jitter(self) -> Self {
+        match self {
+            Self::Exponential { initial_ms, max_ms, .. } => Self::Exponential { initial_ms, max_ms, jitter: true },
+            other => other,
+        }
     }
 }
 
@@ -74,14 +83,18 @@ fn millis(d: Duration) -> u64 {
 
 impl Backoff for BackoffPolicy {
     fn delay(&self, attempt: u32) -> Option<Duration> {
-        Some(match *self {
-            Self::Constant { delay_ms } => Duration::from_millis(delay_ms),
-            Self::Exponential { initial_ms, max_ms } => {
-                let shift = attempt.saturating_sub(1).min(40);
-                let d = initial_ms.saturating_mul(1u64 << shift).min(max_ms);
-                Duration::from_millis(d)
+        // The arithmetic is resilience's; the policy only stores the parameters.
+        match *self {
+            Self::Constant { delay_ms } => Constant::new(Duration::from_millis(delay_ms)).delay(attempt),
+            Self::Exponential { initial_ms, max_ms, jitter } => {
+                let e = Exponential::new(Duration::from_millis(initial_ms), Duration::from_millis(max_ms));
+                if jitter {
+                    e.delay(attempt)
+                } else {
+                    e.without_jitter().delay(attempt)
+                }
             }
-        })
+        }
     }
 }
 
@@ -95,6 +108,15 @@ mod tests {
         let d: Vec<u64> = (1..=5).map(|a| millis(b.delay(a).unwrap_or_default())).collect();
         assert_eq!(d, vec![10, 20, 40, 50, 50]);
         assert_eq!(b.delay(u32::MAX), Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn jitter_stays_below_the_ceiling() {
+        let b = BackoffPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1)).with_jitter();
+        for a in 1..20 {
+            assert!(b.delay(a).unwrap_or_default() <= Duration::from_secs(1));
+        }
+        assert!(matches!(BackoffPolicy::default(), BackoffPolicy::Exponential { jitter: true, .. }));
     }
 
     #[test]

@@ -276,3 +276,11 @@ async fn full_queue_refuses_or_makes_the_producer_wait() {
     wait_for(&queue, id, TaskState::Completed).await;
     pool.shutdown().await;
 }
+
+#[test]
+fn priority_is_the_shared_resilience_type() {
+    fn same(p: perfstack_resilience::Priority) -> perfstack_task_queue::Priority {
+        p
+    }
+    assert_eq!(same(perfstack_resilience::Priority::Low), perfstack_task_queue::Priority::Low);
+}
