@@ -97,12 +97,14 @@ pub use breaker::{
 pub use budget::{BudgetBuilder, BudgetConfig, BudgetStats, RetryBudget};
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadFull, BulkheadPermit, BulkheadStats};
 pub use clock::{Clock, CoarseClock, ManualClock, TokioClock};
-pub use degradation::{DegradationBuilder, DegradationManager, DegradationStats, LevelChange};
+pub use degradation::{
+    DegradationBuilder, DegradationConfig, DegradationManager, DegradationStats, LevelChange, LevelConfig,
+};
 pub use error::{ConfigError, Error};
 pub use fallback::Fallback;
 pub use hedge::{Hedge, HedgeBuilder, HedgeDelay, HedgeStats};
 pub use pipeline::{Pipeline, PipelineBuilder};
 pub use priority::{ParsePriorityError, Priority};
 pub use retry::{BackoffConfig, Retry, RetryBuilder, RetryConfig, RetryStats, Verdict};
-pub use throttle::{AdaptiveThrottle, ThrottleBuilder, ThrottleStats};
+pub use throttle::{AdaptiveThrottle, ThrottleBuilder, ThrottleConfig, ThrottleStats};
 pub use timeout::Timeout;

@@ -88,7 +88,7 @@ async fn bulkhead_never_exceeds_its_cap() {
 
 #[tokio::test(start_paused = true)]
 async fn hedge_backup_wins_and_loser_is_cancelled() {
-    let hedge = Hedge::builder(HedgeDelay::Fixed(Duration::from_millis(20))).build().unwrap();
+    let hedge = Hedge::builder(HedgeDelay::Fixed { delay: Duration::from_millis(20) }).build().unwrap();
     let started = AtomicU32::new(0);
     let finished = Arc::new(AtomicU32::new(0));
     let t0 = tokio::time::Instant::now();
@@ -113,7 +113,7 @@ async fn hedge_backup_wins_and_loser_is_cancelled() {
 #[tokio::test(start_paused = true)]
 async fn hedge_is_budgeted_and_quantile_delay_adapts() {
     let budget = RetryBudget::builder().ratio(0.0).min_per_second(0).build().unwrap();
-    let hedge = Hedge::builder(HedgeDelay::Fixed(Duration::from_millis(1))).budget(budget).build().unwrap();
+    let hedge = Hedge::builder(HedgeDelay::Fixed { delay: Duration::from_millis(1) }).budget(budget).build().unwrap();
     let started = AtomicU32::new(0);
     let r = hedge
         .call(|| {
@@ -282,4 +282,27 @@ async fn pipeline_timeout_counts_as_breaker_failure_and_is_retried() {
     assert_eq!(r.unwrap(), 2);
     assert_eq!(breaker.stats().window_failures, 2);
     let _ = BudgetConfig::default();
+}
+
+#[test]
+fn serde_configs_build_policies() {
+    use perfstack_resilience::{DegradationConfig, ThrottleConfig};
+    let d: DegradationConfig = serde_json::from_str(
+        r#"{"levels":[{"name":"degraded","enter_at":0.5,"exit_below":0.3,"disabled":["recs"]}],"min_dwell":{"secs":1,"nanos":0}}"#,
+    )
+    .unwrap();
+    let m = d.build().unwrap();
+    m.set_signal("x", 0.7);
+    assert!(!m.is_enabled("recs"));
+    let t: ThrottleConfig = serde_json::from_str(r#"{"k":1.5}"#).unwrap();
+    assert!(AdaptiveThrottle::from_config(&t).is_ok());
+    assert!(AdaptiveThrottle::from_config(&ThrottleConfig { k: f64::NAN, ..t }).is_err());
+    let h: HedgeDelay = serde_json::from_str(
+        r#"{"kind":"quantile","quantile":0.95,"min":{"secs":0,"nanos":1000000},"max":{"secs":1,"nanos":0}}"#,
+    )
+    .unwrap();
+    assert!(Hedge::builder(h).build().is_ok());
+    assert!(Hedge::builder(HedgeDelay::Quantile { quantile: 1.5, min: Duration::ZERO, max: Duration::from_secs(1) })
+        .build()
+        .is_err());
 }

@@ -10,11 +10,15 @@ use crate::budget::RetryBudget;
 use crate::clock::duration_nanos;
 use crate::error::{check_nonzero_duration, ConfigError};
 
-/// When the backup call starts.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// When the backup call starts (also the serde configuration of a [`Hedge`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum HedgeDelay {
     /// After a fixed delay.
-    Fixed(Duration),
+    Fixed {
+        /// The delay.
+        delay: Duration,
+    },
     /// After the observed latency quantile (`0.95` = p95) of recent primary calls, kept within
     /// `[min, max]`; `max` is used until there are samples.
     Quantile {
@@ -39,7 +43,7 @@ pub enum HedgeDelay {
 /// use perfstack_resilience::{Hedge, HedgeDelay};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let hedge = Hedge::builder(HedgeDelay::Fixed(Duration::from_millis(10))).build().unwrap();
+/// let hedge = Hedge::builder(HedgeDelay::Fixed { delay: Duration::from_millis(10) }).build().unwrap();
 /// let n = AtomicU32::new(0);
 /// let out = hedge
 ///     .call(|| async {
@@ -105,7 +109,7 @@ impl HedgeBuilder {
     /// [`ConfigError`] for a zero delay, or a quantile outside `(0, 1)`, or `min > max`.
     pub fn build(self) -> Result<Hedge, ConfigError> {
         let tracker = match self.delay {
-            HedgeDelay::Fixed(d) => {
+            HedgeDelay::Fixed { delay: d } => {
                 check_nonzero_duration("hedge delay", d)?;
                 None
             }
@@ -156,7 +160,7 @@ impl Hedge {
                     Duration::from_nanos(q).clamp(min, max)
                 }
             }
-            (HedgeDelay::Fixed(d), _) | (HedgeDelay::Quantile { max: d, .. }, None) => d,
+            (HedgeDelay::Fixed { delay: d }, _) | (HedgeDelay::Quantile { max: d, .. }, None) => d,
         }
     }
 

@@ -2,4 +2,4 @@
 
 mod policy;
 
-pub use policy::{AdaptiveThrottle, ThrottleBuilder, ThrottleStats};
+pub use policy::{AdaptiveThrottle, ThrottleBuilder, ThrottleConfig, ThrottleStats};

@@ -55,6 +55,30 @@ pub struct ThrottleStats {
     pub throttled: u64,
 }
 
+/// Serde settings of an [`AdaptiveThrottle`].
+///
+/// | field | default |
+/// |---|---|
+/// | `k` | 2.0 |
+/// | `window` | 120 s |
+/// | `buckets` | 60 |
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// The multiplier `K` (at least 1).
+    pub k: f64,
+    /// Window length.
+    pub window: Duration,
+    /// Buckets in the window.
+    pub buckets: u32,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self { k: 2.0, window: Duration::from_secs(120), buckets: 60 }
+    }
+}
+
 /// Builds an [`AdaptiveThrottle`]. Defaults: `K = 2`, a 2-minute window in 60 buckets.
 #[must_use]
 #[derive(Debug)]
@@ -113,7 +137,17 @@ impl ThrottleBuilder {
 impl AdaptiveThrottle {
     /// A builder.
     pub fn builder() -> ThrottleBuilder {
-        ThrottleBuilder { k: 2.0, window: Duration::from_secs(120), buckets: 60, clock: None }
+        let c = ThrottleConfig::default();
+        ThrottleBuilder { k: c.k, window: c.window, buckets: c.buckets, clock: None }
+    }
+
+    /// A throttle from a configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] as for [`ThrottleBuilder::build`].
+    pub fn from_config(c: &ThrottleConfig) -> Result<Self, ConfigError> {
+        Self::builder().k(c.k).window(c.window, c.buckets).build()
     }
 
     /// The current local rejection probability.
