@@ -106,8 +106,8 @@ async fn instance(
             }
         }));
     if let Some((url, ns)) = redis {
+        // The cache opens its own connections with these settings.
         let client = fred::prelude::Builder::from_config(fred::prelude::Config::from_url(url)?).build()?;
-        fred::prelude::ClientLike::init(&client).await?;
         builder = builder.redis(client).namespace(ns);
     }
     if let Some(store) = store {

@@ -81,8 +81,10 @@ where
         self.codec = Arc::new(codec);
         self
     }
-    /// Redis as L2 and invalidation channel. The client should be RESP3 or RESP2, connected or
-    /// not; the cache opens one more connection from its config for invalidations.
+    /// Redis as L2 and invalidation channel. The cache opens two connections of its own with
+    /// this client's settings (URL, reconnect policy, timeouts): one for commands, with client
+    /// tracking on the cache's prefix, and one for invalidations. The client itself is left
+    /// untouched, so one client can configure many caches.
     #[cfg(feature = "redis")]
     pub fn redis(mut self, client: fred::clients::Client) -> Self {
         self.tier = Some(TierChoice::Redis(client));

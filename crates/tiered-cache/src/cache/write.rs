@@ -53,6 +53,12 @@ where
         Ok(())
     }
 
+    /// Drops `key` from this instance's L1 only: L2 and other instances keep it. For memory
+    /// pressure, tests and benchmarks of the L2 path.
+    pub async fn forget_local(&self, key: &str) {
+        self.inner.l1.invalidate(key).await;
+    }
+
     /// Removes every key that starts with `prefix` from L1 here, from L2 and from every other
     /// instance's L1. Returns how many L2 entries were removed (0 when L2 is unavailable).
     ///

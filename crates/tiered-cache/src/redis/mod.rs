@@ -27,8 +27,8 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
 end
 return 0";
 
-/// The Redis tier: the user's client for commands (with client tracking turned on for this
-/// cache's value prefix), plus one connection of its own for invalidations.
+/// The Redis tier: a command connection (with client tracking turned on for this cache's
+/// value prefix) and an invalidation connection, both made from the caller's client settings.
 pub(crate) struct RedisTier {
     data: Client,
     listener: Client,
@@ -52,11 +52,13 @@ fn px(ttl: Duration) -> i64 {
 }
 
 impl RedisTier {
-    pub(crate) async fn connect(data: Client, ns: &str, sink: EventSink) -> Result<Self, Error> {
-        if !data.is_connected() {
-            drop(data.init().await?);
-        }
-        let mut cfg = data.client_config();
+    pub(crate) async fn connect(template: Client, ns: &str, sink: EventSink) -> Result<Self, Error> {
+        // Client tracking belongs to a connection and is replaced by the next CLIENT TRACKING
+        // on it: two caches on one connection would steal each other's invalidations. So each
+        // cache gets its own command connection, made from the caller's client settings.
+        let data = template.clone_new();
+        drop(data.init().await?);
+        let mut cfg = template.client_config();
         cfg.version = RespVersion::RESP2;
         let listener = Builder::from_config(cfg)
             .set_policy(ReconnectPolicy::new_constant(0, 50))
@@ -83,10 +85,11 @@ impl Drop for RedisTier {
         for t in &self.tasks {
             t.abort();
         }
-        let listener = self.listener.clone();
+        let (listener, data) = (self.listener.clone(), self.data.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let _ = listener.quit().await;
+                let _ = data.quit().await;
             });
         }
     }
