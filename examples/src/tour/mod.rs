@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod resilience;
+pub mod task_queue;
 pub mod tiered_cache;
 
 use crate::services::Services;
@@ -38,5 +39,6 @@ pub async fn run(tour: &Tour) -> Result<(), SectionError> {
     tiered_cache::run(tour).await?;
     admission::run(tour).await?;
     resilience::run(tour).await?;
+    task_queue::run(tour).await?;
     Ok(())
 }
