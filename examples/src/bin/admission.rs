@@ -26,7 +26,7 @@ use perfstack_admission::AdmissionController;
 use perfstack_examples::services::Services;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 const POOL: usize = 4;
@@ -39,7 +39,7 @@ struct Backend {
     slots: Semaphore,
     /// Handler calls in progress (waiting or working), to wait for a backlog to drain.
     busy: AtomicUsize,
-    pg: Option<Mutex<Vec<tokio_postgres::Client>>>,
+    pg: Option<std::sync::Mutex<Vec<tokio_postgres::Client>>>,
 }
 
 impl Backend {
@@ -52,21 +52,21 @@ impl Backend {
                     tokio::spawn(conn);
                     clients.push(client);
                 }
-                Some(Mutex::new(clients))
+                Some(std::sync::Mutex::new(clients))
             }
             None => None,
         };
         Ok(Self { slots: Semaphore::new(POOL), busy: AtomicUsize::new(0), pg })
     }
 
+    /// Cancellation-safe: hyper drops this future when the client goes away, and the guards
+    /// give the connection and the slot back.
     async fn work(&self) -> Result<(), Error> {
         let _slot = self.slots.acquire().await?;
         match &self.pg {
             Some(pool) => {
-                let client = pool.lock().await.pop().ok_or("pool empty")?;
-                let res = client.simple_query("select pg_sleep(0.005)").await;
-                pool.lock().await.push(client);
-                res?;
+                let client = Pooled::take(pool).ok_or("pool empty")?;
+                client.get().simple_query("select pg_sleep(0.005)").await?;
             }
             None => tokio::time::sleep(Duration::from_millis(5)).await,
         }
@@ -74,11 +74,44 @@ impl Backend {
     }
 }
 
+/// A connection taken from the pool, returned on drop (also when the future is cancelled).
+struct Pooled<'a> {
+    client: Option<tokio_postgres::Client>,
+    pool: &'a std::sync::Mutex<Vec<tokio_postgres::Client>>,
+}
+
+impl<'a> Pooled<'a> {
+    fn take(pool: &'a std::sync::Mutex<Vec<tokio_postgres::Client>>) -> Option<Self> {
+        let client = pool.lock().ok()?.pop()?;
+        Some(Self { client: Some(client), pool })
+    }
+
+    fn get(&self) -> &tokio_postgres::Client {
+        self.client.as_ref().unwrap_or_else(|| unreachable!("taken until drop"))
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let (Some(c), Ok(mut pool)) = (self.client.take(), self.pool.lock()) {
+            pool.push(c);
+        }
+    }
+}
+
+/// Counts a handler call in progress until dropped (also when cancelled).
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handler(State(backend): State<Arc<Backend>>) -> StatusCode {
     backend.busy.fetch_add(1, Ordering::SeqCst);
-    let res = backend.work().await;
-    backend.busy.fetch_sub(1, Ordering::SeqCst);
-    match res {
+    let _busy = Busy(&backend.busy);
+    match backend.work().await {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -193,8 +226,15 @@ async fn main() -> Result<(), Error> {
     // Warm the adaptive limit up at capacity before measuring.
     load(guarded, capacity, secs.min(1.0)).await;
     drained(&backend).await;
+    // A hand-tuned static limit for comparison: the pool size plus a short queue.
+    let fixed = AdmissionController::builder()
+        .name("example-static")
+        .fixed_limit(2 * POOL)
+        .priority_shares(perfstack_admission::PriorityShares::none())
+        .build()?;
+    let static_addr = serve(Arc::clone(&backend), Some(fixed)).await?;
     println!("{:<18} {:>10} {:>10} {:>10} {:>9} {:>9}", "mode", "goodput/s", "refused", "late", "p50 ms", "p99 ms");
-    for (name, addr) in [("no admission", bare), ("admission (vegas)", guarded)] {
+    for (name, addr) in [("no admission", bare), ("static limit 8", static_addr), ("admission (vegas)", guarded)] {
         let r = load(addr, 2.0 * capacity, secs).await;
         println!(
             "{name:<18} {:>10.0} {:>10} {:>10} {:>9.1} {:>9.1}",
@@ -209,7 +249,12 @@ async fn main() -> Result<(), Error> {
     println!(
         "controller: limit {} after the run; admitted by priority (estimate) {}",
         ctl.limit(),
-        ctl.stats().priorities.iter().map(|p| format!("{:?}={}", p.priority, p.admitted_estimate)).collect::<Vec<_>>().join(" ")
+        ctl.stats()
+            .priorities
+            .iter()
+            .map(|p| format!("{:?}={}", p.priority, p.admitted_estimate))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     Ok(())
 }
