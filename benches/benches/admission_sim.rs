@@ -113,6 +113,28 @@ async fn simulate() {
         "congestion collapse: the server works for clients that gave up",
     );
 
+    // Deadline queue: FIFO vs LIFO in front of the same limit.
+    let _ = writeln!(md, "\n### Deadline queue at 5× load (Vegas, queue of 64, 50 ms maximum wait)\n");
+    let _ = writeln!(md, "| queue | goodput / C | admitted p50 ms | admitted p99 ms | shed |");
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for (name, q) in [
+        ("none (reject at once)", None),
+        ("FIFO", Some((64, Duration::from_millis(50), perfstack_admission::QueueOrder::Fifo))),
+        ("LIFO", Some((64, Duration::from_millis(50), perfstack_admission::QueueOrder::Lifo))),
+    ] {
+        let mut sc = Scenario::constant(Strategy::Vegas, 5.0, dur);
+        sc.queue = q;
+        let r = run(&sc).await.unwrap();
+        let _ = writeln!(
+            md,
+            "| {name} | {:.3} | {} | {} | {:.1} % |",
+            r.goodput_ratio(),
+            cell(r.percentile_ms(0.5)),
+            cell(r.percentile_ms(0.99)),
+            r.shed_ratio() * 100.0
+        );
+    }
+
     // Priority: 30 % critical at 2×.
     let mut sc = Scenario::constant(Strategy::Vegas, 2.0, dur);
     sc.mix = [0.175, 0.175, 0.175, 0.175, 0.30];
