@@ -48,7 +48,8 @@
 //! # Feature flags
 //!
 //! - `tower` (off by default): the `layer` module has `BreakerLayer`, `BulkheadLayer`, `RetryLayer`,
-//!   `TimeoutLayer`; every clone of a layer or service shares one policy state.
+//!   `TimeoutLayer`, `ThrottleLayer`, `HedgeLayer`; every clone of a layer or service shares one
+//!   policy state.
 //!
 //! # Metrics
 //!

@@ -121,3 +121,44 @@ async fn timeout_layer_times_out() {
         }));
     assert!(matches!(svc.oneshot(1).await, Err(Error::Timeout(_))));
 }
+
+#[tokio::test]
+async fn throttle_layer_state_is_shared_by_every_clone() {
+    use perfstack_resilience::layer::ThrottleLayer;
+    use perfstack_resilience::AdaptiveThrottle;
+    let throttle = AdaptiveThrottle::builder().clock(ManualClock::new()).build().unwrap();
+    let layer = ThrottleLayer::new(throttle.clone());
+    let a = layer.clone().layer(failing());
+    let b = layer.layer(failing());
+    let mut throttled = 0;
+    for i in 0..400 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        if matches!(s.oneshot(1).await, Err(Error::Throttled)) {
+            throttled += 1;
+        }
+    }
+    // Both clones feed one window: the backend rejects everything, so most calls stay local.
+    assert!(throttled > 300, "throttled {throttled} of 400");
+    assert_eq!(throttle.stats().throttled, throttled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedge_layer_sends_a_backup_to_a_clone() {
+    use perfstack_resilience::layer::HedgeLayer;
+    use perfstack_resilience::{Hedge, HedgeDelay};
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let svc = tower::service_fn(move |x: u32| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(if n == 0 { 1_000 } else { 5 })).await;
+            Ok::<_, ()>(x + n)
+        }
+    });
+    let hedge = Hedge::builder(HedgeDelay::Fixed { delay: Duration::from_millis(10) }).build().unwrap();
+    let s = HedgeLayer::new(hedge.clone()).layer(svc);
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(s.oneshot(10).await.unwrap(), 11, "the backup (second call) answered");
+    assert_eq!(t0.elapsed(), Duration::from_millis(15));
+    assert_eq!(hedge.stats().backups, 1);
+}

@@ -7,12 +7,16 @@
 
 mod breaker;
 mod bulkhead;
+mod hedge;
 mod retry;
+mod throttle;
 mod timeout;
 
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use hedge::{HedgeLayer, HedgeService};
 pub use retry::{RetryLayer, RetryService};
+pub use throttle::{ThrottleFuture, ThrottleLayer, ThrottleService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 use std::future::Future;
