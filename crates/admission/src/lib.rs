@@ -3,8 +3,10 @@
 //! - [`AdmissionController`]: one cheap call, [`try_acquire`](AdmissionController::try_acquire)
 //!   (now or never) or [`acquire`](AdmissionController::acquire) (may wait in a bounded priority
 //!   queue until its deadline), combining a rate limit, a keyed rate limit, a concurrency limit
-//!   with per-priority reserves, and overload signals. A [`Permit`] reports outcome and latency
-//!   to the adaptive limit when it drops; a [`Rejected`] says why and when to retry.
+//!   with per-priority reserves, and overload signals. A [`Permit`] (or a borrowed
+//!   [`PermitRef`]) reports outcome and latency to the adaptive limit when it drops; a
+//!   [`Rejected`] says why and when to retry. The admitted path is a few atomic operations and
+//!   never allocates.
 //! - [`limit`]: AIMD, Vegas and Gradient2 as pure, clock-free algorithms (sample in, limit out).
 //! - [`rate`]: GCRA rate limits, direct and keyed (bounded keys), with `peek`.
 //! - [`overload`]: process CPU, RSS and tokio scheduling delay behind [`OverloadSignal`].

@@ -1,0 +1,45 @@
+//! Overload signals read real process state.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use perfstack_admission::overload::{OverloadSignal, ProcessCpu, ResidentMemory, SchedulerDelay};
+use perfstack_admission::{AdmissionController, Priority, RejectReason, RequestMeta};
+
+#[test]
+fn resident_memory_reads_procfs() {
+    let rss = ResidentMemory::rss_bytes().expect("procfs");
+    assert!(rss > 1 << 20, "rss {rss}");
+    assert!(ResidentMemory::new(rss / 2).unwrap().pressure() > 1.5);
+    assert!(ResidentMemory::new(rss * 100).unwrap().pressure() < 0.1);
+    assert!(ResidentMemory::new(0).is_err());
+}
+
+#[tokio::test]
+async fn process_cpu_sees_a_busy_loop() {
+    let cpu = ProcessCpu::new(0.01).unwrap();
+    assert_eq!(cpu.pressure(), 0.0); // first reading only sets the reference
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < Duration::from_millis(200) {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+    assert!(cpu.pressure() > 1.0, "a busy core is above 1 % of the machine");
+    assert!(ProcessCpu::new(f64::NAN).is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn scheduler_delay_sees_a_blocked_runtime_and_sheds() {
+    let delay = SchedulerDelay::spawn(Duration::from_millis(5), Duration::from_millis(10)).unwrap();
+    let ctl = AdmissionController::builder().fixed_limit(10).overload_signal(delay.clone()).build().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await; // the probe runs
+    for _ in 0..5 {
+        // Block the only runtime thread: the probe wakes ~100 ms late.
+        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(6)).await;
+    }
+    assert!(delay.delay() > Duration::from_millis(10), "delay {:?}", delay.delay());
+    assert!(ctl.refresh_overload() >= 1);
+    assert_eq!(ctl.try_acquire(&RequestMeta::new(Priority::Low)).unwrap_err().reason, RejectReason::Overload);
+    assert!(ctl.try_acquire(&RequestMeta::new(Priority::Critical)).is_ok());
+}
