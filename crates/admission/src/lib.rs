@@ -32,9 +32,9 @@
 //!
 //! # Feature flags
 //!
-//! - `tower`: [`tower::AdmissionLayer`] for tower/axum services (429/503 with `Retry-After`,
+//! - `tower`: `tower::AdmissionLayer` for tower/axum services (429/503 with `Retry-After`,
 //!   priority from a header).
-//! - `redis`: [`redis::RedisRateLimit`], a GCRA shared by many instances through one Redis
+//! - `redis`: `redis::RedisRateLimit`, a GCRA shared by many instances through one Redis
 //!   script (`EVALSHA`, server time, fail open or closed, local pre-check, leases).
 //!
 //! # Metrics
