@@ -352,6 +352,11 @@ fn expiry_storm(_c: &mut Criterion) {
 }
 
 fn oltp_trace(_c: &mut Criterion) {
+    if let Some(md) = trace::run_full_stack(quick()) {
+        let _ = perfstack_benches::write_section(KRATE, "31-trace-full-stack", &md);
+    } else {
+        eprintln!("tiered-cache: full-stack trace replay skipped (PostgreSQL or Redis unavailable)");
+    }
     if let Some(r) = trace::run(quick()) {
         let _ = perfstack_benches::write_section(KRATE, "30-trace", &r.markdown());
         record(&Figure {

@@ -105,12 +105,86 @@ fn belady(trace: &[u64], capacity: usize) -> f64 {
     hits as f64 / trace.len() as f64
 }
 
-pub(crate) fn run(quick: bool) -> Option<TraceReport> {
-    let limit = if quick { 200_000 } else { usize::MAX };
-    let (source, trace) = match load_oltp(limit) {
+fn trace(limit: usize) -> (String, Vec<u64>) {
+    match load_oltp(limit) {
         Some(t) if !t.is_empty() => ("ARC OLTP trace".to_owned(), t),
         _ => ("Zipf(0.9) fallback, 100k pages".to_owned(), zipf(limit.min(500_000), 100_000, 0.9)),
-    };
+    }
+}
+
+/// The full stack on the trace: L1 (≈ 1,000 pages) → Redis → PostgreSQL (a table of the
+/// trace's pages, loaded by primary key). `None` when a service is missing.
+pub(crate) fn run_full_stack(quick: bool) -> Option<String> {
+    let limit = if quick { 40_000 } else { usize::MAX };
+    let (source, trace) = trace(limit);
+    let capacity = 1_000;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().ok()?;
+    rt.block_on(async move {
+        let db = perfstack_testkit::require_postgres().await?;
+        let rk = perfstack_testkit::require_redis().await?;
+        let mut pages: Vec<i64> = trace.iter().map(|p| *p as i64).collect();
+        pages.sort_unstable();
+        pages.dedup();
+        db.client().batch_execute("create table pages (id bigint primary key, v bigint not null)").await.ok()?;
+        for chunk in pages.chunks(20_000) {
+            db.client()
+                .execute("insert into pages select id, id % 1000 from unnest($1::bigint[]) id", &[&chunk])
+                .await
+                .ok()?;
+        }
+        let pg = std::sync::Arc::new(db.connect().await.ok()?);
+        let stmt = pg.prepare("select v from pages where id = $1").await.ok()?;
+        let loader = {
+            let (pg, stmt) = (pg.clone(), stmt.clone());
+            loader_fn(move |k: String| {
+                let (pg, stmt) = (pg.clone(), stmt.clone());
+                async move {
+                    let id: i64 = k.parse()?;
+                    let row = pg.query_opt(&stmt, &[&id]).await?;
+                    Ok::<_, BoxError>(row.map(|r| r.get::<_, i64>(0)))
+                }
+            })
+        };
+        let client = fred::prelude::Builder::from_config(fred::prelude::Config::from_url(rk.url()).ok()?).build().ok()?;
+        let cache = TieredCache::<i64>::builder("trace")
+            .namespace(rk.prefix())
+            .redis(client)
+            .l1_max_bytes((capacity * 150) as u64)
+            .ttl(std::time::Duration::from_secs(3_600))
+            .loader(loader)
+            .build()
+            .await
+            .ok()?;
+        let started = std::time::Instant::now();
+        for (i, p) in trace.iter().enumerate() {
+            cache.get_or_load(&format!("{p:011}")).await.ok()?;
+            if i % 1_000 == 0 {
+                cache.run_pending_tasks().await;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let s = cache.stats();
+        let n = trace.len() as f64;
+        let belady = belady(&trace, capacity);
+        drop(cache);
+        Some(format!(
+            "### Full stack on {source}: L1 → Redis → PostgreSQL\n\n{} requests, {} distinct pages, L1 ≈ {capacity} pages.\n\n\
+             | L1 hit ratio | Belady (L1 capacity) | L2 hit ratio | loader (PostgreSQL) calls | throughput |\n|---|---|---|---|---|\n\
+             | {:.3} | {:.3} | {:.3} | {} | {:.0} req/s |\n",
+            trace.len(),
+            pages.len(),
+            s.l1_hits as f64 / n,
+            belady,
+            s.l2_hits as f64 / n,
+            s.loads + s.loads_not_found,
+            n / secs
+        ))
+    })
+}
+
+pub(crate) fn run(quick: bool) -> Option<TraceReport> {
+    let limit = if quick { 200_000 } else { usize::MAX };
+    let (source, trace) = trace(limit);
     let capacity = 1_000;
     let belady = belady(&trace, capacity);
     // Entry weight: 11-byte key + 30-byte header + ≤ 10-byte value + 96 overhead ≈ 150 bytes.

@@ -79,6 +79,9 @@ async fn a_lease_of_a_dead_instance_expires_and_an_invalidation_voids_the_holder
     assert_eq!(c.get_or_load("k").await.unwrap(), Some("value:k".to_owned()), "fell back after the bounded wait");
     assert_eq!(c.stats().lease_wait_timeouts, 1);
     assert_eq!(calls(&n), 1);
+    // The dead holder's lease expires on its own: after its TTL the next instance takes it.
+    tokio::time::advance(Duration::from_millis(300)).await;
+    assert!(raw.try_lease("k", "next", Duration::from_millis(300)).await.unwrap());
     // Facebook's rule: invalidating while the holder loads deletes its lease; its set is refused.
     assert!(raw.try_lease("j", "holder", Duration::from_secs(5)).await.unwrap());
     raw.invalidate(&["j".to_owned()]).await.unwrap();
