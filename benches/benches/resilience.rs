@@ -54,6 +54,33 @@ fn bench_breaker(c: &mut Criterion) {
             black_box(b.call_sync(|| downstream(x)))
         })
     });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let _guard = rt.enter();
+    let timed = CircuitBreaker::builder("bench-time")
+        .time_window(Duration::from_secs(10), 10)
+        .slow_calls(Duration::from_secs(1), 100.0)
+        .build()
+        .unwrap();
+    g.bench_function("closed_time_window", |bn| {
+        let mut x = 0u64;
+        bn.iter(|| {
+            x += 1;
+            black_box(timed.call_sync(|| downstream(x)))
+        })
+    });
+    let coarse = CircuitBreaker::builder("bench-coarse")
+        .time_window(Duration::from_secs(10), 10)
+        .slow_calls(Duration::from_secs(1), 100.0)
+        .clock(CoarseClock::spawn(Duration::from_millis(1)).unwrap())
+        .build()
+        .unwrap();
+    g.bench_function("closed_time_window_coarse", |bn| {
+        let mut x = 0u64;
+        bn.iter(|| {
+            x += 1;
+            black_box(coarse.call_sync(|| downstream(x)))
+        })
+    });
     g.bench_function("permit", |bn| {
         let mut x = 0u64;
         bn.iter(|| {
@@ -282,6 +309,17 @@ fn figures() {
         Some(Measure::Criterion("breaker/bare".into())),
         Goal::AtMost(50.0),
         "breaker.call_sync around a bare function, minus the bare call (count window, single thread)",
+    );
+    fig(
+        "closed breaker, time window + slow calls (two tokio clock reads)",
+        "ns",
+        Measure::CriterionOverhead { id: "breaker/closed_time_window".into(), bare: "breaker/bare".into() },
+        Some(Measure::CriterionOverhead {
+            id: "breaker/closed_time_window_coarse".into(),
+            bare: "breaker/bare".into(),
+        }),
+        Goal::Info,
+        "baseline column: the same on CoarseClock (1 ms)",
     );
     fig(
         "retry-budget check (successful try_withdraw, CoarseClock 1 ms)",

@@ -1,4 +1,4 @@
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU8, Ordering};
 
 use crossbeam_utils::CachePadded;
 
@@ -12,9 +12,12 @@ const FILLED: u8 = 4;
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU8]>,
-    mask: Option<u64>,
-    size: u64,
-    next: CachePadded<AtomicU64>,
+    size: u32,
+    /// Lemire's fastmod multiplier for `size`: `n % size` without a division.
+    magic: u64,
+    /// Ring position (wraps at 2^32: one out-of-order overwrite every 4 billion calls; the
+    /// sums stay exact because every slot change is accounted by its writer).
+    next: CachePadded<AtomicU32>,
     calls: AtomicI64,
     failed: AtomicI64,
     slow: AtomicI64,
@@ -22,12 +25,12 @@ pub(crate) struct CountWindow {
 
 impl CountWindow {
     pub(crate) fn new(size: u32) -> Self {
-        let size = u64::from(size.max(1));
+        let size = size.max(1);
         Self {
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
-            mask: size.is_power_of_two().then(|| size - 1),
             size,
-            next: CachePadded::new(AtomicU64::new(0)),
+            magic: (u64::MAX / u64::from(size)).wrapping_add(1),
+            next: CachePadded::new(AtomicU32::new(0)),
             calls: AtomicI64::new(0),
             failed: AtomicI64::new(0),
             slow: AtomicI64::new(0),
@@ -37,12 +40,9 @@ impl CountWindow {
     #[inline]
     pub(crate) fn record(&self, bits: u8, min_calls: u64) -> Option<Snapshot> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let i = match self.mask {
-            Some(m) => n & m,
-            None => n % self.size,
-        };
+        let i = fastmod(n, self.magic, self.size);
         let new = FILLED | bits;
-        let old = self.slots[usize::try_from(i).unwrap_or(0)].swap(new, Ordering::AcqRel);
+        let old = self.slots[i].swap(new, Ordering::AcqRel);
         if old == new {
             // Same outcome replaced: the sums do not change; a success cannot trip the breaker.
             return if bits == 0 { None } else { Some(self.snapshot()) };
@@ -77,6 +77,14 @@ impl CountWindow {
             adjust(&self.slow, old & SLOW, 0);
         }
     }
+}
+
+/// `n % d` for 32-bit values by two multiplications (Lemire, "Faster remainder by direct
+/// computation", 2019); `magic = u64::MAX / d + 1`.
+#[inline]
+fn fastmod(n: u32, magic: u64, d: u32) -> usize {
+    let low = magic.wrapping_mul(u64::from(n));
+    ((u128::from(low) * u128::from(d)) >> 64) as usize
 }
 
 #[inline]
@@ -118,6 +126,14 @@ mod tests {
             prop_assert_eq!(snap.calls, last.len() as u64);
             prop_assert_eq!(snap.failed, last.iter().filter(|b| *b & FAIL != 0).count() as u64);
             prop_assert_eq!(snap.slow, last.iter().filter(|b| *b & SLOW != 0).count() as u64);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fastmod_is_the_remainder(n in any::<u32>(), d in 1u32..100_000) {
+            let magic = (u64::MAX / u64::from(d)).wrapping_add(1);
+            prop_assert_eq!(fastmod(n, magic, d), (n % d) as usize);
         }
     }
 
