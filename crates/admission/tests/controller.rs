@@ -222,3 +222,35 @@ async fn permits_feed_the_adaptive_limit() {
     assert!(ctl.limit() < 10, "limit {}", ctl.limit());
     assert!(ctl.stats().windows >= 4);
 }
+
+/// An in-memory store that admits `n` requests, then refuses.
+#[derive(Debug)]
+struct CountingStore(std::sync::atomic::AtomicU32);
+
+impl perfstack_admission::rate::RateLimitStore for CountingStore {
+    fn check<'a>(&'a self, _key: Option<&'a str>) -> perfstack_admission::rate::StoreFuture<'a> {
+        Box::pin(async move {
+            if self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                Ok(())
+            } else {
+                Err(perfstack_admission::rate::StoreRefusal::Limited(Duration::from_millis(250)))
+            }
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_distributed_store_is_checked_by_acquire_before_a_slot_is_taken() {
+    let ctl = AdmissionController::builder()
+        .fixed_limit(10)
+        .rate_limit_store(CountingStore(std::sync::atomic::AtomicU32::new(1)))
+        .build()
+        .unwrap();
+    let p = ctl.acquire_now(&meta(Priority::Critical)).await.unwrap();
+    let e = ctl.acquire(&meta(Priority::Critical)).await.unwrap_err();
+    assert_eq!((e.reason, e.retry_after), (RejectReason::Rate, Some(Duration::from_millis(250))));
+    assert_eq!(ctl.inflight(), 1, "the refused request took no slot");
+    // try_acquire never does I/O: the store is not consulted.
+    assert!(ctl.try_acquire(&meta(Priority::Critical)).is_ok());
+    drop(p);
+}

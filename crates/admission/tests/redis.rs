@@ -74,3 +74,16 @@ async fn redis_down_fails_open_or_closed_as_configured() {
     let err = closed.check().await.unwrap_err();
     assert!(matches!(err, RedisRateError::Unavailable(_) | RedisRateError::Timeout(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_checks_the_redis_limit_in_acquire() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let redis = RedisRateLimit::builder(client(rk.url()).await, rk.key("ctl"), 1.0, 2).build().await.unwrap();
+    let ctl =
+        perfstack_admission::AdmissionController::builder().fixed_limit(10).rate_limit_store(redis).build().unwrap();
+    let meta = perfstack_admission::RequestMeta::new(perfstack_admission::Priority::Normal);
+    let _a = ctl.acquire(&meta).await.unwrap();
+    let _b = ctl.acquire_now(&meta).await.unwrap();
+    let e = ctl.acquire(&meta).await.unwrap_err();
+    assert_eq!(e.reason, perfstack_admission::RejectReason::Rate);
+}

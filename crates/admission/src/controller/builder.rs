@@ -28,6 +28,7 @@ pub struct AdmissionControllerBuilder {
     limit: Option<Result<Box<dyn Limit>, LimitConfigError>>,
     rate: Option<RateLimit>,
     keyed: Option<KeyedRateLimit>,
+    store: Option<Arc<dyn crate::rate::RateLimitStore>>,
     shares: PriorityShares,
     queue_capacity: usize,
     queue_timeout: Duration,
@@ -45,6 +46,7 @@ impl Default for AdmissionControllerBuilder {
             limit: None,
             rate: None,
             keyed: None,
+            store: None,
             shares: PriorityShares::default(),
             queue_capacity: 0,
             queue_timeout: Duration::ZERO,
@@ -96,6 +98,12 @@ impl AdmissionControllerBuilder {
     /// A keyed rate limit checked for requests that carry a key.
     pub fn keyed_rate_limit(mut self, keyed: KeyedRateLimit) -> Self {
         self.keyed = Some(keyed);
+        self
+    }
+
+    /// A distributed rate limit (Redis), checked by `acquire` and `acquire_now`.
+    pub fn rate_limit_store(mut self, store: impl crate::rate::RateLimitStore) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 
@@ -196,6 +204,7 @@ impl AdmissionControllerBuilder {
                 rate: self.rate,
                 rate_shares_clock,
                 keyed: self.keyed,
+                store: self.store,
                 sample_every: self.sample_every,
                 slots: AtomicU64::new(0),
                 caps,

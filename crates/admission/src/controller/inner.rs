@@ -42,6 +42,7 @@ pub(crate) struct Inner {
     /// The rate limit reads the controller's clock, so one reading serves both.
     pub(crate) rate_shares_clock: bool,
     pub(crate) keyed: Option<KeyedRateLimit>,
+    pub(crate) store: Option<Arc<dyn crate::rate::RateLimitStore>>,
     pub(crate) shares: PriorityShares,
     pub(crate) window: WindowPolicy,
     pub(crate) sample_every: u32,

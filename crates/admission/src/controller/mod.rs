@@ -142,6 +142,7 @@ impl AdmissionController {
     pub async fn acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
         let inner = &self.inner;
         let p = meta.priority;
+        self.check_store(meta).await?;
         match self.try_acquire(meta) {
             Err(r) if r.reason == RejectReason::Concurrency && inner.queue_timeout > Duration::ZERO => {}
             other => return other,
@@ -203,6 +204,31 @@ impl AdmissionController {
                 Err(_) => Err(inner.reject(RejectReason::Deadline, p, None)),
             },
             () = tokio::time::sleep_until(until) => Err(inner.reject(RejectReason::Deadline, p, None)),
+        }
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire) (never waits in the queue), but also checks the
+    /// distributed [`RateLimitStore`](crate::rate::RateLimitStore), if one is configured.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire); a store that refuses gives `Rate` (over the limit)
+    /// or `Overload` (unreachable and failing closed).
+    pub async fn acquire_now(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
+        self.check_store(meta).await?;
+        self.try_acquire(meta)
+    }
+
+    async fn check_store(&self, meta: &RequestMeta<'_>) -> Result<(), Rejected> {
+        let Some(store) = &self.inner.store else { return Ok(()) };
+        match store.check(meta.key).await {
+            Ok(()) => Ok(()),
+            Err(crate::rate::StoreRefusal::Limited(d)) => {
+                Err(self.inner.reject(RejectReason::Rate, meta.priority, Some(d)))
+            }
+            Err(_) => {
+                Err(self.inner.reject(RejectReason::Overload, meta.priority, Some(std::time::Duration::from_secs(1))))
+            }
         }
     }
 

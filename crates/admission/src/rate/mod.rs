@@ -11,8 +11,10 @@ mod direct;
 mod error;
 mod gcra;
 mod keyed;
+mod store;
 
 pub use direct::RateLimit;
 pub use error::{RateConfigError, RateLimited};
 pub use gcra::Gcra;
 pub use keyed::{KeyedRateLimit, KeyedRateLimitBuilder};
+pub use store::{RateLimitStore, StoreFuture, StoreRefusal};

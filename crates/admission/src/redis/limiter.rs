@@ -233,3 +233,16 @@ impl RedisRateLimit {
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
+
+impl crate::rate::RateLimitStore for RedisRateLimit {
+    /// The bucket is this limit's own key; `key` is ignored.
+    fn check<'a>(&'a self, _key: Option<&'a str>) -> crate::rate::StoreFuture<'a> {
+        Box::pin(async move {
+            match RedisRateLimit::check(self).await {
+                Ok(()) => Ok(()),
+                Err(RedisRateError::Limited(l)) => Err(crate::rate::StoreRefusal::Limited(l.retry_after)),
+                Err(_) => Err(crate::rate::StoreRefusal::Unavailable),
+            }
+        })
+    }
+}

@@ -62,7 +62,7 @@ where
             let admitted = if config.queue {
                 config.controller.acquire(&meta).await
             } else {
-                config.controller.try_acquire(&meta)
+                config.controller.acquire_now(&meta).await
             };
             drop(_entered);
             match admitted {
