@@ -19,12 +19,14 @@ const CHILD_ENV: &str = "PERFSTACK_TQ_KILL_CHILD";
 const TASKS: i64 = 400;
 const KILLS: usize = 10;
 
-/// The worker process. `PERFSTACK_TQ_KILL_CHILD=<worker id>|<schema>|<url>`.
+/// The worker process. `PERFSTACK_TQ_KILL_CHILD=<worker id>|<work ms>|<schema>|<url>`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_child_worker() {
     let Ok(spec) = std::env::var(CHILD_ENV) else { return };
-    let mut parts = spec.splitn(3, '|');
-    let (worker, schema, url) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let mut parts = spec.splitn(4, '|');
+    let worker = parts.next().unwrap();
+    let work = Duration::from_millis(parts.next().unwrap().parse().unwrap());
+    let (schema, url) = (parts.next().unwrap(), parts.next().unwrap());
     let backend = PostgresBackend::connect(url, PostgresConfig::in_schema(schema)).await.unwrap();
     let queue = TaskQueue::new(backend.clone());
     let b = backend.clone();
@@ -41,7 +43,7 @@ async fn kill_child_worker() {
             handler_fn(move |ctx: TaskContext, _n: i64| {
                 let b = b.clone();
                 let w = w.clone();
-                async move { commit_effect(&b, &ctx, &w).await }
+                async move { commit_effect(&b, &ctx, &w, work).await }
             }),
         )
         .start();
@@ -52,8 +54,8 @@ async fn kill_child_worker() {
 
 /// The task's effect and its completion commit in one transaction, checked against the fencing
 /// token; a duplicate effect would violate the primary key and is recorded as a violation.
-async fn commit_effect(b: &PostgresBackend, ctx: &TaskContext, worker: &str) -> Result<(), TaskError> {
-    tokio::time::sleep(Duration::from_millis(50)).await; // the work; kills land in here
+async fn commit_effect(b: &PostgresBackend, ctx: &TaskContext, worker: &str, work: Duration) -> Result<(), TaskError> {
+    tokio::time::sleep(work).await; // the work; kills land in here
     let mut client = b.pool().get().await.map_err(TaskError::retry)?;
     let tx = client.transaction().await.map_err(TaskError::retry)?;
     let inserted = tx
@@ -76,10 +78,10 @@ async fn commit_effect(b: &PostgresBackend, ctx: &TaskContext, worker: &str) -> 
     }
 }
 
-fn spawn_worker(worker: &str, schema: &str, url: &str) -> Child {
+fn spawn_worker(worker: &str, work_ms: u64, schema: &str, url: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["kill_child_worker", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, format!("{worker}|{schema}|{url}"))
+        .env(CHILD_ENV, format!("{worker}|{work_ms}|{schema}|{url}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -108,11 +110,12 @@ async fn no_task_lost_or_duplicated_when_a_worker_process_is_killed_repeatedly()
     let tasks: Vec<Task> = (0..TASKS).map(|n| Task::new("effect", &n).unwrap().max_attempts(100)).collect();
     backend.submit_many(tasks).await.unwrap();
 
-    let mut steady = spawn_worker("steady", db.schema(), db.url());
+    // The steady worker alone needs ~10 s for all tasks, which leaves time for the kill rounds.
+    let mut steady = spawn_worker("steady", 100, db.schema(), db.url());
     let mut kills = 0;
     let mut interrupted_leases = 0;
     for round in 0..KILLS {
-        let mut victim = spawn_worker(&format!("victim-{round}"), db.schema(), db.url());
+        let mut victim = spawn_worker(&format!("victim-{round}"), 50, db.schema(), db.url());
         // Wait until the victim holds running tasks, then kill it in the middle of them.
         let deadline = Instant::now() + Duration::from_secs(20);
         let sql = format!("SELECT count(*) FROM tq_tasks WHERE state = 2 AND worker = 'victim-{round}'");
