@@ -81,6 +81,9 @@ fn bench_breaker(c: &mut Criterion) {
             black_box(coarse.call_sync(|| downstream(x)))
         })
     });
+    let open = breaker();
+    open.force_open();
+    g.bench_function("open_reject", |bn| bn.iter(|| black_box(open.call_sync(|| downstream(1)).is_err())));
     g.bench_function("permit", |bn| {
         let mut x = 0u64;
         bn.iter(|| {
@@ -320,6 +323,14 @@ fn figures() {
         }),
         Goal::Info,
         "baseline column: the same on CoarseClock (1 ms)",
+    );
+    fig(
+        "refused call on an open breaker (fast fail)",
+        "ns",
+        Measure::Criterion("breaker/open_reject".into()),
+        Some(Measure::Criterion("breaker/bare".into())),
+        Goal::Info,
+        "includes the rejected-calls counter (metrics facade, no recorder installed)",
     );
     fig(
         "retry-budget check (successful try_withdraw, CoarseClock 1 ms)",

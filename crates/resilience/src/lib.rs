@@ -70,7 +70,9 @@
 //! | `perfstack_fallback_used_total` | counter | |
 //! | `perfstack_degradation_level` | gauge (level index, 0 = normal) | |
 //!
-//! Every policy also has a serde `stats()` snapshot, and state changes are `tracing` events.
+//! The rejection counters register their handle on the first rejection (so a refused call
+//! builds no metric key); install the recorder before traffic. Every policy also has a serde
+//! `stats()` snapshot, and state changes are `tracing` events.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod backoff;

@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     pub(crate) consecutive_opens: AtomicU32,
     pub(crate) open_schedule: Arc<dyn Backoff>,
     pub(crate) rejected: AtomicU64,
+    /// Registered on the first rejection (after a recorder is normally installed), so a
+    /// rejection costs no key building or allocation.
+    pub(crate) rejected_counter: std::sync::OnceLock<metrics::Counter>,
     pub(crate) stale: AtomicU64,
     pub(crate) transitions: AtomicU64,
     pub(crate) clock: SharedClock,
@@ -146,7 +149,9 @@ impl Inner {
 
     fn refuse(&self, retry_after: Option<Duration>) -> Refusal {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("perfstack_breaker_rejected_total", "name" => self.name.to_string()).increment(1);
+        self.rejected_counter
+            .get_or_init(|| metrics::counter!("perfstack_breaker_rejected_total", "name" => self.name.clone()))
+            .increment(1);
         Refusal { retry_after }
     }
 
@@ -307,7 +312,7 @@ impl Inner {
 
     fn announce(&self, from: State, to: Word, reason: Reason) {
         self.transitions.fetch_add(1, Ordering::Relaxed);
-        let name = self.name.to_string();
+        let name = self.name.clone();
         metrics::gauge!("perfstack_breaker_state", "name" => name.clone()).set(to.state.gauge_value());
         metrics::counter!("perfstack_breaker_transitions_total", "name" => name, "from" => from.as_str(), "to" => to.state.as_str())
             .increment(1);

@@ -151,6 +151,7 @@ impl CircuitBreaker {
                 consecutive_opens: AtomicU32::new(0),
                 open_schedule,
                 rejected: AtomicU64::new(0),
+                rejected_counter: std::sync::OnceLock::new(),
                 stale: AtomicU64::new(0),
                 transitions: AtomicU64::new(0),
                 clock,

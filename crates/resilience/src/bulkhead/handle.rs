@@ -42,6 +42,8 @@ struct Inner {
     max_wait: Option<Duration>,
     freed: Notify,
     rejected: AtomicU64,
+    /// Registered on the first rejection.
+    rejected_counter: std::sync::OnceLock<metrics::Counter>,
 }
 
 /// Refused: the bulkhead was full and could not queue, or the wait expired.
@@ -148,6 +150,7 @@ impl Bulkhead {
                 max_wait: c.max_wait,
                 freed: Notify::new(),
                 rejected: AtomicU64::new(0),
+                rejected_counter: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -202,7 +205,10 @@ impl Bulkhead {
 
     fn reject(&self) -> BulkheadFull {
         self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("perfstack_bulkhead_rejected_total", "name" => self.inner.name.to_string()).increment(1);
+        self.inner
+            .rejected_counter
+            .get_or_init(|| metrics::counter!("perfstack_bulkhead_rejected_total", "name" => self.inner.name.clone()))
+            .increment(1);
         BulkheadFull { name: self.inner.name.clone() }
     }
 

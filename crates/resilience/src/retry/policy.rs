@@ -181,7 +181,7 @@ impl Retry {
             }
         }
         inner.retries.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("perfstack_retry_attempts_total", "name" => inner.name.to_string()).increment(1);
+        metrics::counter!("perfstack_retry_attempts_total", "name" => inner.name.clone()).increment(1);
         Some(delay)
     }
 
