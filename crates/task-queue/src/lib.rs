@@ -60,6 +60,7 @@ pub mod backend;
 mod backoff;
 mod error;
 mod handler;
+mod id_hash;
 mod pool;
 mod priority;
 mod queue;

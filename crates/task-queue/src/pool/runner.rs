@@ -28,13 +28,16 @@ pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemapho
     let parent = task.span.as_ref().and_then(tracing::Span::id);
     let span = tracing::info_span!(parent: parent, "task", id = task.id.0, kind = %task.kind, attempt = task.attempt);
     let shared = Arc::clone(shared);
-    tokio::spawn(
-        async move {
-            run(&shared, task).await;
-            drop(permit);
-        }
-        .instrument(span),
-    );
+    let attempt = async move {
+        run(&shared, task).await;
+        drop(permit);
+    };
+    // Without a subscriber interested in the span, skip the per-poll enter/exit.
+    if span.is_disabled() {
+        tokio::spawn(attempt);
+    } else {
+        tokio::spawn(attempt.instrument(span));
+    }
 }
 
 async fn run(shared: &Shared, task: LeasedTask) {

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::{PoolConfig, Registered};
 use super::metrics::PoolMetrics;
 use crate::backend::Completion;
+use crate::id_hash::IdHash;
 use crate::queue::TaskQueue;
 use crate::task::TaskId;
 
@@ -21,7 +22,7 @@ pub(super) struct Shared {
     /// One permit per task that may run at once.
     pub(super) slots: Arc<Semaphore>,
     /// Leases held right now: id → (fence, token).
-    pub(super) running: Mutex<HashMap<TaskId, (i64, CancellationToken)>>,
+    pub(super) running: Mutex<HashMap<TaskId, (i64, CancellationToken), IdHash>>,
     /// Stop fetching.
     pub(super) stop: CancellationToken,
     /// Grace is over: cancel and hand back what still runs.

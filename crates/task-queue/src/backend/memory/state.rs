@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::MemoryConfig;
 use crate::backend::{Completion, LeasedTask, Outcome};
 use crate::error::QueueError;
+use crate::id_hash::IdHash;
 use crate::priority::{level, Priority};
 use crate::status::{CancelOutcome, TaskInfo, TaskState};
 use crate::task::{Task, TaskId};
@@ -37,7 +38,7 @@ pub(super) struct State {
     cfg: MemoryConfig,
     ready: BinaryHeap<Reverse<(i64, u64, i64)>>,
     delayed: BinaryHeap<Reverse<(Instant, u64, i64)>>,
-    tasks: HashMap<i64, Entry>,
+    tasks: HashMap<i64, Entry, IdHash>,
     unique: HashMap<String, TaskId>,
     finished: VecDeque<(Instant, i64)>,
     next_id: i64,
@@ -51,7 +52,7 @@ impl State {
             cfg,
             ready: BinaryHeap::new(),
             delayed: BinaryHeap::new(),
-            tasks: HashMap::new(),
+            tasks: HashMap::default(),
             unique: HashMap::new(),
             finished: VecDeque::new(),
             next_id: 1,
