@@ -306,3 +306,20 @@ fn serde_configs_build_policies() {
         .build()
         .is_err());
 }
+
+#[test]
+fn zero_permits_and_bad_durations_are_refused() {
+    assert!(matches!(Bulkhead::builder("b").max_concurrent(0).build(), Err(ConfigError::Zero { .. })));
+    assert!(matches!(
+        Bulkhead::builder("b").max_queue(4).max_wait(Duration::ZERO).build(),
+        Err(ConfigError::ZeroDuration { .. })
+    ));
+    assert!(matches!(
+        Hedge::builder(HedgeDelay::Fixed { delay: Duration::ZERO }).build(),
+        Err(ConfigError::ZeroDuration { .. })
+    ));
+    assert!(matches!(
+        AdaptiveThrottle::builder().window(Duration::from_secs(1), 0).build(),
+        Err(ConfigError::Zero { .. })
+    ));
+}
