@@ -88,3 +88,30 @@ async fn priority_header_decides_who_is_shed() {
         assert_eq!(h.await.unwrap().unwrap().status(), StatusCode::OK);
     }
 }
+
+/// A request parked in the queue must not leave its span entered on the thread (the span is
+/// attached with `Instrument`, not held by an `enter()` guard across `.await`).
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_queued_request_does_not_leave_its_span_entered() {
+    let _sub = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let ctl = AdmissionController::builder()
+        .fixed_limit(1)
+        .priority_shares(PriorityShares::none())
+        .queue(8, std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let _held = ctl.try_acquire(&perfstack_admission::RequestMeta::new(perfstack_admission::Priority::Normal)).unwrap();
+    let mut svc = AdmissionLayer::new(ctl.clone()).layer(gated(Arc::new(Semaphore::new(1))));
+    let span = tracing::info_span!("request");
+    let mut fut = span.in_scope(|| svc.call(req("normal")));
+    tokio::select! {
+        biased;
+        _ = &mut fut => panic!("the request should wait in the queue"),
+        () = std::future::ready(()) => {}
+    }
+    assert!(
+        tracing::Span::current().is_none(),
+        "still inside {:?}",
+        tracing::Span::current().metadata().map(|m| m.name())
+    );
+}

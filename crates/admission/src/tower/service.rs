@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
+use tracing::Instrument;
 
 use super::layer::LayerConfig;
 use crate::{Priority, Rejected, RequestMeta};
@@ -39,32 +40,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = Arc::clone(&self.config);
+        // Instrumented, not entered: a guard held across `.await` would leave the span entered
+        // on this thread while the task is parked in the queue (tracing's documented misuse).
         let span = tracing::Span::current();
         Box::pin(async move {
-            let _entered = span.enter();
-            let priority = config
-                .priority_header
-                .as_ref()
-                .and_then(|h| req.headers().get(h))
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<Priority>().ok())
-                .unwrap_or(config.default_priority);
-            let key = config
-                .key_header
-                .as_ref()
-                .and_then(|h| req.headers().get(h))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let mut meta = RequestMeta::new(priority);
-            if let Some(k) = key.as_deref() {
-                meta = meta.key(k);
-            }
-            let admitted = if config.queue {
-                config.controller.acquire(&meta).await
-            } else {
-                config.controller.acquire_now(&meta).await
-            };
-            drop(_entered);
+            let admitted = admit(&config, req.headers()).instrument(span).await;
             match admitted {
                 Ok(permit) => {
                     let res = inner.call(req).await;
@@ -74,6 +54,27 @@ where
                 Err(rejected) => Ok(refusal(&rejected)),
             }
         })
+    }
+}
+
+/// Reads the priority and key headers and asks the controller.
+async fn admit(config: &LayerConfig, headers: &http::HeaderMap) -> Result<crate::Permit, Rejected> {
+    let priority = config
+        .priority_header
+        .as_ref()
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Priority>().ok())
+        .unwrap_or(config.default_priority);
+    let key = config.key_header.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok());
+    let mut meta = RequestMeta::new(priority);
+    if let Some(k) = key {
+        meta = meta.key(k);
+    }
+    if config.queue {
+        config.controller.acquire(&meta).await
+    } else {
+        config.controller.acquire_now(&meta).await
     }
 }
 
