@@ -193,12 +193,12 @@ impl AdmissionControllerBuilder {
             window: Window::new(clock.now(), 0),
             queue: WaitQueue::new(self.queue_capacity, self.queue_order),
             windows: 0,
-            last_rtt: Duration::ZERO,
         };
         let queue_timeout = if self.queue_capacity == 0 { Duration::ZERO } else { self.queue_timeout };
         Ok(AdmissionController {
             inner: Arc::new(Inner {
                 metrics: super::metrics::Handles::new(&self.name),
+                last_rtt_nanos: AtomicU64::new(0),
                 name: self.name,
                 clock,
                 rate: self.rate,

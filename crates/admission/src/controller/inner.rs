@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     pub(crate) admitted_sampled: [AtomicU64; 5],
     /// Rejections, `[reason][priority]`.
     pub(crate) rejected: [[AtomicU64; 5]; 5],
+    /// Mean latency of the last closed window in nanoseconds (0 before the first): the
+    /// Retry-After of a concurrency refusal, read without the lock.
+    pub(crate) last_rtt_nanos: AtomicU64,
     pub(crate) metrics: super::metrics::Handles,
     pub(crate) core: Mutex<Core>,
 }
@@ -71,7 +74,6 @@ pub(crate) struct Core {
     pub(crate) window: Window,
     pub(crate) queue: WaitQueue,
     pub(crate) windows: u64,
-    pub(crate) last_rtt: Duration,
 }
 
 /// What a permit reports when it drops.
@@ -99,6 +101,12 @@ impl Inner {
         for (cap, v) in self.caps.iter().zip(self.shares.caps(limit)) {
             cap.store(v, Ordering::Relaxed);
         }
+    }
+
+    /// Mean latency of the last closed window; zero before the first.
+    #[inline]
+    pub(crate) fn last_rtt(&self) -> Duration {
+        Duration::from_nanos(self.last_rtt_nanos.load(Ordering::Relaxed))
     }
 
     /// Requests in flight now.
@@ -165,7 +173,7 @@ impl Inner {
                     this.set_limit(new);
                     core.window = Window::new(now, this.inflight());
                     core.windows += 1;
-                    core.last_rtt = s.rtt;
+                    this.last_rtt_nanos.store(u64::try_from(s.rtt.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
                     closed = Some((s, this.limit_now.load(Ordering::Relaxed)));
                 }
             }

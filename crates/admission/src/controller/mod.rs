@@ -12,6 +12,9 @@ mod shares;
 mod stats;
 mod window;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -122,7 +125,8 @@ impl AdmissionController {
         }
         let Some(inflight) = inner.try_take_slot(p.index(), sampled) else {
             // About one request time from now a slot frees; unknown before the first window.
-            let retry = Some(inner.core.lock().last_rtt).filter(|d| !d.is_zero());
+            // Lock-free: at overload most calls take this path, and must not contend with release().
+            let retry = Some(inner.last_rtt()).filter(|d| !d.is_zero());
             return Err(inner.reject(RejectReason::Concurrency, p, retry));
         };
         if sampled && now.is_zero() {
@@ -178,7 +182,7 @@ impl AdmissionController {
                     drop(core);
                     return Err(inner.reject(RejectReason::QueueFull, p, None));
                 }
-                Enqueue::Evicted(w, level) => Some((w, level, core.last_rtt)),
+                Enqueue::Evicted(w, level) => Some((w, level, inner.last_rtt())),
             };
             inner.queued.store(core.queue.len(), Ordering::SeqCst);
             // A release that ran between our slot check and the store above saw an empty queue:
@@ -276,7 +280,7 @@ impl AdmissionController {
             admitted_total: inner.admitted_total(),
             queued: core.queue.len(),
             windows: core.windows,
-            last_rtt_seconds: core.last_rtt.as_secs_f64(),
+            last_rtt_seconds: inner.last_rtt().as_secs_f64(),
             overload_shed_levels: inner.shed_levels.load(Ordering::Relaxed),
             priorities,
         }
