@@ -45,6 +45,9 @@ pub enum QueueError {
     /// A name (such as a schema) is not a plain identifier.
     #[error("invalid identifier {0:?}: use lower-case letters, digits and underscores")]
     InvalidIdentifier(String),
+    /// A cron expression that does not parse.
+    #[error("invalid cron expression {0:?}: expected `minute hour day-of-month month day-of-week`")]
+    InvalidCron(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use perfstack_task_queue::postgres::{Periodic, PostgresBackend, PostgresConfig};
+use perfstack_task_queue::postgres::{Cron, Periodic, PostgresBackend, PostgresConfig};
 use perfstack_task_queue::{handler_fn, Aging, Priority, Task, TaskContext, TaskQueue, WorkerPool};
 use tokio::time::Instant;
 
@@ -85,6 +85,7 @@ async fn periodic_tasks_have_one_leader_and_one_submit_per_slot() {
         Periodic::new(b.clone(), db.url())
             .tick(Duration::from_millis(20))
             .every("tick", Duration::from_millis(100), |slot| Task::new("tick", &slot))
+            .cron("minutely", Cron::parse("* * * * *").unwrap(), |minute| Task::new("minutely", &minute))
             .start()
     };
     let a = start(&backend);
@@ -106,6 +107,13 @@ async fn periodic_tasks_have_one_leader_and_one_submit_per_slot() {
         .unwrap();
     let (total, distinct): (i64, i64) = (row.get(0), row.get(1));
     assert_eq!(total, distinct, "no slot submitted twice");
+    // The cron schedule fired in the current minute, once (twice if the test crossed a minute).
+    let row = c
+        .query_one("SELECT count(*), count(DISTINCT payload::text) FROM tq_tasks WHERE kind = 'minutely'", &[])
+        .await
+        .unwrap();
+    let (total, distinct): (i64, i64) = (row.get(0), row.get(1));
+    assert!((1..=2).contains(&total) && total == distinct, "{total} cron submits, {distinct} distinct minutes");
     // The leader stops; the other takes over.
     let (leader, follower) = if a.is_leader() { (a, b) } else { (b, a) };
     leader.stop().await;

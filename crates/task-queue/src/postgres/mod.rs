@@ -12,10 +12,12 @@
 //!   [`PostgresBackend::complete_in`]: complete inside the handler's transaction, checked
 //!   against the fencing token, for exactly-once effects.
 //! - [`PostgresBackend::cleanup`](crate::Backend::cleanup): retention of finished tasks.
-//! - [`Periodic`]: periodic tasks scheduled by one leader (advisory lock), each slot at most once.
+//! - [`Periodic`]: periodic tasks (fixed period or [`Cron`] expression) scheduled by one leader
+//!   (advisory lock), each slot at most once.
 
 mod backend;
 mod config;
+mod cron;
 mod listen;
 mod migrations;
 mod periodic;
@@ -24,5 +26,6 @@ mod sql;
 
 pub use backend::PostgresBackend;
 pub use config::PostgresConfig;
+pub use cron::Cron;
 pub use migrations::MIGRATIONS;
 pub use periodic::{Periodic, PeriodicHandle};

@@ -19,13 +19,22 @@ use crate::task::Task;
 
 type MakeTask = Arc<dyn Fn(i64) -> Result<Task, QueueError> + Send + Sync>;
 
+/// When a schedule fires.
+#[derive(Debug, Clone)]
+enum When {
+    /// Once per period; the slot is the number of whole periods since the epoch.
+    Every(Duration),
+    /// In each minute the expression matches; the slot is that minute since the epoch.
+    Cron(super::cron::Cron),
+}
+
 /// A set of periodic schedules sharing one leader election.
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use perfstack_task_queue::postgres::{Periodic, PostgresBackend, PostgresConfig};
+/// use perfstack_task_queue::postgres::{Cron, Periodic, PostgresBackend, PostgresConfig};
 /// use perfstack_task_queue::Task;
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +42,7 @@ type MakeTask = Arc<dyn Fn(i64) -> Result<Task, QueueError> + Send + Sync>;
 /// let backend = PostgresBackend::connect(url, PostgresConfig::default()).await?;
 /// let handle = Periodic::new(backend, url)
 ///     .every("reports.hourly", Duration::from_secs(3600), |slot| Task::new("report", &slot))
+///     .cron("cleanup.nightly", Cron::parse("30 2 * * *")?, |minute| Task::new("cleanup", &minute))
 ///     .start();
 /// # handle.stop().await;
 /// # Ok(()) }
@@ -42,7 +52,7 @@ pub struct Periodic {
     backend: PostgresBackend,
     url: String,
     tick: Duration,
-    schedules: Vec<(String, Duration, MakeTask)>,
+    schedules: Vec<(String, When, MakeTask)>,
 }
 
 impl std::fmt::Debug for Periodic {
@@ -95,7 +105,20 @@ impl Periodic {
         period: Duration,
         make: impl Fn(i64) -> Result<Task, QueueError> + Send + Sync + 'static,
     ) -> Self {
-        self.schedules.push((name.into(), period.max(Duration::from_millis(1)), Arc::new(make)));
+        self.schedules.push((name.into(), When::Every(period.max(Duration::from_millis(1))), Arc::new(make)));
+        self
+    }
+
+    /// Submits `make(minute)` in each minute (UTC) that `cron` matches, where `minute` counts
+    /// whole minutes since the Unix epoch. A minute in which no instance led is skipped, not
+    /// caught up.
+    pub fn cron(
+        mut self,
+        name: impl Into<String>,
+        cron: super::cron::Cron,
+        make: impl Fn(i64) -> Result<Task, QueueError> + Send + Sync + 'static,
+    ) -> Self {
+        self.schedules.push((name.into(), When::Cron(cron), Arc::new(make)));
         self
     }
 
@@ -151,8 +174,17 @@ async fn lead(p: &Periodic, leader: &AtomicBool, stop: &CancellationToken) -> Re
 
 async fn submit_due(p: &Periodic, client: &mut tokio_postgres::Client, schema: &str) -> Result<(), QueueError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    for (name, period, make) in &p.schedules {
-        let slot = i64::try_from(now.as_millis() / period.as_millis().max(1)).unwrap_or(i64::MAX);
+    for (name, when, make) in &p.schedules {
+        let slot = match when {
+            When::Every(period) => i64::try_from(now.as_millis() / period.as_millis().max(1)).unwrap_or(i64::MAX),
+            When::Cron(cron) => {
+                let minute = now.as_secs() / 60;
+                if !cron.matches_minute(minute) {
+                    continue;
+                }
+                i64::try_from(minute).unwrap_or(i64::MAX)
+            }
+        };
         let tx = client.transaction().await?;
         let claimed = tx
             .execute(
