@@ -167,6 +167,39 @@ mod tests {
         }
     }
 
+    /// Under concurrent writers and a moving clock, the running sums always equal the sum of
+    /// the buckets' counters once the writers stop (each bucket change is accounted once).
+    #[test]
+    fn concurrent_writers_and_sweeps_keep_sums_exact() {
+        use std::sync::atomic::AtomicU64 as Now;
+        use std::sync::Arc;
+        let w = Arc::new(TimeWindow::new(8, 1_000));
+        let now = Arc::new(Now::new(0));
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (w, now) = (w.clone(), now.clone());
+                std::thread::spawn(move || {
+                    for k in 0..50_000u64 {
+                        let at = if t == 0 { now.fetch_add(7, Ordering::Relaxed) } else { now.load(Ordering::Relaxed) };
+                        w.record(at, if (k + t) % 3 == 0 { FAIL } else { 0 } | if k % 5 == 0 { SLOW } else { 0 }, 1);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().ok();
+        }
+        let (mut c, mut f, mut s) = (0, 0, 0);
+        for b in w.buckets.iter() {
+            let (_, bc, bf, bs) = unpack(b.load(Ordering::Relaxed));
+            c += bc;
+            f += bf;
+            s += bs;
+        }
+        let snap = w.snapshot_now();
+        assert_eq!((snap.calls, snap.failed, snap.slow), (c, f, s));
+    }
+
     #[test]
     fn idle_window_empties() {
         let w = TimeWindow::new(10, 1_000);
