@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::min_filter::{MinRttProbe, Probe};
+use super::restore::Restore;
 use super::{check_bounds, check_ratio, Limit, LimitConfigError, Sample};
 
 /// Settings of [`Aimd`]. Defaults: initial 20, bounds `[1, 1000]`, backoff 0.9, timeout 1 s,
@@ -57,6 +58,7 @@ pub struct Aimd {
     cfg: AimdConfig,
     limit: f64,
     baseline: MinRttProbe,
+    restore: Restore,
 }
 
 impl Aimd {
@@ -78,7 +80,12 @@ impl Aimd {
         if cfg.probe_interval == 0 {
             return Err(LimitConfigError::Zero("probe_interval"));
         }
-        Ok(Self { limit: cfg.initial as f64, baseline: MinRttProbe::new(cfg.probe_interval), cfg })
+        Ok(Self {
+            limit: cfg.initial as f64,
+            baseline: MinRttProbe::new(cfg.probe_interval),
+            restore: Restore::default(),
+            cfg,
+        })
     }
 }
 
@@ -100,12 +107,19 @@ impl Limit for Aimd {
             s.rtt
         };
         let too_slow = self.cfg.rtt_tolerance.is_some_and(|tol| s.rtt.as_secs_f64() > tol * baseline.as_secs_f64());
-        if s.dropped || s.rtt > self.cfg.timeout || too_slow {
+        let congested = s.dropped || s.rtt > self.cfg.timeout || too_slow;
+        if let Some(l) = self.restore.step(self.limit, s, !congested) {
+            self.limit = l.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+            return self.limit();
+        }
+        let before = self.limit;
+        if congested {
             self.limit = (self.limit * self.cfg.backoff_ratio).floor();
         } else if s.max_inflight * 2 >= self.limit as usize {
             self.limit += 1.0;
         }
         self.limit = self.limit.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+        self.restore.after_update(before, self.limit);
         self.limit()
     }
 

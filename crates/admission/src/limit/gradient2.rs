@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::min_filter::{MinRttProbe, Probe};
+use super::restore::Restore;
 use super::{check_bounds, check_ratio, Limit, LimitConfigError, Sample};
 
 /// Settings of [`Gradient2`]. Defaults: initial 20, bounds `[1, 1000]`, smoothing 0.2,
@@ -74,6 +75,7 @@ pub struct Gradient2 {
     long_rtt: f64,
     long_count: u32,
     probe: MinRttProbe,
+    restore: Restore,
 }
 
 impl Gradient2 {
@@ -99,6 +101,7 @@ impl Gradient2 {
             limit: cfg.initial as f64,
             long_rtt: 0.0,
             long_count: 0,
+            restore: Restore::default(),
             probe: MinRttProbe::new(cfg.probe_interval),
             cfg,
         })
@@ -149,13 +152,19 @@ impl Limit for Gradient2 {
         if self.long_rtt / short > 2.0 {
             self.long_rtt *= 0.95;
         }
+        let gradient = (self.cfg.rtt_tolerance * self.long_rtt / short).clamp(0.5, 1.0);
+        if let Some(l) = self.restore.step(self.limit, s, gradient >= 1.0) {
+            self.limit = l.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+            return self.limit();
+        }
         if (s.max_inflight as f64) < self.limit / 2.0 {
             return self.limit();
         }
-        let gradient = (self.cfg.rtt_tolerance * self.long_rtt / short).clamp(0.5, 1.0);
+        let before = self.limit;
         let target = self.limit * gradient + self.cfg.queue_size;
         self.limit = (self.limit * (1.0 - self.cfg.smoothing) + target * self.cfg.smoothing)
             .clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+        self.restore.after_update(before, self.limit);
         self.limit()
     }
 

@@ -14,6 +14,7 @@ mod error;
 mod fixed;
 mod gradient2;
 mod min_filter;
+mod restore;
 mod sample;
 mod vegas;
 

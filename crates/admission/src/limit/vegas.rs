@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::min_filter::{MinRttProbe, Probe};
+use super::restore::Restore;
 use super::{check_bounds, check_ratio, log10_step, Limit, LimitConfigError, Sample};
 
 /// Settings of [`Vegas`]. Defaults: initial 20, bounds `[1, 1000]`, alpha 3, beta 6 (times
@@ -56,6 +57,7 @@ pub struct Vegas {
     cfg: VegasConfig,
     limit: f64,
     noload: MinRttProbe,
+    restore: Restore,
 }
 
 impl Vegas {
@@ -73,7 +75,12 @@ impl Vegas {
         if cfg.probe_interval == 0 {
             return Err(LimitConfigError::Zero("probe_interval"));
         }
-        Ok(Self { limit: cfg.initial as f64, noload: MinRttProbe::new(cfg.probe_interval), cfg })
+        Ok(Self {
+            limit: cfg.initial as f64,
+            noload: MinRttProbe::new(cfg.probe_interval),
+            restore: Restore::default(),
+            cfg,
+        })
     }
 
     /// The no-load RTT the limit compares against, once learned.
@@ -100,6 +107,10 @@ impl Limit for Vegas {
         let rtt = s.rtt.max(noload).as_secs_f64();
         let queue = (self.limit * (1.0 - noload.as_secs_f64() / rtt)).ceil();
         let step = log10_step(self.limit);
+        if let Some(l) = self.restore.step(self.limit, s, queue < self.cfg.alpha * step) {
+            self.limit = l.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+            return self.limit();
+        }
         let target = if s.dropped {
             self.limit - step
         } else if (s.max_inflight as f64) * 2.0 < self.limit {
@@ -117,8 +128,10 @@ impl Limit for Vegas {
             return self.limit();
         };
         let target = target.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+        let before = self.limit;
         self.limit = ((1.0 - self.cfg.smoothing) * self.limit + self.cfg.smoothing * target)
             .clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);
+        self.restore.after_update(before, self.limit);
         self.limit()
     }
 

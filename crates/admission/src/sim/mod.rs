@@ -15,12 +15,14 @@
 //!
 //! [`AdmissionController`]: crate::AdmissionController
 
+mod convergence;
 mod report;
 mod rng;
 mod run;
 mod scenario;
 mod server;
 
+pub use convergence::Convergence;
 pub use report::{ClassReport, SimReport, WindowPoint};
 pub use rng::SplitMix64;
 pub use run::run;
