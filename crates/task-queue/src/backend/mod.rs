@@ -124,4 +124,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deletes finished tasks that finished more than `older_than` ago; returns how many.
     async fn cleanup(&self, older_than: Duration) -> Result<u64, QueueError>;
+
+    /// True when a fetch is a cheap in-process call. A pool then runs one worker loop per
+    /// concurrency slot, each fetching for itself; otherwise one fetcher leases batches for all
+    /// slots (fewer round trips). Default false.
+    fn in_process(&self) -> bool {
+        false
+    }
 }

@@ -57,6 +57,50 @@ pub(super) async fn fetch_loop(shared: Arc<Shared>) {
     }
 }
 
+/// Worker-loop mode (in-process backends): one loop per slot, each holding its slot's permit
+/// for its whole life, fetching one task at a time and running it inline.
+pub(super) async fn worker_loops(shared: Arc<Shared>) {
+    let mut loops = Vec::with_capacity(shared.cfg.concurrency);
+    for _ in 0..shared.cfg.concurrency.max(1) {
+        let Ok(permit) = Arc::clone(&shared.slots).try_acquire_owned() else { break };
+        let shared = Arc::clone(&shared);
+        loops.push(tokio::spawn(async move {
+            worker_loop(&shared).await;
+            drop(permit);
+        }));
+    }
+    // Returns once every loop has stopped fetching (running attempts may still be finishing
+    // inside them; shutdown waits for their permits).
+    shared.stop.cancelled().await;
+    drop(loops);
+}
+
+async fn worker_loop(shared: &Shared) {
+    let backend = Arc::clone(shared.queue.backend());
+    while !shared.stop.is_cancelled() {
+        match backend.fetch(&shared.cfg.worker_id, 1, shared.cfg.lease).await {
+            Ok(tasks) if tasks.is_empty() => {
+                tokio::select! {
+                    () = shared.stop.cancelled() => return,
+                    () = backend.wait_for_work(shared.cfg.poll_interval) => {}
+                }
+            }
+            Ok(tasks) => {
+                for task in tasks {
+                    runner::run_inline(shared, task).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching tasks failed; backing off");
+                tokio::select! {
+                    () = shared.stop.cancelled() => return,
+                    () = tokio::time::sleep(shared.cfg.poll_interval) => {}
+                }
+            }
+        }
+    }
+}
+
 /// Extends leases, passes on cancellation requests and lost leases, and rescues expired
 /// leases of dead workers.
 pub(super) async fn heartbeat_loop(shared: Arc<Shared>) {

@@ -69,7 +69,11 @@ impl WorkerPool {
             outcomes: Mutex::new(Some(tx)),
         });
         let loops = Loops {
-            fetch: tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared))),
+            fetch: if shared.queue.backend().in_process() {
+                tokio::spawn(fetcher::worker_loops(Arc::clone(&shared)))
+            } else {
+                tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared)))
+            },
             heartbeat: tokio::spawn(fetcher::heartbeat_loop(Arc::clone(&shared))),
             completer: tokio::spawn(completer::run(Arc::clone(&shared), rx)),
         };

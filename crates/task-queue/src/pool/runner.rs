@@ -40,6 +40,17 @@ pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemapho
     }
 }
 
+/// Runs the attempt on the calling task (worker-loop mode).
+pub(super) async fn run_inline(shared: &Shared, task: LeasedTask) {
+    let parent = task.span.as_ref().and_then(tracing::Span::id);
+    let span = tracing::info_span!(parent: parent, "task", id = task.id.0, kind = %task.kind, attempt = task.attempt);
+    if span.is_disabled() {
+        run(shared, task).await;
+    } else {
+        run(shared, task).instrument(span).await;
+    }
+}
+
 async fn run(shared: &Shared, task: LeasedTask) {
     let counters = &shared.queue.inner.counters;
     counters.wait.record(task.waited);

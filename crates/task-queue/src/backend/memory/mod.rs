@@ -40,7 +40,9 @@ pub struct MemoryConfig {
     pub aging: Aging,
     /// Finished tasks are kept this long for `status`. Default: 10 minutes.
     pub retention: Duration,
-    /// At most this many finished tasks are kept for `status`. Default: 100,000.
+    /// At most this many finished tasks are kept for `status`. Default: 10,000 (a larger
+    /// table costs cache misses on every task: 0.45 µs per task at 10k, 0.66–0.85 µs at 100k,
+    /// measured on the bench machine).
     pub retention_max: usize,
 }
 
@@ -51,7 +53,7 @@ impl Default for MemoryConfig {
             when_full: WhenFull::Wait,
             aging: Aging::default(),
             retention: Duration::from_secs(600),
-            retention_max: 100_000,
+            retention_max: 10_000,
         }
     }
 }
@@ -175,5 +177,9 @@ impl Backend for MemoryBackend {
 
     async fn cleanup(&self, older_than: Duration) -> Result<u64, QueueError> {
         Ok(self.inner.state.lock().purge(Instant::now(), older_than, 0))
+    }
+
+    fn in_process(&self) -> bool {
+        true
     }
 }
