@@ -96,6 +96,7 @@ async fn redis_section(url: &str) -> Result<(), SectionError> {
             admitted += 1;
         }
     }
-    println!("  Redis GCRA 50/s burst 5 shared by two instances: {admitted} of 40 back-to-back requests admitted (one EVALSHA each, server TIME)");
+    let trips: u64 = limits.iter().map(RedisRateLimit::round_trips).sum();
+    println!("  Redis GCRA 50/s burst 5 shared by two instances: {admitted} of 40 back-to-back requests admitted ({trips} EVALSHA round trips, server TIME; a burst of 5 leaves a lease of 1 cell)");
     Ok(())
 }
