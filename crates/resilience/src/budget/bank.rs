@@ -5,6 +5,7 @@ use crossbeam_utils::CachePadded;
 use serde::Serialize;
 
 use super::config::BudgetConfig;
+use super::slot::{Retry, Slots};
 use crate::clock::{default_clock, duration_nanos, Clock, SharedClock};
 use crate::error::ConfigError;
 
@@ -19,6 +20,14 @@ const UNIT: i64 = 1_000;
 /// the backoff: a retry sleeping in backoff already holds its token, so a burst of failures
 /// cannot schedule more retries than the budget allows. Withdrawals are a compare-and-swap on
 /// the balance, so concurrent callers never overshoot.
+///
+/// The window's slots are epoch-tagged words `(tick, net value)` changed only by
+/// compare-and-swap: a slot is emptied only while it still holds a tick that left the window,
+/// so a deposit or withdrawal racing with the rotation to a new tick is never swept up (a
+/// withdrawal refunded early, a deposit lost). Every operation in flight can only make the
+/// balance lower than the ledger, never higher. A slot holds up to ±2^39 token units (over
+/// 5 × 10^8 requests per slot); a deposit that would overflow it is dropped and a withdrawal
+/// refused.
 ///
 /// # Examples
 ///
@@ -42,7 +51,7 @@ pub struct RetryBudget {
 #[derive(Debug)]
 struct Bank {
     balance: CachePadded<AtomicI64>,
-    slots: Box<[AtomicI64]>,
+    slots: Slots,
     slot_nanos: u64,
     last_tick: AtomicU64,
     deposit: i64,
@@ -132,12 +141,14 @@ impl RetryBudget {
             if c.ratio == 0.0 { (0, UNIT) } else { (UNIT, ((UNIT as f64) / c.ratio).ceil().max(1.0) as i64) };
         let window_secs = c.window.as_secs_f64();
         let reserve = (f64::from(c.min_per_second) * window_secs * withdraw as f64) as i64;
+        let slot_nanos = duration_nanos(c.window / c.slots).max(1);
+        let tick = clock.now_nanos() / slot_nanos;
         Ok(Self {
             inner: Arc::new(Bank {
                 balance: CachePadded::new(AtomicI64::new(0)),
-                slots: (0..c.slots).map(|_| AtomicI64::new(0)).collect(),
-                slot_nanos: duration_nanos(c.window / c.slots).max(1),
-                last_tick: AtomicU64::new(clock.now_nanos() / duration_nanos(c.window / c.slots).max(1)),
+                slots: Slots::new(c.slots, tick),
+                slot_nanos,
+                last_tick: AtomicU64::new(tick),
                 deposit,
                 withdraw,
                 reserve,
@@ -153,10 +164,10 @@ impl RetryBudget {
     #[inline]
     pub fn deposit(&self) {
         let b = &self.inner;
-        let slot = b.tick();
+        let tick = b.tick();
         b.deposits.fetch_add(1, Ordering::Relaxed);
-        if b.deposit != 0 {
-            b.slots[slot].fetch_add(b.deposit, Ordering::AcqRel);
+        // Slot first, balance second: until both are done the balance is only lower.
+        if b.deposit != 0 && b.record(tick, b.deposit) {
             b.balance.fetch_add(b.deposit, Ordering::AcqRel);
         }
     }
@@ -165,14 +176,22 @@ impl RetryBudget {
     #[inline]
     pub fn try_withdraw(&self) -> bool {
         let b = &self.inner;
-        let slot = b.tick();
+        b.tick();
         let (w, reserve) = (b.withdraw, b.reserve);
-        let taken = b
+        let mut taken = b
             .balance
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bal| (bal + reserve >= w).then_some(bal - w))
             .is_ok();
         if taken {
-            b.slots[slot].fetch_sub(w, Ordering::AcqRel);
+            // The debit goes to the slot of a tick read *after* the balance check, so it never
+            // lands in a slot older than a deposit that paid for it (and never expires first).
+            let tick = b.tick();
+            if !b.record(tick, -w) {
+                b.balance.fetch_add(w, Ordering::AcqRel);
+                taken = false;
+            }
+        }
+        if taken {
             b.withdrawals.fetch_add(1, Ordering::Relaxed);
         } else {
             b.refused.fetch_add(1, Ordering::Relaxed);
@@ -197,24 +216,35 @@ impl RetryBudget {
 }
 
 impl Bank {
-    /// Expires slots that left the window and returns the current slot index. Each expired
-    /// slot is emptied by `swap`, and exactly what was swapped out leaves the balance, so the
-    /// balance always converges to the sum of the slots.
+    /// Expires the slots that left the window since the last tick and returns the current tick.
+    /// The caller whose compare-and-swap moves `last_tick` expires the indices it moved across;
+    /// each expiry is itself a CAS that only empties a slot still holding an expired tick.
     #[inline]
-    fn tick(&self) -> usize {
+    fn tick(&self) -> u64 {
         let tick = self.clock.now_nanos() / self.slot_nanos;
-        let n = self.slots.len() as u64;
         let last = self.last_tick.load(Ordering::Acquire);
         if tick > last && self.last_tick.compare_exchange(last, tick, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let expired = (tick - last).min(n);
-            for k in 1..=expired {
-                let idx = usize::try_from((last + k) % n).unwrap_or(0);
-                let old = self.slots[idx].swap(0, Ordering::AcqRel);
-                if old != 0 {
-                    self.balance.fetch_sub(old, Ordering::AcqRel);
-                }
+            let span = (tick - last).min(self.slots.len());
+            for k in 0..span {
+                self.slots.expire(tick - k, tick, &self.balance);
             }
         }
-        usize::try_from(tick % n).unwrap_or(0)
+        tick
+    }
+
+    /// Adds `delta` to the slot of `tick` (re-reading the clock if the slot already moved on);
+    /// false when the slot cannot hold it.
+    #[inline]
+    fn record(&self, mut tick: u64, delta: i64) -> bool {
+        // A slot is ahead only of a clock read that another thread's later read overtook, so
+        // re-reading the clock settles it; the bound only guards against a clock going back.
+        for _ in 0..64 {
+            match self.slots.add(tick, delta, &self.balance) {
+                Ok(()) => return true,
+                Err(Retry::Full) => return false,
+                Err(Retry::Ahead) => tick = tick.max(self.tick()),
+            }
+        }
+        false
     }
 }

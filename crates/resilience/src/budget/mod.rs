@@ -2,6 +2,7 @@
 
 mod bank;
 mod config;
+mod slot;
 
 pub use bank::{BudgetBuilder, BudgetStats, RetryBudget};
 pub use config::BudgetConfig;
