@@ -182,3 +182,29 @@ async fn two_caches_built_from_one_client_both_stay_coherent() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_a_leased_load_keeps_the_stale_result_out_of_redis() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let (loader, n) = counting_loader(Duration::from_millis(300));
+    let a = TieredCache::<String>::builder("redis-test")
+        .namespace(rk.prefix())
+        .redis(redis_client(rk.url()).await)
+        .loader(loader)
+        .lease(LeaseConfig::new(Duration::from_secs(5), Duration::from_secs(1)))
+        .build()
+        .await
+        .unwrap();
+    let none: Option<Arc<dyn Loader<String>>> = None;
+    let b = instance(rk.url(), rk.prefix(), none).await;
+    let la = a.clone();
+    let load = tokio::spawn(async move { la.get_or_load("k").await });
+    assert!(eventually(WITHIN, || async { a.stats().leases_acquired == 1 }).await);
+    b.invalidate("k").await.unwrap(); // deletes the value and A's lease
+    assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("value:k"), "the caller still gets its answer");
+    assert_eq!(calls(&n), 1);
+    assert!(a.stats().loads_voided >= 1);
+    let exists: i64 = rk.client().exists(rk.key("v:k")).await.unwrap();
+    assert_eq!(exists, 0, "the raced result was not written to Redis");
+    assert_eq!(b.get("k").await.unwrap(), None);
+}
