@@ -57,6 +57,7 @@ impl WorkerPool {
 
     pub(super) fn start(b: WorkerPoolBuilder) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let in_process = b.queue.backend().in_process();
         let shared = Arc::new(Shared {
             queue: b.queue,
             slots: Arc::new(Semaphore::new(b.cfg.concurrency.max(1))),
@@ -64,12 +65,14 @@ impl WorkerPool {
             metrics: super::metrics::PoolMetrics::new(b.handlers.keys()),
             handlers: b.handlers,
             running: Mutex::default(),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            track_leases: !in_process,
             stop: CancellationToken::new(),
             kill: CancellationToken::new(),
             outcomes: Mutex::new(Some(tx)),
         });
         let loops = Loops {
-            fetch: if shared.queue.backend().in_process() {
+            fetch: if in_process {
                 tokio::spawn(fetcher::worker_loops(Arc::clone(&shared)))
             } else {
                 tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared)))
@@ -83,7 +86,7 @@ impl WorkerPool {
     /// Tasks running right now.
     #[must_use]
     pub fn running(&self) -> usize {
-        self.inner.shared.running.lock().len()
+        self.inner.shared.in_flight.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Stops fetching, lets running tasks finish within the grace period, then cancels the rest
@@ -101,7 +104,7 @@ impl WorkerPool {
         let drained = tokio::time::timeout(shared.cfg.grace, shared.slots.acquire_many(all)).await;
         if drained.is_err() {
             report.finished_in_grace = false;
-            report.handed_back = shared.running.lock().len();
+            report.handed_back = shared.in_flight.load(std::sync::atomic::Ordering::Acquire);
             tracing::warn!(n = report.handed_back, "grace period over; cancelling running tasks");
             shared.kill.cancel();
             let _ = shared.slots.acquire_many(all).await;

@@ -55,7 +55,10 @@ async fn run(shared: &Shared, task: LeasedTask) {
     let counters = &shared.queue.inner.counters;
     counters.wait.record(task.waited);
     shared.metrics.wait[usize::from(level(task.priority))].record(task.waited.as_secs_f64());
-    shared.running.lock().insert(task.id, (task.fence, task.cancel.clone()));
+    shared.in_flight.fetch_add(1, Relaxed);
+    if shared.track_leases {
+        shared.running.lock().insert(task.id, (task.fence, task.cancel.clone()));
+    }
 
     let registered = shared.handlers.get(&*task.kind);
     let ctx = TaskContext::new(&task);
@@ -76,7 +79,10 @@ async fn run(shared: &Shared, task: LeasedTask) {
         }
     };
     let elapsed = started.elapsed();
-    shared.running.lock().remove(&task.id);
+    if shared.track_leases {
+        shared.running.lock().remove(&task.id);
+    }
+    shared.in_flight.fetch_sub(1, Relaxed);
 
     let retry_or_dead = |error: String| {
         let delay = if task.attempt < task.max_attempts {

@@ -1,6 +1,7 @@
 //! State shared by a pool's fetch loop, runners, heartbeat and completer.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -22,7 +23,12 @@ pub(super) struct Shared {
     /// One permit per task that may run at once.
     pub(super) slots: Arc<Semaphore>,
     /// Leases held right now: id → (fence, token).
+    /// Only kept when leases can expire (not for in-process backends).
     pub(super) running: Mutex<HashMap<TaskId, (i64, CancellationToken), IdHash>>,
+    /// Attempts running right now.
+    pub(super) in_flight: AtomicUsize,
+    /// Whether to track leases in `running` (the backend is not in-process).
+    pub(super) track_leases: bool,
     /// Stop fetching.
     pub(super) stop: CancellationToken,
     /// Grace is over: cancel and hand back what still runs.
