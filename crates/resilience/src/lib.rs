@@ -62,10 +62,10 @@
 //! | `perfstack_breaker_transitions_total` | counter | `name`, `from`, `to` |
 //! | `perfstack_breaker_rejected_total` | counter | `name` |
 //! | `perfstack_retry_attempts_total` | counter (retries, not first tries) | `name` |
-//! | `perfstack_retry_budget_exhausted_total` | counter | |
+//! | `perfstack_retry_budget_exhausted_total` | counter | `name` (builder `.name(..)`, default `"default"`) |
 //! | `perfstack_bulkhead_rejected_total` | counter | `name` |
 //! | `perfstack_timeout_elapsed_total` | counter | |
-//! | `perfstack_hedge_backups_total` | counter | |
+//! | `perfstack_hedge_backups_total` | counter | `name` (builder `.name(..)`, default `"default"`) |
 //! | `perfstack_throttle_rejected_total` | counter | |
 //! | `perfstack_fallback_used_total` | counter | |
 //! | `perfstack_degradation_level` | gauge (level index, 0 = normal) | |

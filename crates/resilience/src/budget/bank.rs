@@ -50,6 +50,8 @@ pub struct RetryBudget {
 
 #[derive(Debug)]
 struct Bank {
+    name: Arc<str>,
+    exhausted_counter: std::sync::OnceLock<metrics::Counter>,
     balance: CachePadded<AtomicI64>,
     slots: Slots,
     slot_nanos: u64,
@@ -82,9 +84,16 @@ pub struct BudgetStats {
 pub struct BudgetBuilder {
     config: BudgetConfig,
     clock: Option<SharedClock>,
+    name: Option<Arc<str>>,
 }
 
 impl BudgetBuilder {
+    /// The name in metric labels (`name="..."`); default `"default"`.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Retries per original request (`0.1` = 10 %).
     pub fn ratio(mut self, ratio: f64) -> Self {
         self.config.ratio = ratio;
@@ -116,7 +125,8 @@ impl BudgetBuilder {
     ///
     /// [`ConfigError`] for an invalid setting.
     pub fn build(self) -> Result<RetryBudget, ConfigError> {
-        RetryBudget::assemble(&self.config, self.clock.unwrap_or_else(default_clock))
+        let name = self.name.unwrap_or_else(|| Arc::from("default"));
+        RetryBudget::assemble(&self.config, self.clock.unwrap_or_else(default_clock), name)
     }
 }
 
@@ -132,10 +142,10 @@ impl RetryBudget {
     ///
     /// [`ConfigError`] for an invalid setting.
     pub fn from_config(config: &BudgetConfig) -> Result<Self, ConfigError> {
-        Self::assemble(config, default_clock())
+        Self::assemble(config, default_clock(), Arc::from("default"))
     }
 
-    fn assemble(c: &BudgetConfig, clock: SharedClock) -> Result<Self, ConfigError> {
+    fn assemble(c: &BudgetConfig, clock: SharedClock, name: Arc<str>) -> Result<Self, ConfigError> {
         c.validate()?;
         let (deposit, withdraw) =
             if c.ratio == 0.0 { (0, UNIT) } else { (UNIT, ((UNIT as f64) / c.ratio).ceil().max(1.0) as i64) };
@@ -145,6 +155,8 @@ impl RetryBudget {
         let tick = clock.now_nanos() / slot_nanos;
         Ok(Self {
             inner: Arc::new(Bank {
+                name,
+                exhausted_counter: std::sync::OnceLock::new(),
                 balance: CachePadded::new(AtomicI64::new(0)),
                 slots: Slots::new(c.slots, tick),
                 slot_nanos,
@@ -195,7 +207,9 @@ impl RetryBudget {
             b.withdrawals.fetch_add(1, Ordering::Relaxed);
         } else {
             b.refused.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("perfstack_retry_budget_exhausted_total").increment(1);
+            b.exhausted_counter
+                .get_or_init(|| metrics::counter!("perfstack_retry_budget_exhausted_total", "name" => b.name.clone()))
+                .increment(1);
         }
         taken
     }

@@ -63,6 +63,8 @@ pub struct Hedge {
 
 #[derive(Debug)]
 struct Inner {
+    name: Arc<str>,
+    backups_counter: std::sync::OnceLock<metrics::Counter>,
     delay: HedgeDelay,
     tracker: Option<LatencyTracker>,
     budget: Option<RetryBudget>,
@@ -93,9 +95,16 @@ pub struct HedgeStats {
 pub struct HedgeBuilder {
     delay: HedgeDelay,
     budget: Option<RetryBudget>,
+    name: Option<Arc<str>>,
 }
 
 impl HedgeBuilder {
+    /// The name in metric labels (`name="..."`); default `"default"`.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Backups withdraw from this budget (shared with retries).
     pub fn budget(mut self, budget: RetryBudget) -> Self {
         self.budget = Some(budget);
@@ -130,6 +139,8 @@ impl HedgeBuilder {
         };
         Ok(Hedge {
             inner: Arc::new(Inner {
+                name: self.name.unwrap_or_else(|| Arc::from("default")),
+                backups_counter: std::sync::OnceLock::new(),
                 delay: self.delay,
                 tracker,
                 budget: self.budget,
@@ -145,7 +156,7 @@ impl HedgeBuilder {
 impl Hedge {
     /// A builder.
     pub fn builder(delay: HedgeDelay) -> HedgeBuilder {
-        HedgeBuilder { delay, budget: None }
+        HedgeBuilder { delay, budget: None, name: None }
     }
 
     /// The current hedge delay.
@@ -199,7 +210,10 @@ impl Hedge {
             }
         }
         inner.backups.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("perfstack_hedge_backups_total").increment(1);
+        inner
+            .backups_counter
+            .get_or_init(|| metrics::counter!("perfstack_hedge_backups_total", "name" => inner.name.clone()))
+            .increment(1);
         let backup = f();
         tokio::pin!(backup);
         tokio::select! {

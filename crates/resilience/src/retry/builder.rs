@@ -65,6 +65,7 @@ impl RetryBuilder {
                 retries: AtomicU64::new(0),
                 budget_refusals: AtomicU64::new(0),
                 calls: AtomicU64::new(0),
+                attempts_counter: std::sync::OnceLock::new(),
             }),
         })
     }

@@ -68,6 +68,8 @@ pub(crate) struct RetryInner {
     pub(crate) retries: AtomicU64,
     pub(crate) budget_refusals: AtomicU64,
     pub(crate) calls: AtomicU64,
+    /// `perfstack_retry_attempts_total{name}`, registered once (a retry builds no metric key).
+    pub(crate) attempts_counter: std::sync::OnceLock<metrics::Counter>,
 }
 
 /// A snapshot of a retry policy's counters.
@@ -181,7 +183,10 @@ impl Retry {
             }
         }
         inner.retries.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("perfstack_retry_attempts_total", "name" => inner.name.clone()).increment(1);
+        inner
+            .attempts_counter
+            .get_or_init(|| metrics::counter!("perfstack_retry_attempts_total", "name" => inner.name.clone()))
+            .increment(1);
         Some(delay)
     }
 
