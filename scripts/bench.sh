@@ -40,18 +40,38 @@ if [ "$mode" = quick ]; then
   criterion_args=(--warm-up-time 0.5 --measurement-time 1.5 --sample-size 10)
 fi
 
-bench_flags=()
+# Two packages, run apart so their features never unify: perfstack-benches (criterion
+# micro-benches, a production tokio) and perfstack-sims (simulations on tokio's paused clock,
+# whose "test-util" feature slows every tokio::time::Instant::now()).
+micro=()
+sims=()
 if [ "${#benches[@]}" -eq 0 ]; then
   # A full run starts from nothing, so no row outlives the bench that produced it.
   rm -rf "$PERFSTACK_BENCH_OUT/figures.jsonl" "$PERFSTACK_BENCH_OUT/sections"
-  bench_flags=(--benches)
+  micro=(--benches)
+  sims=(--benches)
 else
-  for b in "${benches[@]}"; do bench_flags+=(--bench "$b"); done
+  for b in "${benches[@]}"; do
+    if grep -q "^name = \"$b\"" benches/sims/Cargo.toml; then
+      sims+=(--bench "$b")
+    elif grep -q "^name = \"$b\"" benches/Cargo.toml; then
+      micro+=(--bench "$b")
+    else
+      echo "bench: no bench named $b in benches/Cargo.toml or benches/sims/Cargo.toml" >&2
+      exit 2
+    fi
+  done
 fi
 
-echo "bench: $mode mode, cargo bench -p perfstack-benches ${bench_flags[*]}"
 start=$(date +%s)
-cargo bench -p perfstack-benches "${bench_flags[@]}" -- "${criterion_args[@]}"
+if [ "${#micro[@]}" -gt 0 ]; then
+  echo "bench: $mode mode, cargo bench -p perfstack-benches ${micro[*]}"
+  cargo bench -p perfstack-benches "${micro[@]}" -- "${criterion_args[@]}"
+fi
+if [ "${#sims[@]}" -gt 0 ]; then
+  echo "bench: $mode mode, cargo bench -p perfstack-sims ${sims[*]}"
+  cargo bench -p perfstack-sims "${sims[@]}" -- "${criterion_args[@]}"
+fi
 echo "bench: benches took $(( $(date +%s) - start )) s"
 
 cargo run -q --release -p perfstack-benches --bin bench-report -- \

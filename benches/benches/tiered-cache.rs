@@ -1,12 +1,10 @@
 //! perfstack-tiered-cache figures, each next to its baseline in the same run:
 //! - L1 hit vs a raw moka `get` (goal ≤ 1.3×);
 //! - L2 hit vs a raw fred GET, one connection each with the same settings (throughput ≥ 0.85×, p99 ≤ raw + 20 µs);
-//! - loader calls at peak in a hot-key expiry storm vs naive cache-aside (≥ 13× fewer);
+//! - (the expiry-storm simulation, in paused time, is `benches/sims/benches/tiered_cache_storm`);
 //! - hit ratio on the ARC OLTP trace (or a Zipf fallback) next to Belady's optimum.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-#[path = "tiered-cache/storm.rs"]
-mod storm;
 #[path = "tiered-cache/trace.rs"]
 mod trace;
 
@@ -346,23 +344,6 @@ fn p99(v: &mut [Duration]) -> f64 {
     v[(v.len() * 99 / 100).min(v.len() - 1)].as_secs_f64()
 }
 
-fn expiry_storm(_c: &mut Criterion) {
-    let r = storm::run(quick());
-    record(&Figure {
-        krate: KRATE.into(),
-        figure: "loader calls in the peak 100 ms of a hot-key expiry storm: naive cache-aside / tiered cache".into(),
-        unit: "ratio".into(),
-        value: Measure::Value(r.naive_peak as f64 / r.tiered_peak.max(1) as f64),
-        baseline: None,
-        goal: Goal::AtLeast(13.0),
-        note: format!(
-            "{} hot keys, {} req/s each, {} s virtual time, loader 50 ms: peak naive {} vs tiered {}; total loader calls {} vs {}",
-            r.keys, r.rate_per_key, r.secs, r.naive_peak, r.tiered_peak, r.naive_total, r.tiered_total
-        ),
-    });
-    let _ = perfstack_benches::write_section(KRATE, "20-storm", &r.markdown());
-}
-
 fn oltp_trace(_c: &mut Criterion) {
     if let Some(md) = trace::run_full_stack(quick()) {
         let _ = perfstack_benches::write_section(KRATE, "31-trace-full-stack", &md);
@@ -383,7 +364,7 @@ fn oltp_trace(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, l1_hit, l2_hit, expiry_storm, oltp_trace);
+criterion_group!(benches, l1_hit, l2_hit, oltp_trace);
 
 fn main() {
     benches();
