@@ -56,6 +56,11 @@ impl BreakerBuilder {
     }
 
     /// Time-based window of `length`, in `buckets` buckets.
+    ///
+    /// A bucket counts its first 65 535 calls exactly; past that it keeps a uniform sample
+    /// (each call counted with the same probability, weighted back up in the sums), so the
+    /// failure and slow-call rates stay right at any call rate (up to about 8.4 million calls
+    /// per bucket; beyond, the bucket favours its most recent calls).
     pub fn time_window(mut self, length: Duration, buckets: u32) -> Self {
         self.config.window = WindowConfig::Time { length, buckets };
         self
