@@ -2,7 +2,7 @@
 //! turned into "no answer", so Redis trouble never reaches the cache's callers.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::breaker::L2Breaker;
@@ -19,11 +19,18 @@ pub(crate) enum Guarded<T> {
     Unavailable,
 }
 
+/// What runs when the breaker closes after an outage (the cache flushes L1).
+pub(crate) type OnClose = Box<dyn Fn() + Send + Sync>;
+
 pub(crate) struct L2Guard {
     pub(crate) tier: Arc<dyn Tier>,
     pub(crate) breaker: L2Breaker,
     pub(crate) timeout: Duration,
     pub(crate) counters: Arc<Counters>,
+    /// Set once by the builder. Run by [`L2Guard::call`] itself on the close transition, so no
+    /// call site can forget it: whichever call happens to be the closing probe (a read, a lease,
+    /// a prefix invalidation, warming), L1 is flushed.
+    pub(crate) on_close: OnceLock<OnClose>,
 }
 
 impl std::fmt::Debug for L2Guard {
@@ -33,16 +40,17 @@ impl std::fmt::Debug for L2Guard {
 }
 
 impl L2Guard {
-    /// Runs one L2 call. Returns `(result, breaker_just_closed)`: when the breaker closes
-    /// after an outage the cache flushes L1, which may hold entries from the outage.
-    pub(crate) async fn call<'a, T, F, Fut>(&'a self, what: &'static str, f: F) -> (Guarded<T>, bool)
+    /// Runs one L2 call. When this call is the probe that closes the breaker after an outage,
+    /// the `on_close` hook runs (the cache flushes L1, which may hold entries from the outage)
+    /// before the result is returned.
+    pub(crate) async fn call<'a, T, F, Fut>(&'a self, what: &'static str, f: F) -> Guarded<T>
     where
         F: FnOnce(&'a dyn Tier) -> Fut,
         Fut: Future<Output = Result<T, TierError>> + 'a,
     {
         let Some(permit) = self.breaker.try_acquire() else {
             self.counters.l2_skipped.add();
-            return (Guarded::Unavailable, false);
+            return Guarded::Unavailable;
         };
         let result = match tokio::time::timeout(self.timeout, f(self.tier.as_ref())).await {
             Ok(r) => r,
@@ -50,11 +58,14 @@ impl L2Guard {
         };
         match result {
             Ok(v) => {
-                let closed = self.breaker.success(permit);
-                if closed {
+                if self.breaker.success(permit) {
                     self.counters.breaker_open(false);
+                    tracing::info!("L2 circuit breaker closed; flushing L1");
+                    if let Some(hook) = self.on_close.get() {
+                        hook();
+                    }
                 }
-                (Guarded::Done(v), closed)
+                Guarded::Done(v)
             }
             Err(e) => {
                 self.counters.l2_error.add();
@@ -63,7 +74,7 @@ impl L2Guard {
                     self.counters.breaker_open(true);
                     tracing::warn!(error = %e, "L2 circuit breaker opened; serving from L1 and the loader");
                 }
-                (Guarded::Unavailable, false)
+                Guarded::Unavailable
             }
         }
     }

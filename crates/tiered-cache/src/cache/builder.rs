@@ -203,6 +203,7 @@ where
                     .map_err(BuildError::Invalid)?,
                 timeout: cfg.l2_timeout,
                 counters: counters.clone(),
+                on_close: std::sync::OnceLock::new(),
             }),
         };
         let codec_id = self.codec.id();
@@ -221,6 +222,15 @@ where
             generation: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
         });
+        if let Some(l2) = &inner.l2 {
+            // The close transition flushes L1 from inside the guard: no call site can miss it.
+            let weak = Arc::downgrade(&inner);
+            let _ = l2.on_close.set(Box::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.flush_l1("breaker closed");
+                }
+            }));
+        }
         let handle = tokio::spawn(super::events::run(Arc::downgrade(&inner), rx));
         inner.tasks.lock().push(handle.abort_handle());
         Ok(TieredCache { inner })

@@ -160,8 +160,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (res, _) = l2.call("lease", |t| t.try_lease(key, &token, lease.ttl)).await;
-        let step = match res {
+        let step = match l2.call("lease", |t| t.try_lease(key, &token, lease.ttl)).await {
             Guarded::Done(true) => {
                 self.counters.lease_acquired.add();
                 LeaseStep::Won(token)

@@ -135,11 +135,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
 
     pub(crate) async fn look_l2(&self, key: &str) -> L2Look<V> {
         let Some(l2) = &self.l2 else { return L2Look::Unavailable };
-        let (res, closed) = l2.call("get", |t| t.get(key)).await;
-        if closed {
-            self.flush_l1("breaker closed");
-        }
-        let bytes = match res {
+        let bytes = match l2.call("get", |t| t.get(key)).await {
             Guarded::Done(Some(b)) => b,
             Guarded::Done(None) => {
                 self.counters.l2_miss.add();

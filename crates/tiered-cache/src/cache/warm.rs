@@ -24,7 +24,7 @@ where
     pub async fn persist_hot_keys(&self) -> usize {
         let Some(l2) = &self.inner.l2 else { return 0 };
         let mut keys = self.hot_keys();
-        if let (Guarded::Done(Some(old)), _) = l2.call("get_meta", |t| t.get_meta(HOT_META)).await {
+        if let Guarded::Done(Some(old)) = l2.call("get_meta", |t| t.get_meta(HOT_META)).await {
             if let Ok(old) = postcard::from_bytes::<Vec<String>>(&old) {
                 for k in old {
                     if keys.len() >= self.inner.cfg.hot_keys {
@@ -38,7 +38,7 @@ where
         }
         let Ok(bytes) = postcard::to_allocvec(&keys) else { return 0 };
         match l2.call("set_meta", |t| t.set_meta(HOT_META, bytes.into())).await {
-            (Guarded::Done(()), _) => keys.len(),
+            Guarded::Done(()) => keys.len(),
             _ => 0,
         }
     }
@@ -52,7 +52,7 @@ where
     pub async fn warm(&self) -> Result<usize, CacheError> {
         let Some(l2) = &self.inner.l2 else { return Ok(0) };
         let keys = match l2.call("get_meta", |t| t.get_meta(HOT_META)).await {
-            (Guarded::Done(Some(b)), _) => postcard::from_bytes::<Vec<String>>(&b).unwrap_or_default(),
+            Guarded::Done(Some(b)) => postcard::from_bytes::<Vec<String>>(&b).unwrap_or_default(),
             _ => return Ok(0),
         };
         let warmed = futures::stream::iter(keys)

@@ -45,10 +45,7 @@ where
         inner.l1.invalidate(key).await;
         if let Some(l2) = &inner.l2 {
             let keys = [key.to_owned()];
-            let (_, closed) = l2.call("invalidate", |t| t.invalidate(&keys)).await;
-            if closed {
-                inner.flush_l1("breaker closed");
-            }
+            let _ = l2.call("invalidate", |t| t.invalidate(&keys)).await;
         }
         Ok(())
     }
@@ -72,8 +69,8 @@ where
         self.inner.drop_prefix_locally(prefix).await;
         let Some(l2) = &self.inner.l2 else { return Ok(0) };
         match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
-            (Guarded::Done(n), _) => Ok(n),
-            (Guarded::Unavailable, _) => Ok(0),
+            Guarded::Done(n) => Ok(n),
+            Guarded::Unavailable => Ok(0),
         }
     }
 }
@@ -125,16 +122,10 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let size = bytes.len() as u32;
         let mut in_l2 = self.l2.is_none();
         if let Some(l2) = &self.l2 {
-            let (res, closed) = match lease_token {
+            let res = match lease_token {
                 Some(token) => l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard)).await,
-                None => {
-                    let (r, c) = l2.call("set", |t| t.set(key, bytes, hard)).await;
-                    (map_unit(r), c)
-                }
+                None => map_unit(l2.call("set", |t| t.set(key, bytes, hard)).await),
             };
-            if closed {
-                self.flush_l1("breaker closed");
-            }
             match res {
                 Guarded::Done(true) => {
                     self.counters.l2_write.add();

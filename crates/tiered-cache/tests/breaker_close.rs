@@ -1,0 +1,150 @@
+//! Whatever L2 call happens to be the half-open probe that closes the breaker after an
+//! outage — a plain read, a lease, a prefix invalidation, warming — L1 (which holds values
+//! written during the outage) is flushed, so coherence comes back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use common::counting_loader;
+use perfstack_tiered_cache::{EventSink, LeaseConfig, MemoryStore, MemoryTier, Tier, TierError, TieredCache};
+use tokio::sync::Semaphore;
+
+/// A memory tier that fails every call while `down`, and whose `get("slow")` waits for `gate`.
+struct Flaky {
+    inner: Arc<MemoryTier>,
+    down: AtomicBool,
+    gate: Semaphore,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), TierError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(TierError::Backend("down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Tier for Flaky {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
+        if key == "slow" {
+            self.gate.acquire().await.unwrap().forget();
+        }
+        self.check()?;
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
+        self.check()?;
+        self.inner.set(key, value, ttl).await
+    }
+    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
+        self.check()?;
+        self.inner.invalidate(keys).await
+    }
+    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
+        self.check()?;
+        self.inner.invalidate_prefix(prefix).await
+    }
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
+        self.check()?;
+        self.inner.try_lease(key, token, ttl).await
+    }
+    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
+        self.check()?;
+        self.inner.set_with_lease(key, token, value, ttl).await
+    }
+    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
+        self.check()?;
+        self.inner.get_meta(name).await
+    }
+    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
+        self.check()?;
+        self.inner.set_meta(name, value).await
+    }
+    fn attach(&self, sink: EventSink) {
+        self.inner.attach(sink);
+    }
+}
+
+async fn setup(lease: bool) -> (TieredCache<String>, Arc<Flaky>) {
+    let store = MemoryStore::new();
+    let flaky = Arc::new(Flaky { inner: store.tier(), down: AtomicBool::new(false), gate: Semaphore::new(0) });
+    let (loader, _) = counting_loader(Duration::from_millis(1));
+    let mut b = TieredCache::<String>::builder("probe")
+        .tier(flaky.clone())
+        .loader(loader)
+        .breaker(3, Duration::from_millis(200))
+        .degraded_l1_ttl(Duration::from_secs(60));
+    if lease {
+        b = b.lease(LeaseConfig::new(Duration::from_secs(5), Duration::from_millis(100)));
+    }
+    let cache = b.build().await.unwrap();
+    cache.set("x", "before".into()).await.unwrap();
+    (cache, flaky)
+}
+
+/// Opens the breaker with failing reads, then writes "during" to L1 only.
+async fn outage(cache: &TieredCache<String>, flaky: &Flaky) {
+    flaky.down.store(true, Ordering::SeqCst);
+    for k in ["a", "b", "c"] {
+        assert_eq!(cache.get(k).await.unwrap(), None);
+    }
+    assert!(cache.stats().breaker_open);
+    cache.set("x", "during".into()).await.unwrap();
+    assert_eq!(cache.get("x").await.unwrap().as_deref(), Some("during"), "L1 only while open");
+    tokio::time::advance(Duration::from_millis(250)).await;
+    flaky.down.store(false, Ordering::SeqCst);
+}
+
+async fn assert_flushed(cache: &TieredCache<String>) {
+    let s = cache.stats();
+    assert!(!s.breaker_open, "{s:?}");
+    assert!(s.l1_flushes >= 1, "the close did not flush L1: {s:?}");
+    assert_eq!(cache.get("x").await.unwrap().as_deref(), Some("before"), "L1 kept the outage value");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_closing_probe_is_a_prefix_invalidation() {
+    let (cache, flaky) = setup(false).await;
+    outage(&cache, &flaky).await;
+    cache.invalidate_prefix("zzz").await.unwrap();
+    assert_flushed(&cache).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_closing_probe_is_warming() {
+    let (cache, flaky) = setup(false).await;
+    outage(&cache, &flaky).await;
+    cache.warm().await.unwrap();
+    assert_flushed(&cache).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_closing_probe_is_persisting_hot_keys() {
+    let (cache, flaky) = setup(false).await;
+    outage(&cache, &flaky).await;
+    cache.persist_hot_keys().await;
+    assert_flushed(&cache).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_closing_probe_is_a_lease_taken_by_a_load() {
+    let (cache, flaky) = setup(true).await;
+    // A load whose L2 read started before the outage and finishes after it: its read's
+    // outcome is stale for the breaker, so the lease it takes next is the closing probe.
+    let c = cache.clone();
+    let load = tokio::spawn(async move { c.get_or_load("slow").await });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    outage(&cache, &flaky).await;
+    flaky.gate.add_permits(1);
+    assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("value:slow"));
+    assert_flushed(&cache).await;
+}
