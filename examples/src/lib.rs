@@ -6,6 +6,11 @@
 #![allow(clippy::print_stdout)]
 
 pub mod services;
+
+/// The README's code samples, compiled and run as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 pub mod tour;
 
 /// True when the example was started with `--quick` or `PERFSTACK_QUICK=1`.
