@@ -2,12 +2,12 @@
 //! one ring-slot swap (plus a counter bump) to record; no lock anywhere.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::events::{Listener, Reason, StateChange};
+use super::events::{Listener, Reason, StateChange, WeakListener};
 use super::state::{generation_of, state_of, State, Word};
 use super::window::{Snapshot, Window, FAIL, SLOW};
 use crate::backoff::Backoff;
@@ -67,6 +67,9 @@ pub(crate) struct Inner {
     pub(crate) transitions: AtomicU64,
     pub(crate) clock: SharedClock,
     pub(crate) listeners: Vec<Listener>,
+    /// Listeners added after build by other policies (a `DegradationManager`), held weakly so
+    /// a dropped watcher leaves no cycle; dead ones are pruned on the next change.
+    pub(crate) watchers: parking_lot::Mutex<Vec<WeakListener>>,
     pub(crate) name: Arc<str>,
 }
 
@@ -317,9 +320,15 @@ impl Inner {
         metrics::counter!("perfstack_breaker_transitions_total", "name" => name, "from" => from.as_str(), "to" => to.state.as_str())
             .increment(1);
         tracing::info!(breaker = %self.name, from = from.as_str(), to = to.state.as_str(), generation = to.generation, ?reason, "circuit breaker state change");
-        if !self.listeners.is_empty() {
+        // Upgraded outside the lock's scope of the calls, so a watcher may touch this breaker.
+        let watchers: Vec<Listener> = {
+            let mut w = self.watchers.lock();
+            w.retain(|l| l.strong_count() > 0);
+            w.iter().filter_map(Weak::upgrade).collect()
+        };
+        if !self.listeners.is_empty() || !watchers.is_empty() {
             let change = StateChange { name: self.name.clone(), from, to: to.state, generation: to.generation, reason };
-            for l in &self.listeners {
+            for l in self.listeners.iter().chain(&watchers) {
                 l(&change);
             }
         }

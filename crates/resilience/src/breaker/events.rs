@@ -43,6 +43,9 @@ pub struct StateChange {
 
 pub(crate) type Listener = Arc<dyn Fn(&StateChange) + Send + Sync>;
 
+/// A listener held weakly (by a breaker, for a watcher that owns it).
+pub(crate) type WeakListener = std::sync::Weak<dyn Fn(&StateChange) + Send + Sync>;
+
 fn ser_name<S: serde::Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(name)
 }

@@ -156,9 +156,16 @@ impl CircuitBreaker {
                 transitions: AtomicU64::new(0),
                 clock,
                 listeners,
+                watchers: parking_lot::Mutex::new(Vec::new()),
                 name,
             }),
         })
+    }
+
+    /// Calls `listener` on every later state change while the listener is alive elsewhere
+    /// (the breaker holds it weakly).
+    pub(crate) fn watch(&self, listener: super::events::WeakListener) {
+        self.inner.watchers.lock().push(listener);
     }
 
     /// Asks to make one call. Lock-free; in the closed state a single atomic load.

@@ -14,6 +14,7 @@ pub use builder::BreakerBuilder;
 pub use classify::{Classifier, ErrIsFailure};
 pub use config::{BreakerConfig, WindowConfig};
 pub use core::Outcome;
+pub(crate) use events::Listener;
 pub use events::{Reason, StateChange};
 pub use handle::{BreakerStats, CircuitBreaker, CircuitOpen};
 pub use permit::{OwnedPermit, Permit};

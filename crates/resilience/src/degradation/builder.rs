@@ -67,7 +67,9 @@ impl DegradationBuilder {
         self
     }
 
-    /// An open breaker counts as pressure 1.0, a half-open one as 0.5.
+    /// An open breaker counts as pressure 1.0, a half-open one as 0.5. The manager re-evaluates
+    /// on every state change of the breaker (it subscribes to its events, weakly: dropping the
+    /// manager unsubscribes it).
     pub fn watch_breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.breakers.push(breaker);
         self
@@ -109,8 +111,21 @@ impl DegradationBuilder {
         }
         let clock = self.clock.unwrap_or_else(default_clock);
         let now = clock.now_nanos();
-        Ok(DegradationManager {
-            inner: Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me: &std::sync::Weak<Inner>| {
+            // Every watched breaker re-evaluates the manager on each state change.
+            let watch = (!self.breakers.is_empty()).then(|| {
+                let me = me.clone();
+                let l: crate::breaker::Listener = Arc::new(move |_: &crate::breaker::StateChange| {
+                    if let Some(inner) = me.upgrade() {
+                        DegradationManager { inner }.evaluate();
+                    }
+                });
+                for b in &self.breakers {
+                    b.watch(Arc::downgrade(&l));
+                }
+                l
+            });
+            Inner {
                 levels: self.levels,
                 current: AtomicUsize::new(0),
                 signals: Mutex::new(Signals { values: Default::default(), since: now }),
@@ -118,7 +133,9 @@ impl DegradationBuilder {
                 min_dwell: duration_nanos(self.min_dwell),
                 clock,
                 listeners: self.listeners,
-            }),
-        })
+                _breaker_watch: watch,
+            }
+        });
+        Ok(DegradationManager { inner })
     }
 }

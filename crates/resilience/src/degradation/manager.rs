@@ -68,6 +68,9 @@ pub(crate) struct Inner {
     pub(crate) min_dwell: u64,
     pub(crate) clock: SharedClock,
     pub(crate) listeners: Vec<ChangeListener>,
+    /// The state-change listener every watched breaker holds weakly (re-evaluates this
+    /// manager); kept alive here, so it lives exactly as long as the manager.
+    pub(crate) _breaker_watch: Option<crate::breaker::Listener>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -130,16 +133,21 @@ impl DegradationManager {
     /// The current pressure: the largest signal or breaker state.
     #[must_use]
     pub fn pressure(&self) -> f64 {
-        let sig = self.inner.signals.lock().values.values().copied().fold(0.0, f64::max);
-        self.inner.breakers.iter().map(breaker_pressure).fold(sig, f64::max)
+        self.inner.pressure(&self.inner.signals.lock())
     }
 
-    /// Re-computes the level from the signals and breaker states.
+    /// Re-computes the level from the signals and breaker states. Watched breakers call this on
+    /// every state change, and so do [`set_signal`](Self::set_signal) and
+    /// [`set_overloaded`](Self::set_overloaded); call it yourself only to end a minimum dwell.
+    ///
+    /// The pressure is read and the level decided under one lock, so concurrent evaluations
+    /// apply their levels in the order they read the pressure: the last one always reflects
+    /// the latest signals and breaker states.
     pub fn evaluate(&self) {
         let inner = &*self.inner;
-        let pressure = self.pressure();
-        let now = inner.clock.now_nanos();
         let mut sig = inner.signals.lock();
+        let pressure = inner.pressure(&sig);
+        let now = inner.clock.now_nanos();
         let cur = inner.current.load(Ordering::Acquire);
         let up = (cur + 1..inner.levels.len()).rev().find(|&i| pressure >= inner.levels[i].enter_at);
         let target = match up {
@@ -198,6 +206,13 @@ impl DegradationManager {
         let mut disabled: Vec<String> = self.inner.levels[i].disabled.iter().cloned().collect();
         disabled.sort();
         DegradationStats { level: self.inner.levels[i].name.clone(), index: i, pressure: self.pressure(), disabled }
+    }
+}
+
+impl Inner {
+    fn pressure(&self, sig: &Signals) -> f64 {
+        let s = sig.values.values().copied().fold(0.0, f64::max);
+        self.breakers.iter().map(breaker_pressure).fold(s, f64::max)
     }
 }
 
