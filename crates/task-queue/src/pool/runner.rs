@@ -151,9 +151,22 @@ async fn run(shared: &Shared, task: LeasedTask) {
     if ctx.is_settled() && outcome == Outcome::Completed {
         return; // the handler wrote the completion in its own transaction
     }
+    let completion = Completion { id: task.id, fence: task.fence, outcome };
+    if !shared.track_leases {
+        // In-process backend: writing directly is cheaper than waking the completer per task.
+        match shared.queue.backend().complete(vec![completion]).await {
+            Ok(rejected) if !rejected.is_empty() => {
+                counters.stale_rejected.fetch_add(rejected.len() as u64, Relaxed);
+                metrics::counter!("perfstack_task_stale_completions_total").increment(rejected.len() as u64);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "writing a task outcome failed"),
+        }
+        return;
+    }
     if let Some(tx) = shared.sender() {
         // A closed channel means the pool is gone: the lease expires and the task is rescued.
-        let _ = tx.send(Completion { id: task.id, fence: task.fence, outcome });
+        let _ = tx.send(completion);
     }
 }
 
