@@ -96,7 +96,7 @@ pub use error::{BoxError, CacheError, DecodeError, TierError};
 pub use loader::{loader_fn, FnLoader, Loader};
 pub use memory::{MemoryStore, MemoryTier};
 pub use stats::CacheStats;
-pub use tier::{EventSink, Tier, TierEvent};
+pub use tier::{EventSink, Tier, TierEvent, WriteToken};
 
 #[cfg(test)]
 mod tests {

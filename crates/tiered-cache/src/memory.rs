@@ -12,13 +12,15 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::error::TierError;
-use crate::tier::{EventSink, Tier, TierEvent};
+use crate::tier::{EventSink, Tier, TierEvent, WriteToken};
 
 #[derive(Debug, Default)]
 struct State {
     values: HashMap<String, (Bytes, Instant)>,
     leases: HashMap<String, (String, Instant)>,
     meta: HashMap<String, Bytes>,
+    versions: HashMap<String, u64>,
+    prefix_epoch: u64,
     sinks: Vec<(u64, EventSink)>,
 }
 
@@ -63,6 +65,7 @@ impl MemoryStore {
         let mut s = self.state.lock();
         s.values.clear();
         s.leases.clear();
+        s.prefix_epoch += 1;
         for (_, sink) in &s.sinks {
             sink.send(TierEvent::FlushAll);
         }
@@ -95,6 +98,7 @@ impl Tier for MemoryTier {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
         let mut s = self.store.state.lock();
+        *s.versions.entry(key.to_owned()).or_default() += 1;
         s.values.insert(key.to_owned(), (value, Instant::now() + ttl));
         self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
         Ok(())
@@ -103,6 +107,7 @@ impl Tier for MemoryTier {
     async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
         let mut s = self.store.state.lock();
         for k in keys {
+            *s.versions.entry(k.clone()).or_default() += 1;
             s.values.remove(k);
             s.leases.remove(k);
         }
@@ -112,6 +117,7 @@ impl Tier for MemoryTier {
 
     async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
         let mut s = self.store.state.lock();
+        s.prefix_epoch += 1;
         let before = s.values.len();
         s.values.retain(|k, _| !k.starts_with(prefix));
         s.leases.retain(|k, _| !k.starts_with(prefix));
@@ -139,6 +145,28 @@ impl Tier for MemoryTier {
         }
         s.leases.remove(key);
         s.values.insert(key.to_owned(), (value, now + ttl));
+        self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
+        Ok(true)
+    }
+
+    async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
+        let s = self.store.state.lock();
+        Ok(WriteToken { key_version: s.versions.get(key).copied().unwrap_or(0), prefix_epoch: s.prefix_epoch })
+    }
+
+    async fn set_if_unchanged(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        token: WriteToken,
+    ) -> Result<bool, TierError> {
+        let mut s = self.store.state.lock();
+        let now = WriteToken { key_version: s.versions.get(key).copied().unwrap_or(0), prefix_epoch: s.prefix_epoch };
+        if now != token {
+            return Ok(false);
+        }
+        s.values.insert(key.to_owned(), (value, Instant::now() + ttl));
         self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
         Ok(true)
     }

@@ -26,6 +26,27 @@ pub trait Tier: Send + Sync + 'static {
     /// Writes `value` only if the lease `token` still holds (no invalidation voided it), and
     /// releases the lease. `true` when written.
     async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError>;
+    /// Reads the invalidation versions of `key` (its own and the prefix-invalidation epoch).
+    /// A load reads this before calling the loader and stores its result with
+    /// [`Tier::set_if_unchanged`], so an invalidation that lands anywhere in between — even
+    /// before this instance hears of it — keeps the stale result out of L2. The default (a
+    /// tier without versions) returns zeros.
+    async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
+        let _ = key;
+        Ok(WriteToken::default())
+    }
+    /// Writes `value` only if no invalidation (of `key`, or of any prefix) happened since
+    /// `token` was read, atomically. `true` when written. The default writes unconditionally.
+    async fn set_if_unchanged(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        token: WriteToken,
+    ) -> Result<bool, TierError> {
+        let _ = token;
+        self.set(key, value, ttl).await.map(|()| true)
+    }
     /// Reads a small piece of cache metadata (the hot-key list).
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError>;
     /// Writes a small piece of cache metadata.
@@ -35,6 +56,15 @@ pub trait Tier: Send + Sync + 'static {
     fn attach(&self, sink: EventSink) {
         let _ = sink;
     }
+}
+
+/// Invalidation versions read before a load (see [`Tier::write_token`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteToken {
+    /// Bumped by every invalidation (and `set`) of the key.
+    pub key_version: u64,
+    /// Bumped by every prefix invalidation.
+    pub prefix_epoch: u64,
 }
 
 /// What a tier tells its cache about changes made elsewhere.

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::read::{L1Look, L2Look};
-use super::Inner;
+use super::{Inner, L2Write};
 use crate::error::CacheError;
 use crate::flight::{FlightTicket, Joined, Outcome};
 use crate::guard::Guarded;
@@ -107,6 +107,17 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             return (Err(CacheError::NoLoader(self.cfg.name.clone())), false);
         };
         let epoch = ticket.epoch();
+        // Read the invalidation versions before the loader reads the source: an invalidation
+        // landing anywhere after this, even one this instance has not heard of yet, makes the
+        // conditional L2 write fail (atomically, in the tier).
+        let how = match (&lease_token, &self.l2) {
+            (Some(token), _) => L2Write::Lease(token.as_str()),
+            (None, None) => L2Write::Plain,
+            (None, Some(l2)) => match l2.call("write_token", |t| t.write_token(key)).await {
+                Guarded::Done(token) => L2Write::IfUnchanged(token),
+                Guarded::Unavailable => L2Write::Skip,
+            },
+        };
         let started = Instant::now();
         let loaded = loader.load(key).await;
         metrics::histogram!("perfstack_cache_load_seconds", "cache" => self.cfg.name.clone())
@@ -121,7 +132,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 if mode == Mode::Refresh {
                     self.counters.refresh_ok.add();
                 }
-                match self.store(key, value.as_ref(), Some((ticket, epoch)), lease_token.as_deref()).await {
+                match self.store(key, value.as_ref(), Some((ticket, epoch)), how).await {
                     Ok(()) => (Ok(value), false),
                     Err(e) => (Err(e), false),
                 }

@@ -7,6 +7,8 @@ mod read;
 mod warm;
 mod write;
 
+pub(crate) use write::L2Write;
+
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

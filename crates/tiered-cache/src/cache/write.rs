@@ -12,6 +12,7 @@ use crate::flight::FlightTicket;
 use crate::guard::Guarded;
 use crate::header::{Header, HEADER_LEN};
 use crate::l1::L1Entry;
+use crate::tier::WriteToken;
 use crate::ttl::{jitter, Lifetimes};
 
 impl<V> TieredCache<V>
@@ -28,7 +29,7 @@ where
     pub async fn set(&self, key: &str, value: V) -> Result<(), CacheError> {
         self.check_key(key)?;
         self.inner.flights.void(key);
-        self.inner.store(key, Some(&value), None, None).await
+        self.inner.store(key, Some(&value), None, L2Write::Plain).await
     }
 
     /// Removes `key` from this instance's L1, from L2, and from every other instance's L1. A
@@ -77,14 +78,14 @@ where
 
 impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Encodes and stores a value (`None`: "not found", with the negative TTL) in L2 and L1.
-    /// With a flight ticket, nothing is stored if an invalidation arrived since `epoch`; with a
-    /// lease token, L2 is written only while the lease holds.
+    /// With a flight ticket, nothing is stored if an invalidation arrived since `epoch`; `how`
+    /// says how L2 is written (see [`L2Write`]).
     pub(crate) async fn store(
         &self,
         key: &str,
         value: Option<&V>,
         flight: Option<(&FlightTicket<V>, u64)>,
-        lease_token: Option<&str>,
+        how: L2Write<'_>,
     ) -> Result<(), CacheError> {
         let cfg = &self.cfg;
         let (soft, hard) = match value {
@@ -122,9 +123,14 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let size = bytes.len() as u32;
         let mut in_l2 = self.l2.is_none();
         if let Some(l2) = &self.l2 {
-            let res = match lease_token {
-                Some(token) => l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard)).await,
-                None => map_unit(l2.call("set", |t| t.set(key, bytes, hard)).await),
+            let res = match how {
+                L2Write::Lease(token) => l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard)).await,
+                L2Write::IfUnchanged(token) => {
+                    l2.call("set_if_unchanged", |t| t.set_if_unchanged(key, bytes, hard, token)).await
+                }
+                L2Write::Plain => map_unit(l2.call("set", |t| t.set(key, bytes, hard)).await),
+                // The versions could not be read: an unconditional write could be stale.
+                L2Write::Skip => Guarded::Unavailable,
             };
             match res {
                 Guarded::Done(true) => {
@@ -132,7 +138,8 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     in_l2 = true;
                 }
                 Guarded::Done(false) => {
-                    // An invalidation deleted our lease: the value may be stale, do not store.
+                    // An invalidation deleted our lease or moved the key's version: the value
+                    // may be stale, do not store it anywhere.
                     self.counters.load_voided.add();
                     return Ok(());
                 }
@@ -148,6 +155,19 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
         Ok(())
     }
+}
+
+/// How a store writes L2.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum L2Write<'a> {
+    /// Unconditionally (the application's `set`).
+    Plain,
+    /// Only while this lease token holds (lease mode).
+    Lease(&'a str),
+    /// Only if no invalidation happened since these versions were read (loads).
+    IfUnchanged(WriteToken),
+    /// Not at all: L1 only, with the degraded TTL.
+    Skip,
 }
 
 fn map_unit(r: Guarded<()>) -> Guarded<bool> {

@@ -1,31 +1,32 @@
 //! Redis as the second tier (fred): values with a TTL, leases, and the invalidation channel.
 
 mod listener;
+mod scripts;
 mod wire;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fred::interfaces::{ClientLike, KeysInterface, LuaInterface, PubsubInterface};
+use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface};
 use fred::prelude::{Builder, Client, Error, Expiration, ReconnectPolicy, SetOptions};
-use fred::types::RespVersion;
+use fred::types::{RespVersion, Value};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::error::TierError;
-use crate::tier::{EventSink, Tier};
+use crate::tier::{EventSink, Tier, WriteToken};
+use scripts::Script;
 use wire::{glob_escape, Names, Wire};
 
-/// Writes the value only while our lease holds, then releases it (Facebook's lease rule: an
-/// invalidation deletes the lease, so a load that raced it cannot store a stale value).
-const SET_WITH_LEASE: &str = r"
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('DEL', KEYS[2])
-  return 1
-end
-return 0";
+/// How long a key's invalidation version outlives its last bump. A load that takes longer
+/// than this could miss an invalidation whose version key expired meanwhile.
+const VERSION_PX: i64 = 3_600_000;
+
+static SET_WITH_LEASE: Script = Script::new(scripts::SET_WITH_LEASE);
+static SET_IF_UNCHANGED: Script = Script::new(scripts::SET_IF_UNCHANGED);
+static SET_AND_BUMP: Script = Script::new(scripts::SET_AND_BUMP);
+static INVALIDATE: Script = Script::new(scripts::INVALIDATE);
 
 /// The Redis tier: a command connection (with client tracking turned on for this cache's
 /// value prefix) and an invalidation connection, both made from the caller's client settings.
@@ -72,6 +73,21 @@ impl RedisTier {
         Ok(RedisTier { data, listener, names, me, tasks })
     }
 
+    /// Unlinks every key starting with `prefix` (glob-escaped); returns how many.
+    async fn unlink_matching(&self, prefix: &str) -> Result<u64, TierError> {
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut keys = self.data.scan_buffered(pattern, Some(500), None).chunks(500);
+        let mut removed = 0u64;
+        while let Some(batch) = keys.next().await {
+            let batch = batch.into_iter().collect::<Result<Vec<_>, _>>().map_err(backend)?;
+            if !batch.is_empty() {
+                let n: i64 = self.data.unlink(batch).await.map_err(backend)?;
+                removed += n.max(0) as u64;
+            }
+        }
+        Ok(removed)
+    }
+
     async fn publish(&self, prefix: bool, keys: Vec<String>) -> Result<(), TierError> {
         let msg = postcard::to_allocvec(&Wire { from: self.me.clone(), prefix, keys })
             .map_err(|e| TierError::Backend(e.to_string()))?;
@@ -102,13 +118,18 @@ impl Tier for RedisTier {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        self.data.set(self.names.value(key), value, Some(Expiration::PX(px(ttl))), None, false).await.map_err(backend)
+        let keys = vec![self.names.value(key), self.names.version(key)];
+        let args: Vec<Value> = vec![value.into(), px(ttl).into(), VERSION_PX.into()];
+        let _: i64 = SET_AND_BUMP.run(&self.data, keys, args).await.map_err(backend)?;
+        Ok(())
     }
 
     async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
-        let mut all: Vec<String> = keys.iter().map(|k| self.names.value(k)).collect();
-        all.extend(keys.iter().map(|k| self.names.lease(k)));
-        let _: i64 = self.data.del(all).await.map_err(backend)?;
+        let mut all = Vec::with_capacity(keys.len() * 3);
+        for k in keys {
+            all.extend([self.names.value(k), self.names.lease(k), self.names.version(k)]);
+        }
+        let _: i64 = INVALIDATE.run(&self.data, all, vec![VERSION_PX.into()]).await.map_err(backend)?;
         for k in keys {
             self.publish(false, vec![k.clone()]).await?;
         }
@@ -116,16 +137,11 @@ impl Tier for RedisTier {
     }
 
     async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
-        let pattern = format!("{}*", glob_escape(&self.names.value(prefix)));
-        let mut keys = self.data.scan_buffered(pattern, Some(500), None).chunks(500);
-        let mut removed = 0u64;
-        while let Some(batch) = keys.next().await {
-            let batch = batch.into_iter().collect::<Result<Vec<_>, _>>().map_err(backend)?;
-            if !batch.is_empty() {
-                let n: i64 = self.data.unlink(batch).await.map_err(backend)?;
-                removed += n.max(0) as u64;
-            }
-        }
+        // The epoch first: a conditional write racing the scan below is refused.
+        let _: i64 = self.data.incr(self.names.epoch.clone()).await.map_err(backend)?;
+        let removed = self.unlink_matching(&self.names.value(prefix)).await?;
+        // Leases too, so a holder's set-with-lease fails (Facebook's lease rule).
+        self.unlink_matching(&self.names.lease(prefix)).await?;
         self.publish(true, vec![prefix.to_owned()]).await?;
         Ok(removed)
     }
@@ -141,8 +157,33 @@ impl Tier for RedisTier {
 
     async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
         let keys = vec![self.names.value(key), self.names.lease(key)];
-        let args: Vec<fred::types::Value> = vec![token.into(), value.into(), px(ttl).into()];
-        let n: i64 = self.data.eval(SET_WITH_LEASE, keys, args).await.map_err(backend)?;
+        let args: Vec<Value> = vec![token.into(), value.into(), px(ttl).into()];
+        let n: i64 = SET_WITH_LEASE.run(&self.data, keys, args).await.map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
+        let got: Vec<Option<u64>> =
+            self.data.mget(vec![self.names.version(key), self.names.epoch.clone()]).await.map_err(backend)?;
+        let at = |i: usize| got.get(i).copied().flatten().unwrap_or(0);
+        Ok(WriteToken { key_version: at(0), prefix_epoch: at(1) })
+    }
+
+    async fn set_if_unchanged(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        token: WriteToken,
+    ) -> Result<bool, TierError> {
+        let keys = vec![self.names.value(key), self.names.version(key), self.names.epoch.clone()];
+        let args: Vec<Value> = vec![
+            token.key_version.to_string().into(),
+            token.prefix_epoch.to_string().into(),
+            value.into(),
+            px(ttl).into(),
+        ];
+        let n: i64 = SET_IF_UNCHANGED.run(&self.data, keys, args).await.map_err(backend)?;
         Ok(n == 1)
     }
 
@@ -154,3 +195,7 @@ impl Tier for RedisTier {
         self.data.set(format!("{}{name}", self.names.meta), value, None, None, false).await.map_err(backend)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;

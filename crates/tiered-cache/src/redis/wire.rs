@@ -2,12 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Redis names of one cache: values under `{ns}v:`, leases under `{ns}l:`, metadata under
-/// `{ns}m:`, invalidation messages on `{ns}inval`.
+/// Redis names of one cache: values under `{ns}v:`, leases under `{ns}l:`, per-key
+/// invalidation versions under `{ns}g:`, the prefix-invalidation epoch at `{ns}epoch`,
+/// metadata under `{ns}m:`, invalidation messages on `{ns}inval`.
 #[derive(Debug, Clone)]
 pub(crate) struct Names {
     pub(crate) values: String,
     pub(crate) leases: String,
+    pub(crate) versions: String,
+    pub(crate) epoch: String,
     pub(crate) meta: String,
     pub(crate) channel: String,
 }
@@ -17,6 +20,8 @@ impl Names {
         Names {
             values: format!("{ns}v:"),
             leases: format!("{ns}l:"),
+            versions: format!("{ns}g:"),
+            epoch: format!("{ns}epoch"),
             meta: format!("{ns}m:"),
             channel: format!("{ns}inval"),
         }
@@ -26,6 +31,9 @@ impl Names {
     }
     pub(crate) fn lease(&self, key: &str) -> String {
         format!("{}{key}", self.leases)
+    }
+    pub(crate) fn version(&self, key: &str) -> String {
+        format!("{}{key}", self.versions)
     }
 }
 

@@ -1,0 +1,79 @@
+//! The Lua scripts of the Redis tier, sent with `EVALSHA` (loaded once with `SCRIPT LOAD`,
+//! reloaded when Redis answers `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`).
+
+use fred::interfaces::LuaInterface;
+use fred::prelude::{Client, Error};
+use fred::types::{FromValue, Value};
+use parking_lot::Mutex;
+
+/// One script and its SHA1 once loaded.
+#[derive(Debug)]
+pub(crate) struct Script {
+    lua: &'static str,
+    sha: Mutex<Option<String>>,
+}
+
+impl Script {
+    pub(crate) const fn new(lua: &'static str) -> Self {
+        Script { lua, sha: Mutex::new(None) }
+    }
+
+    /// `EVALSHA`, loading the script first when Redis does not know it.
+    pub(crate) async fn run<R: FromValue>(
+        &self,
+        client: &Client,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<R, Error> {
+        let known = self.sha.lock().clone();
+        if let Some(sha) = known {
+            match client.evalsha(sha, keys.clone(), args.clone()).await {
+                Err(e) if e.details().starts_with("NOSCRIPT") => {}
+                other => return other,
+            }
+        }
+        let sha: String = client.script_load(self.lua).await?;
+        *self.sha.lock() = Some(sha.clone());
+        client.evalsha(sha, keys, args).await
+    }
+}
+
+/// Writes the value only while our lease holds, then releases it (Facebook's lease rule: an
+/// invalidation deletes the lease, so a load that raced it cannot store a stale value).
+/// KEYS: value, lease. ARGV: token, value, px.
+pub(crate) const SET_WITH_LEASE: &str = r"
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0";
+
+/// Writes the value only if neither the key's invalidation version nor the prefix epoch moved
+/// since the load read them. KEYS: value, version, epoch. ARGV: version, epoch, value, px.
+pub(crate) const SET_IF_UNCHANGED: &str = r"
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+local e = tonumber(redis.call('GET', KEYS[3]) or '0')
+if v == tonumber(ARGV[1]) and e == tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0";
+
+/// A `set` by the application: bumps the key's version (voids loads running anywhere), then
+/// writes. KEYS: value, version. ARGV: value, px, version px.
+pub(crate) const SET_AND_BUMP: &str = r"
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1";
+
+/// Invalidation: per key, bump the version first (so a conditional write racing this fails),
+/// then delete the value and the lease. KEYS: (value, lease, version) per key. ARGV: version px.
+pub(crate) const INVALIDATE: &str = r"
+for i = 1, #KEYS, 3 do
+  redis.call('INCR', KEYS[i + 2])
+  redis.call('PEXPIRE', KEYS[i + 2], ARGV[1])
+  redis.call('DEL', KEYS[i], KEYS[i + 1])
+end
+return 1";

@@ -1,0 +1,69 @@
+//! The Redis tier against a real Redis: conditional writes, leases voided by prefix
+//! invalidation, scripts reloaded after `SCRIPT FLUSH`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fred::interfaces::{ClientLike, LuaInterface};
+use fred::prelude::{Builder, Config};
+
+use super::RedisTier;
+use crate::tier::{EventSink, Tier};
+
+async fn tier() -> Option<(perfstack_testkit::RedisKeys, RedisTier)> {
+    let rk = perfstack_testkit::require_redis().await?;
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), EventSink::new(tx)).await.unwrap();
+    Some((rk, t))
+}
+
+const TTL: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_load_racing_an_invalidation_does_not_write_l2() {
+    let Some((_rk, t)) = tier().await else { return };
+    // No invalidation between the token and the write: stored.
+    let token = t.write_token("k").await.unwrap();
+    assert!(t.set_if_unchanged("k", Bytes::from_static(b"fresh"), TTL, token).await.unwrap());
+    // An invalidation lands after the token was read (before this instance hears of it).
+    let token = t.write_token("k").await.unwrap();
+    t.invalidate(&["k".to_owned()]).await.unwrap();
+    assert!(!t.set_if_unchanged("k", Bytes::from_static(b"stale"), TTL, token).await.unwrap());
+    assert_eq!(t.get("k").await.unwrap(), None);
+    // An application `set` voids it too, and so does a prefix invalidation.
+    let token = t.write_token("k").await.unwrap();
+    t.set("k", Bytes::from_static(b"set"), TTL).await.unwrap();
+    assert!(!t.set_if_unchanged("k", Bytes::from_static(b"stale"), TTL, token).await.unwrap());
+    let token = t.write_token("k").await.unwrap();
+    t.invalidate_prefix("zz").await.unwrap();
+    assert!(!t.set_if_unchanged("k", Bytes::from_static(b"stale"), TTL, token).await.unwrap());
+    assert_eq!(t.get("k").await.unwrap().as_deref(), Some(&b"set"[..]));
+}
+
+#[tokio::test]
+async fn a_prefix_invalidation_voids_the_leases_under_it() {
+    let Some((_rk, t)) = tier().await else { return };
+    assert!(t.try_lease("user:1", "tok", TTL).await.unwrap());
+    assert!(t.try_lease("order:1", "tok", TTL).await.unwrap());
+    t.invalidate_prefix("user:").await.unwrap();
+    assert!(!t.set_with_lease("user:1", "tok", Bytes::from_static(b"stale"), TTL).await.unwrap());
+    assert_eq!(t.get("user:1").await.unwrap(), None);
+    assert!(t.set_with_lease("order:1", "tok", Bytes::from_static(b"ok"), TTL).await.unwrap(), "other leases hold");
+}
+
+#[tokio::test]
+async fn scripts_are_reloaded_after_script_flush() {
+    // A private server: SCRIPT FLUSH on the shared one would disturb other tests.
+    let Some(_rk) = perfstack_testkit::require_redis().await else { return };
+    let srv = perfstack_testkit::RedisServer::start().await.unwrap();
+    let client = Builder::from_config(Config::from_url(&srv.url()).unwrap()).build().unwrap();
+    client.init().await.unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let t = RedisTier::connect(client.clone(), "scripts:", EventSink::new(tx)).await.unwrap();
+    assert!(t.try_lease("a", "tok", TTL).await.unwrap());
+    assert!(t.set_with_lease("a", "tok", Bytes::from_static(b"1"), TTL).await.unwrap());
+    let _: () = client.script_flush(false).await.unwrap();
+    assert!(t.try_lease("a", "tok2", TTL).await.unwrap());
+    assert!(t.set_with_lease("a", "tok2", Bytes::from_static(b"2"), TTL).await.unwrap(), "NOSCRIPT -> reload");
+    assert_eq!(t.get("a").await.unwrap().as_deref(), Some(&b"2"[..]));
+}
