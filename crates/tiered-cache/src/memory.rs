@@ -99,7 +99,7 @@ impl Tier for MemoryTier {
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
         let mut s = self.store.state.lock();
         *s.versions.entry(key.to_owned()).or_default() += 1;
-        s.values.insert(key.to_owned(), (value, Instant::now() + ttl));
+        s.values.insert(key.to_owned(), (value, crate::ttl::after(Instant::now(), ttl)));
         self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
         Ok(())
     }
@@ -132,7 +132,7 @@ impl Tier for MemoryTier {
         if s.leases.get(key).is_some_and(|(_, exp)| now < *exp) {
             return Ok(false);
         }
-        s.leases.insert(key.to_owned(), (token.to_owned(), now + ttl));
+        s.leases.insert(key.to_owned(), (token.to_owned(), crate::ttl::after(now, ttl)));
         Ok(true)
     }
 
@@ -144,7 +144,7 @@ impl Tier for MemoryTier {
             return Ok(false);
         }
         s.leases.remove(key);
-        s.values.insert(key.to_owned(), (value, now + ttl));
+        s.values.insert(key.to_owned(), (value, crate::ttl::after(now, ttl)));
         self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
         Ok(true)
     }
@@ -166,7 +166,7 @@ impl Tier for MemoryTier {
         if now != token {
             return Ok(false);
         }
-        s.values.insert(key.to_owned(), (value, Instant::now() + ttl));
+        s.values.insert(key.to_owned(), (value, crate::ttl::after(Instant::now(), ttl)));
         self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
         Ok(true)
     }

@@ -15,20 +15,34 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        let anchor_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let anchor_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| millis(d)).unwrap_or(0);
         Clock { anchor: Instant::now(), anchor_unix_ms }
     }
 
     /// Current wall time in unix milliseconds.
     pub(crate) fn now_ms(&self) -> u64 {
-        self.anchor_unix_ms + self.anchor.elapsed().as_millis() as u64
+        self.anchor_unix_ms.saturating_add(millis(self.anchor.elapsed()))
     }
 
     /// The tokio instant at which the unix-ms time `at_ms` falls, given `now` read together
     /// with `now_ms`.
     pub(crate) fn deadline(now: Instant, now_ms: u64, at_ms: u64) -> Instant {
-        now + Duration::from_millis(at_ms.saturating_sub(now_ms))
+        after(now, Duration::from_millis(at_ms.saturating_sub(now_ms)))
     }
+}
+
+/// The longest TTL a cache accepts (checked by the builder): 365 days.
+pub(crate) const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Whole milliseconds of `d`, saturating at `u64::MAX`.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `now + d`, clamped to `now + MAX_TTL` so no deadline computation can overflow.
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    let d = d.min(MAX_TTL);
+    now.checked_add(d).unwrap_or(now)
 }
 
 /// Shortens `ttl` by a random fraction in `[0, fraction]`, so keys written together do not
@@ -36,7 +50,8 @@ impl Clock {
 pub(crate) fn jitter(ttl: Duration, fraction: f64, unit: f64) -> Duration {
     let fraction = fraction.clamp(0.0, 1.0);
     let unit = unit.clamp(0.0, 1.0);
-    ttl.mul_f64(1.0 - fraction * unit)
+    // `mul_f64` panics when the f64 round trip exceeds `Duration::MAX`; never lengthen.
+    Duration::try_from_secs_f64(ttl.as_secs_f64() * (1.0 - fraction * unit)).map_or(ttl, |d| d.min(ttl))
 }
 
 /// Lifetimes of one entry, in absolute unix milliseconds.
@@ -49,8 +64,8 @@ pub(crate) struct Lifetimes {
 impl Lifetimes {
     /// Lifetimes for a value written at `now_ms`; the soft TTL never exceeds the hard one.
     pub(crate) fn new(now_ms: u64, soft: Duration, hard: Duration) -> Self {
-        let hard_ms = now_ms + hard.as_millis() as u64;
-        let soft_ms = (now_ms + soft.as_millis() as u64).min(hard_ms);
+        let hard_ms = now_ms.saturating_add(millis(hard));
+        let soft_ms = now_ms.saturating_add(millis(soft)).min(hard_ms);
         Lifetimes { soft_ms, hard_ms }
     }
 
@@ -81,6 +96,17 @@ mod tests {
             prop_assert!(l.soft_ms <= l.hard_ms);
             prop_assert_eq!(l.remaining_hard(now), if h == 0 { None } else { Some(h) });
         }
+    }
+
+    #[test]
+    fn absurd_durations_saturate_instead_of_panicking() {
+        assert!(jitter(Duration::MAX, 0.1, 0.5) <= Duration::MAX);
+        assert_eq!(jitter(Duration::MAX, 0.0, 0.0), Duration::MAX);
+        let l = Lifetimes::new(u64::MAX - 5, Duration::MAX, Duration::MAX);
+        assert_eq!((l.soft_ms, l.hard_ms), (u64::MAX, u64::MAX));
+        let now = Instant::now();
+        assert_eq!(after(now, Duration::MAX), now + MAX_TTL);
+        assert_eq!(Clock::deadline(now, 0, u64::MAX), now + MAX_TTL);
     }
 
     #[tokio::test(start_paused = true)]

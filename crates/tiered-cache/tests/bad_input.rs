@@ -61,3 +61,24 @@ async fn l1_stays_within_its_byte_budget() {
 fn a_tier_is_object_safe() {
     let _t: Option<Arc<dyn Tier>> = None;
 }
+
+#[tokio::test]
+async fn absurd_ttls_are_refused_at_build_not_a_panic_later() {
+    use perfstack_tiered_cache::{BuildError, LeaseConfig};
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let cases: Vec<(&str, perfstack_tiered_cache::TieredCacheBuilder<String>)> = vec![
+        ("ttl", TieredCache::builder("t").ttl(Duration::MAX)),
+        ("ttl", TieredCache::builder("t").ttl(year + Duration::from_secs(1))),
+        ("negative_ttl", TieredCache::builder("t").negative_ttl(Duration::MAX)),
+        ("degraded_l1_ttl", TieredCache::builder("t").degraded_l1_ttl(Duration::MAX)),
+        ("lease ttl", TieredCache::builder("t").lease(LeaseConfig::new(Duration::MAX, Duration::from_secs(1)))),
+    ];
+    for (what, b) in cases {
+        let err = b.build().await.unwrap_err();
+        assert!(matches!(err, BuildError::Invalid(ref m) if m.starts_with(what)), "{what}: {err}");
+    }
+    // The longest accepted TTL works end to end (no overflow in the deadline maths).
+    let c = TieredCache::<String>::builder("t").ttl(year).tier(MemoryStore::new().tier()).build().await.unwrap();
+    c.set("k", "v".into()).await.unwrap();
+    assert_eq!(c.get("k").await.unwrap().as_deref(), Some("v"));
+}

@@ -18,7 +18,7 @@ use crate::hot::HotKeys;
 use crate::loader::Loader;
 use crate::stats::Counters;
 use crate::tier::{EventSink, Tier};
-use crate::ttl::Clock;
+use crate::ttl::{Clock, MAX_TTL};
 
 /// Why a cache could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -166,12 +166,29 @@ where
     ///
     /// # Errors
     ///
-    /// [`BuildError::Invalid`] for out-of-range settings, [`BuildError::Redis`] when the
+    /// [`BuildError::Invalid`] for out-of-range settings (among them any TTL over 365 days), [`BuildError::Redis`] when the
     /// invalidation connection cannot be set up.
     pub async fn build(self) -> Result<TieredCache<V>, BuildError> {
         let cfg = self.cfg;
         if cfg.ttl.is_zero() || cfg.soft_ttl > cfg.ttl {
             return Err(BuildError::Invalid("need 0 < soft_ttl <= ttl".into()));
+        }
+        let mut durations = vec![
+            ("ttl", cfg.ttl),
+            ("soft_ttl", cfg.soft_ttl),
+            ("negative_ttl", cfg.negative_ttl),
+            ("degraded_l1_ttl", cfg.degraded_l1_ttl),
+        ];
+        if let Some(lease) = cfg.lease {
+            durations.extend([("lease ttl", lease.ttl), ("lease wait", lease.wait)]);
+        }
+        for (what, d) in durations {
+            if d > MAX_TTL {
+                return Err(BuildError::Invalid(format!(
+                    "{what} is {d:?}; the longest accepted is {} days",
+                    MAX_TTL.as_secs() / 86_400
+                )));
+            }
         }
         if !(0.0..=1.0).contains(&cfg.jitter) {
             return Err(BuildError::Invalid("jitter must be within [0, 1]".into()));

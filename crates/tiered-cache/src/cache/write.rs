@@ -13,7 +13,7 @@ use crate::guard::Guarded;
 use crate::header::{Header, HEADER_LEN};
 use crate::l1::L1Entry;
 use crate::tier::WriteToken;
-use crate::ttl::{jitter, Lifetimes};
+use crate::ttl::{after, jitter, Lifetimes};
 
 impl<V> TieredCache<V>
 where
@@ -147,8 +147,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
         }
         let l1_hard = if in_l2 { hard } else { hard.min(cfg.degraded_l1_ttl) };
-        let entry =
-            Arc::new(L1Entry { value: value.cloned(), soft: now + soft.min(l1_hard), hard: now + l1_hard, size });
+        let entry = Arc::new(L1Entry {
+            value: value.cloned(),
+            soft: after(now, soft.min(l1_hard)),
+            hard: after(now, l1_hard),
+            size,
+        });
         self.l1.insert(key.to_owned(), entry).await;
         if voided(flight) {
             self.l1.invalidate(key).await;

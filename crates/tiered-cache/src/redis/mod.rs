@@ -49,7 +49,7 @@ fn backend(e: Error) -> TierError {
 }
 
 fn px(ttl: Duration) -> i64 {
-    (ttl.as_millis() as i64).max(1)
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
 impl RedisTier {
