@@ -15,7 +15,7 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        let anchor_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| millis(d)).unwrap_or(0);
+        let anchor_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(millis).unwrap_or(0);
         Clock { anchor: Instant::now(), anchor_unix_ms }
     }
 
