@@ -9,7 +9,11 @@
 //!   caught, timeouts, graceful shutdown, the submitting `tracing` span as the task's parent.
 //! - [`Backend`]: [`MemoryBackend`] (bounded, backpressure by waiting or refusing) and, with the
 //!   `postgres` feature, `PostgresBackend` (migrations, `FOR UPDATE SKIP LOCKED` batches,
-//!   LISTEN/NOTIFY, leases, enqueue inside the caller's transaction, retention).
+//!   LISTEN/NOTIFY, leases, enqueue inside the caller's transaction, retention), and
+//!   `postgres::Periodic` for periodic tasks (fixed period or cron expression) with one leader.
+//!
+//! On an in-process backend a pool runs one worker loop per slot; on PostgreSQL one fetcher
+//! leases batches for all slots and outcomes are written in batches.
 //!
 //! Ordering is priority **with aging** ([`Aging`]): a task's sort time is its ready time minus
 //! one step per level, so a `Critical` flood can delay a `Low` task by at most four steps, never
