@@ -201,11 +201,15 @@ impl Hedge {
             }
             () = tokio::time::sleep(self.delay()) => {}
         }
+        // From here the primary may lose (to the backup, or to the caller dropping this call):
+        // the guard then records "at least this long" for it, so a slow primary that never
+        // finishes still counts in the observed quantile (no bias towards fast primaries).
+        let mut primary_clock = Censored { hedge: self, t0, armed: true };
         if let Some(b) = &inner.budget {
             if !b.try_withdraw() {
                 inner.budget_refusals.fetch_add(1, Ordering::Relaxed);
                 let r = primary.await;
-                self.observe(t0);
+                primary_clock.finish();
                 return r;
             }
         }
@@ -218,7 +222,7 @@ impl Hedge {
         tokio::pin!(backup);
         tokio::select! {
             r = &mut primary => {
-                self.observe(t0);
+                primary_clock.finish();
                 match r {
                     Ok(v) => Ok(v),
                     Err(_) => self.won_by_backup(backup.await),
@@ -226,10 +230,14 @@ impl Hedge {
             }
             r = &mut backup => {
                 match r {
-                    Ok(v) => self.won_by_backup(Ok(v)),
+                    Ok(v) => {
+                        // The primary is cancelled now: record its censored latency.
+                        primary_clock.finish();
+                        self.won_by_backup(Ok(v))
+                    }
                     Err(_) => {
                         let r = primary.await;
-                        self.observe(t0);
+                        primary_clock.finish();
                         r
                     }
                 }
@@ -260,5 +268,27 @@ impl Hedge {
             budget_refusals: self.inner.budget_refusals.load(Ordering::Relaxed),
             delay_nanos: duration_nanos(self.delay()),
         }
+    }
+}
+
+/// Records the primary's latency once: when it finishes, or (as a lower bound) when it is
+/// cancelled because the backup won or the caller dropped the call.
+struct Censored<'a> {
+    hedge: &'a Hedge,
+    t0: tokio::time::Instant,
+    armed: bool,
+}
+
+impl Censored<'_> {
+    fn finish(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            self.hedge.observe(self.t0);
+        }
+    }
+}
+
+impl Drop for Censored<'_> {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
