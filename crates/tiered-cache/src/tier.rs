@@ -1,5 +1,7 @@
 //! The second tier: a shared byte store (Redis in production, anything in tests).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -79,19 +81,65 @@ pub enum TierEvent {
     FlushAll,
 }
 
-/// Where a tier delivers [`TierEvent`]s for its cache. Cheap to clone.
+/// How many events may wait for a cache's event loop; beyond that they are coalesced into
+/// one "flush L1" (an overflow means invalidations would otherwise be dropped or memory grow
+/// without bound).
+pub(crate) const EVENT_QUEUE: usize = 4_096;
+
+/// Where a tier delivers [`TierEvent`]s for its cache. Cheap to clone. The queue is bounded:
+/// when it is full, further events are coalesced into a flush of L1.
 #[derive(Debug, Clone)]
 pub struct EventSink {
-    tx: tokio::sync::mpsc::UnboundedSender<TierEvent>,
+    tx: tokio::sync::mpsc::Sender<TierEvent>,
+    overflow: Arc<AtomicBool>,
+}
+
+/// The receiving end of an [`EventSink`].
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    pub(crate) rx: tokio::sync::mpsc::Receiver<TierEvent>,
+    overflow: Arc<AtomicBool>,
+}
+
+impl EventQueue {
+    /// `true` (once) when events were dropped because the queue was full since last asked.
+    pub(crate) fn take_overflow(&self) -> bool {
+        self.overflow.swap(false, Ordering::AcqRel)
+    }
 }
 
 impl EventSink {
-    pub(crate) fn new(tx: tokio::sync::mpsc::UnboundedSender<TierEvent>) -> Self {
-        EventSink { tx }
+    /// A sink and its queue holding at most `capacity` events.
+    pub(crate) fn channel(capacity: usize) -> (EventSink, EventQueue) {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let overflow = Arc::new(AtomicBool::new(false));
+        (EventSink { tx, overflow: overflow.clone() }, EventQueue { rx, overflow })
     }
 
-    /// Delivers an event; ignored once the cache is gone.
+    /// Delivers an event; ignored once the cache is gone. Never blocks: when the queue is
+    /// full the event is dropped and the cache flushes L1 instead.
     pub fn send(&self, event: TierEvent) {
-        let _ = self.tx.send(event);
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = self.tx.try_send(event) {
+            self.overflow.store(true, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_coalesces_into_one_overflow_flag() {
+        let (sink, mut q) = EventSink::channel(2);
+        for i in 0..5 {
+            sink.send(TierEvent::Keys(vec![format!("k{i}")]));
+        }
+        assert!(q.take_overflow());
+        assert!(!q.take_overflow(), "reported once");
+        assert_eq!(q.rx.try_recv().unwrap(), TierEvent::Keys(vec!["k0".into()]));
+        assert_eq!(q.rx.try_recv().unwrap(), TierEvent::Keys(vec!["k1".into()]));
+        assert!(q.rx.try_recv().is_err(), "bounded");
     }
 }

@@ -197,8 +197,7 @@ where
             return Err(BuildError::Invalid("size limits must be positive".into()));
         }
         let counters = Arc::new(Counters::new(&cfg.name));
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let sink = EventSink::new(tx);
+        let (sink, rx) = EventSink::channel(crate::tier::EVENT_QUEUE);
         let tier: Option<Arc<dyn Tier>> = match self.tier {
             None => None,
             Some(TierChoice::Custom(t)) => {

@@ -3,17 +3,21 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use tokio::sync::mpsc::UnboundedReceiver;
-
 use super::Inner;
-use crate::tier::TierEvent;
+use crate::tier::{EventQueue, TierEvent};
 
 /// The event loop of one cache; ends when the cache is dropped or the tier goes away.
-pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut rx: UnboundedReceiver<TierEvent>) {
-    while let Some(event) = rx.recv().await {
+/// A full queue (events were dropped) becomes one flush of L1.
+pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut q: EventQueue) {
+    while let Some(event) = q.rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
         inner.counters.invalidations_received.add();
         inner.apply(event).await;
+        // Checked after each event: an overflow leaves a full queue behind, so this runs.
+        if q.take_overflow() {
+            tracing::warn!(cache = %inner.cfg.name, "invalidation queue overflowed; flushing L1");
+            inner.flush_l1("event queue overflow");
+        }
     }
 }
 

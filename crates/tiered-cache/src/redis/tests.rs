@@ -12,8 +12,8 @@ use crate::tier::{EventSink, Tier};
 
 async fn tier() -> Option<(perfstack_testkit::RedisKeys, RedisTier)> {
     let rk = perfstack_testkit::require_redis().await?;
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), EventSink::new(tx)).await.unwrap();
+    let (sink, _q) = EventSink::channel(16);
+    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), sink).await.unwrap();
     Some((rk, t))
 }
 
@@ -58,8 +58,8 @@ async fn scripts_are_reloaded_after_script_flush() {
     let srv = perfstack_testkit::RedisServer::start().await.unwrap();
     let client = Builder::from_config(Config::from_url(&srv.url()).unwrap()).build().unwrap();
     client.init().await.unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let t = RedisTier::connect(client.clone(), "scripts:", EventSink::new(tx)).await.unwrap();
+    let (sink, _q) = EventSink::channel(16);
+    let t = RedisTier::connect(client.clone(), "scripts:", sink).await.unwrap();
     assert!(t.try_lease("a", "tok", TTL).await.unwrap());
     assert!(t.set_with_lease("a", "tok", Bytes::from_static(b"1"), TTL).await.unwrap());
     let _: () = client.script_flush(false).await.unwrap();
