@@ -142,6 +142,8 @@ impl Inner {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn reject(&self, reason: RejectReason, priority: Priority, retry_after: Option<Duration>) -> Rejected {
         self.metrics.rejected[reason.index()][priority.index()].increment(1);
         self.rejected[reason.index()][priority.index()].fetch_add(1, Ordering::Relaxed);
@@ -149,11 +151,22 @@ impl Inner {
     }
 
     /// Frees a slot; a sampled permit also feeds the window (and may close it); hands the slot
-    /// to a waiter when the queue is not empty.
+    /// to a waiter when the queue is not empty. The common case (not sampled, no waiter) is one
+    /// atomic subtraction and one load, inlined into the permit's drop.
+    #[inline]
     pub(crate) fn release(this: &Arc<Inner>, p: &Released) {
         this.slots.fetch_sub(ONE, Ordering::SeqCst);
-        let sample = p.sampled && p.outcome != Outcome::Ignore;
         // A drop is a signal even when the latency was not measured.
+        if !p.sampled && p.outcome != Outcome::Dropped && this.queued.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        Self::release_slow(this, p);
+    }
+
+    /// The sampled, dropped or queue-serving part of [`release`](Self::release).
+    #[inline(never)]
+    fn release_slow(this: &Arc<Inner>, p: &Released) {
+        let sample = p.sampled && p.outcome != Outcome::Ignore;
         let drop_only = !p.sampled && p.outcome == Outcome::Dropped;
         if !sample && !drop_only && this.queued.load(Ordering::SeqCst) == 0 {
             return;

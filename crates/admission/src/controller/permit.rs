@@ -56,6 +56,7 @@ impl Permit {
 }
 
 impl Drop for Permit {
+    #[inline]
     fn drop(&mut self) {
         if self.armed {
             let r = Released {
@@ -99,6 +100,7 @@ impl PermitRef<'_> {
 }
 
 impl Drop for PermitRef<'_> {
+    #[inline]
     fn drop(&mut self) {
         Inner::release(&self.controller.inner, &self.released);
     }
