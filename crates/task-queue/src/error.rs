@@ -51,6 +51,15 @@ pub enum QueueError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+    /// A row from the database does not have the expected shape (a column is missing or has
+    /// another type): the schema does not match this version of the crate.
+    #[error("unexpected row shape at column {column}: {reason} (schema mismatch?)")]
+    RowMismatch {
+        /// Zero-based column index.
+        column: usize,
+        /// What the driver reported.
+        reason: String,
+    },
 }
 
 #[cfg(feature = "postgres")]

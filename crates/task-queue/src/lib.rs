@@ -58,6 +58,7 @@
 //! | `perfstack_task_refused_total` | counter | — |
 //! | `perfstack_task_stale_completions_total` | counter | — |
 //! | `perfstack_task_rescued_total` | counter | — |
+//! | `perfstack_task_periodic_submitted_total` | counter | `schedule` (`postgres` feature) |
 
 mod aging;
 pub mod backend;

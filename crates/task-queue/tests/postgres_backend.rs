@@ -27,6 +27,44 @@ async fn wait_for(queue: &TaskQueue, id: TaskId, state: TaskState, within: Durat
     }
 }
 
+/// Waits (bounded) until `pg_stat_activity` shows this schema's LISTEN session and a finished
+/// fetch (`SKIP LOCKED`) on an idle connection: the pool has nothing left but to wait.
+async fn wait_until_idle(db: &perfstack_testkit::PgSchema, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let listen = format!("LISTEN \"tq_{}\"", db.schema());
+    let fetch = format!("%\"{}\"%SKIP LOCKED%", db.schema());
+    loop {
+        let row = db
+            .client()
+            .query_one(
+                "SELECT count(*) FILTER (WHERE query = $1), count(*) FILTER (WHERE query LIKE $2)
+                 FROM pg_stat_activity WHERE state = 'idle' AND pid <> pg_backend_pid()",
+                &[&listen, &fetch],
+            )
+            .await
+            .unwrap();
+        let (listening, fetched): (i64, i64) = (row.get(0), row.get(1));
+        if listening > 0 && fetched > 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pool not idle within {within:?} (listen sessions {listening}, idle fetches {fetched})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn status_on_a_mismatched_schema_is_a_typed_error_not_a_panic() {
+    let Some(db) = perfstack_testkit::require_postgres().await else { return };
+    let b = backend(&db).await;
+    let id = b.submit(Task::new("t", &1).unwrap(), None).await.unwrap();
+    db.client().batch_execute("ALTER TABLE tq_tasks ALTER COLUMN attempt TYPE bigint").await.unwrap();
+    let err = b.status(id).await.unwrap_err();
+    assert!(matches!(err, QueueError::RowMismatch { column: 4, .. }), "{err:?}");
+}
+
 #[tokio::test]
 async fn migrations_are_versioned_and_applied_once() {
     let Some(db) = perfstack_testkit::require_postgres().await else { return };
@@ -61,8 +99,9 @@ async fn a_pool_runs_tasks_and_notify_wakes_it_without_polling() {
             }),
         )
         .start();
-    // Let the pool go idle, so that only a notification can wake it (polling is one hour).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait until the pool is idle (its LISTEN session is up and a fetch has returned empty),
+    // so that only a notification can wake it (polling is one hour).
+    wait_until_idle(&db, Duration::from_secs(10)).await;
     let ok = queue.submit(Task::new("double", &21u64).unwrap()).await.unwrap();
     let dead = queue.submit(Task::new("double", &5000u64).unwrap()).await.unwrap();
     wait_for(&queue, ok, TaskState::Completed, Duration::from_secs(10)).await;

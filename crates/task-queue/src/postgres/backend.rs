@@ -227,7 +227,7 @@ impl Backend for PostgresBackend {
         // Unnamed statement on purpose: planned with the real limit each time. A cached
         // (generic) plan of the batch statements was measured 10-25x slower after ANALYZE.
         let rows = client.query(self.inner.sql.fetch.as_str(), &[&limit, &secs(lease), &worker]).await?;
-        Ok(rows.iter().map(rows::leased).collect())
+        rows.iter().map(rows::leased).collect()
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<Vec<TaskId>, QueueError> {
@@ -291,7 +291,7 @@ impl Backend for PostgresBackend {
     async fn status(&self, id: TaskId) -> Result<Option<TaskInfo>, QueueError> {
         let client = self.inner.pool.get().await?;
         let row = client.query_opt(&self.inner.sql.status, &[&id.0]).await?;
-        Ok(row.as_ref().map(rows::info))
+        row.as_ref().map(rows::info).transpose()
     }
 
     async fn cancel(&self, id: TaskId) -> Result<CancelOutcome, QueueError> {

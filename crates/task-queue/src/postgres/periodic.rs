@@ -18,6 +18,12 @@ use crate::error::QueueError;
 use crate::task::Task;
 
 type MakeTask = Arc<dyn Fn(i64) -> Result<Task, QueueError> + Send + Sync>;
+/// The wall clock the slots are computed from: time since the Unix epoch.
+type WallClock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+fn system_clock() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
 
 /// When a schedule fires.
 #[derive(Debug, Clone)]
@@ -53,6 +59,7 @@ pub struct Periodic {
     url: String,
     tick: Duration,
     schedules: Vec<(String, When, MakeTask)>,
+    clock: WallClock,
 }
 
 impl std::fmt::Debug for Periodic {
@@ -87,13 +94,26 @@ impl PeriodicHandle {
 impl Periodic {
     /// A scheduler for `backend`; `url` opens the dedicated connection that holds the lock.
     pub fn new(backend: PostgresBackend, url: impl Into<String>) -> Self {
-        Self { backend, url: url.into(), tick: Duration::from_secs(1), schedules: Vec::new() }
+        Self {
+            backend,
+            url: url.into(),
+            tick: Duration::from_secs(1),
+            schedules: Vec::new(),
+            clock: Arc::new(system_clock),
+        }
     }
 
     /// How often the leader checks its schedules and followers try to take the lead.
     /// Default 1 s.
     pub fn tick(mut self, d: Duration) -> Self {
         self.tick = d.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The wall clock slots are computed from, as time since the Unix epoch. Default: the
+    /// system clock. Tests inject a fixed or stepped clock to make slot maths deterministic.
+    pub fn clock(mut self, now: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(now);
         self
     }
 
@@ -173,18 +193,9 @@ async fn lead(p: &Periodic, leader: &AtomicBool, stop: &CancellationToken) -> Re
 }
 
 async fn submit_due(p: &Periodic, client: &mut tokio_postgres::Client, schema: &str) -> Result<(), QueueError> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = (p.clock)();
     for (name, when, make) in &p.schedules {
-        let slot = match when {
-            When::Every(period) => i64::try_from(now.as_millis() / period.as_millis().max(1)).unwrap_or(i64::MAX),
-            When::Cron(cron) => {
-                let minute = now.as_secs() / 60;
-                if !cron.matches_minute(minute) {
-                    continue;
-                }
-                i64::try_from(minute).unwrap_or(i64::MAX)
-            }
-        };
+        let Some(slot) = slot(when, now) else { continue };
         let tx = client.transaction().await?;
         let claimed = tx
             .execute(
@@ -209,4 +220,41 @@ async fn submit_due(p: &Periodic, client: &mut tokio_postgres::Client, schema: &
         }
     }
     Ok(())
+}
+
+/// The slot `when` is in at `now` (time since the Unix epoch), or `None` when a cron schedule
+/// does not match this minute.
+fn slot(when: &When, now: Duration) -> Option<i64> {
+    match when {
+        When::Every(period) => Some(i64::try_from(now.as_millis() / period.as_millis().max(1)).unwrap_or(i64::MAX)),
+        When::Cron(cron) => {
+            let minute = now.as_secs() / 60;
+            cron.matches_minute(minute).then(|| i64::try_from(minute).unwrap_or(i64::MAX))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::postgres::Cron;
+
+    #[test]
+    fn every_slots_count_whole_periods_since_the_epoch() {
+        let every = When::Every(Duration::from_secs(60));
+        assert_eq!(slot(&every, Duration::from_secs(0)), Some(0));
+        assert_eq!(slot(&every, Duration::from_millis(59_999)), Some(0));
+        assert_eq!(slot(&every, Duration::from_secs(60)), Some(1));
+        assert_eq!(slot(&every, Duration::from_secs(3_600)), Some(60));
+    }
+
+    #[test]
+    fn cron_slots_are_matching_minutes_only() {
+        // 1970-01-01 is a Thursday; "30 2 * * *" matches minute 150 of each day.
+        let cron = When::Cron(Cron::parse("30 2 * * *").unwrap());
+        assert_eq!(slot(&cron, Duration::from_secs(150 * 60 + 59)), Some(150));
+        assert_eq!(slot(&cron, Duration::from_secs(151 * 60)), None);
+        assert_eq!(slot(&cron, Duration::from_secs((1_440 + 150) * 60)), Some(1_590));
+    }
 }

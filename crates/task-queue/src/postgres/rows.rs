@@ -8,43 +8,49 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::{LeasedTask, Outcome};
 use crate::backoff::BackoffPolicy;
+use crate::error::QueueError;
 use crate::priority::from_level;
 use crate::status::{TaskInfo, TaskState};
 use crate::task::TaskId;
 
-pub(super) fn leased(row: &Row) -> LeasedTask {
+/// Reads column `idx` as `T`; a schema mismatch is a typed error, never a panic.
+fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, QueueError> {
+    row.try_get(idx).map_err(|e| QueueError::RowMismatch { column: idx, reason: e.to_string() })
+}
+
+pub(super) fn leased(row: &Row) -> Result<LeasedTask, QueueError> {
     let cancel = CancellationToken::new();
-    if row.get::<_, bool>(9) {
+    if col::<bool>(row, 9)? {
         cancel.cancel();
     }
-    let backoff: String = row.get(6);
-    let waited: f64 = row.get::<_, Option<f64>>(10).unwrap_or(0.0);
-    LeasedTask {
-        id: TaskId(row.get(0)),
-        kind: Arc::from(row.get::<_, &str>(1)),
-        payload: Arc::from(row.get::<_, &str>(2).as_bytes()),
-        priority: from_level(i64::from(row.get::<_, i16>(3))),
-        attempt: u32::try_from(row.get::<_, i32>(4)).unwrap_or(1),
-        max_attempts: u32::try_from(row.get::<_, i32>(5)).unwrap_or(1),
-        backoff: serde_json::from_str(&backoff).unwrap_or_else(|_| BackoffPolicy::default()),
-        timeout: row.get::<_, Option<i64>>(7).and_then(|ms| u64::try_from(ms).ok()).map(Duration::from_millis),
-        fence: row.get(8),
+    let backoff: &str = col(row, 6)?;
+    let waited: f64 = col::<Option<f64>>(row, 10)?.unwrap_or(0.0);
+    Ok(LeasedTask {
+        id: TaskId(col(row, 0)?),
+        kind: Arc::from(col::<&str>(row, 1)?),
+        payload: Arc::from(col::<&str>(row, 2)?.as_bytes()),
+        priority: from_level(i64::from(col::<i16>(row, 3)?)),
+        attempt: u32::try_from(col::<i32>(row, 4)?).unwrap_or(1),
+        max_attempts: u32::try_from(col::<i32>(row, 5)?).unwrap_or(1),
+        backoff: serde_json::from_str(backoff).unwrap_or_else(|_| BackoffPolicy::default()),
+        timeout: col::<Option<i64>>(row, 7)?.and_then(|ms| u64::try_from(ms).ok()).map(Duration::from_millis),
+        fence: col(row, 8)?,
         cancel,
         span: None,
         waited: Duration::try_from_secs_f64(waited.max(0.0)).unwrap_or_default(),
-    }
+    })
 }
 
-pub(super) fn info(row: &Row) -> TaskInfo {
-    TaskInfo {
-        id: TaskId(row.get(0)),
-        kind: row.get(1),
-        priority: from_level(i64::from(row.get::<_, i16>(2))),
-        state: TaskState::from_code(row.get(3)),
-        attempts: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
-        max_attempts: u32::try_from(row.get::<_, i32>(5)).unwrap_or(0),
-        last_error: row.get(6),
-    }
+pub(super) fn info(row: &Row) -> Result<TaskInfo, QueueError> {
+    Ok(TaskInfo {
+        id: TaskId(col(row, 0)?),
+        kind: col(row, 1)?,
+        priority: from_level(i64::from(col::<i16>(row, 2)?)),
+        state: TaskState::from_code(col(row, 3)?),
+        attempts: u32::try_from(col::<i32>(row, 4)?).unwrap_or(0),
+        max_attempts: u32::try_from(col::<i32>(row, 5)?).unwrap_or(0),
+        last_error: col(row, 6)?,
+    })
 }
 
 /// `(state code, delay seconds, error)` for the batched outcome statement.
