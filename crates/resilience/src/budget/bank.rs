@@ -231,16 +231,24 @@ impl RetryBudget {
 
 impl Bank {
     /// Expires the slots that left the window since the last tick and returns the current tick.
-    /// The caller whose compare-and-swap moves `last_tick` expires the indices it moved across;
-    /// each expiry is itself a CAS that only empties a slot still holding an expired tick.
+    /// `last_tick` only moves forward, and never stays below a tick a caller read here (a
+    /// caller that loses the compare-and-swap to an older tick tries again); whoever moves it
+    /// expires the indices it moved across, each by a CAS that only empties a slot still
+    /// holding an expired tick.
     #[inline]
     fn tick(&self) -> u64 {
         let tick = self.clock.now_nanos() / self.slot_nanos;
-        let last = self.last_tick.load(Ordering::Acquire);
-        if tick > last && self.last_tick.compare_exchange(last, tick, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let span = (tick - last).min(self.slots.len());
-            for k in 0..span {
-                self.slots.expire(tick - k, tick, &self.balance);
+        let mut last = self.last_tick.load(Ordering::Acquire);
+        while tick > last {
+            match self.last_tick.compare_exchange_weak(last, tick, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    let span = (tick - last).min(self.slots.len());
+                    for k in 0..span {
+                        self.slots.expire(tick - k, tick, &self.balance, &self.last_tick);
+                    }
+                    break;
+                }
+                Err(cur) => last = cur,
             }
         }
         tick
@@ -253,7 +261,7 @@ impl Bank {
         // A slot is ahead only of a clock read that another thread's later read overtook, so
         // re-reading the clock settles it; the bound only guards against a clock going back.
         for _ in 0..64 {
-            match self.slots.add(tick, delta, &self.balance) {
+            match self.slots.add(tick, delta, &self.balance, &self.last_tick) {
                 Ok(()) => return true,
                 Err(Retry::Full) => return false,
                 Err(Retry::Ahead) => tick = tick.max(self.tick()),

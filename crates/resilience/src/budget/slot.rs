@@ -66,42 +66,46 @@ impl Slots {
     }
 
     /// Adds `delta` to the slot of `tick`, first expiring the slot if it still holds an older
-    /// tick. Returns `false` (and changes nothing) when the slot is already ahead of `tick` (the
-    /// caller must re-read the clock) or when the value would overflow.
+    /// tick. `last` is the budget's newest tick (never below a tick a caller read, see
+    /// `Bank::tick`). Returns [`Retry::Ahead`] (and changes nothing) when `tick` has left the
+    /// window meanwhile (the caller re-reads the clock), [`Retry::Full`] when the value would
+    /// overflow.
     ///
-    /// An expired value is taken out of `balance` *before* the CAS that removes it from the slot
-    /// (and put back if the CAS loses), so the balance is never transiently too high.
-    pub(super) fn add(&self, tick: u64, delta: i64, balance: &AtomicI64) -> Result<(), Retry> {
+    /// Since every slot's tick is at most `last` and `tick > last - n`, the slot that `tick`
+    /// lands on holds either `tick` itself or an older, expired tick: the epoch bits decide
+    /// which without any wrap-around ambiguity. An expired value is taken out of `balance`
+    /// *before* the CAS that removes it from the slot (and put back if the CAS loses), so the
+    /// balance is never transiently too high.
+    pub(super) fn add(&self, tick: u64, delta: i64, balance: &AtomicI64, last: &AtomicU64) -> Result<(), Retry> {
         let slot = self.word(tick);
         let mut w = slot.load(Ordering::Acquire);
         loop {
-            match age(w, tick) {
-                None => return Err(Retry::Ahead),
-                Some(0) => {
-                    let v = value(w) + delta;
-                    if !(VALUE_MIN..=VALUE_MAX).contains(&v) {
-                        return Err(Retry::Full);
-                    }
-                    match slot.compare_exchange_weak(w, pack(tick, v), Ordering::AcqRel, Ordering::Acquire) {
-                        Ok(_) => return Ok(()),
-                        Err(cur) => w = cur,
-                    }
+            if tick + self.len() <= last.load(Ordering::Acquire) {
+                return Err(Retry::Ahead);
+            }
+            if epoch(w) == tick & EPOCH_MASK {
+                let v = value(w) + delta;
+                if !(VALUE_MIN..=VALUE_MAX).contains(&v) {
+                    return Err(Retry::Full);
                 }
-                Some(_) => {
-                    // An older tick on this index: it is out of the window (same index, so at
-                    // least one full window older).
-                    let old = value(w);
-                    if old != 0 {
-                        balance.fetch_sub(old, Ordering::AcqRel);
-                    }
-                    match slot.compare_exchange_weak(w, pack(tick, delta), Ordering::AcqRel, Ordering::Acquire) {
-                        Ok(_) => return Ok(()),
-                        Err(cur) => {
-                            if old != 0 {
-                                balance.fetch_add(old, Ordering::AcqRel);
-                            }
-                            w = cur;
+                match slot.compare_exchange_weak(w, pack(tick, v), Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return Ok(()),
+                    Err(cur) => w = cur,
+                }
+            } else {
+                // An older tick on this index: out of the window (same index, so at least one
+                // full window older).
+                let old = value(w);
+                if old != 0 {
+                    balance.fetch_sub(old, Ordering::AcqRel);
+                }
+                match slot.compare_exchange_weak(w, pack(tick, delta), Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return Ok(()),
+                    Err(cur) => {
+                        if old != 0 {
+                            balance.fetch_add(old, Ordering::AcqRel);
                         }
+                        w = cur;
                     }
                 }
             }
@@ -111,12 +115,18 @@ impl Slots {
     /// Empties the slot that tick `index` lands on if (and only if) its epoch is out of the
     /// window at tick `now`, taking its value out of `balance`. A slot already moved to a live
     /// tick is left alone, whatever was written to it.
-    pub(super) fn expire(&self, index: u64, now: u64, balance: &AtomicI64) {
+    ///
+    /// A sweeper whose `now` has fallen a whole window behind `last` stops: the sweepers that
+    /// moved `last` on cover every index with a fresher `now`.
+    pub(super) fn expire(&self, index: u64, now: u64, balance: &AtomicI64, last: &AtomicU64) {
         let n = self.len();
         let slot = self.word(index);
         let tick = now;
         let mut w = slot.load(Ordering::Acquire);
         loop {
+            if now + n <= last.load(Ordering::Acquire) {
+                return;
+            }
             let old = value(w);
             match age(w, tick) {
                 Some(a) if a >= n && old != 0 => {
@@ -164,19 +174,23 @@ mod tests {
     #[test]
     fn a_stale_slot_is_replaced_and_its_value_leaves_the_balance() {
         let balance = AtomicI64::new(0);
+        let last = AtomicU64::new(1);
         let s = Slots::new(4, 0);
-        s.add(1, 500, &balance).unwrap();
+        s.add(1, 500, &balance, &last).unwrap();
         balance.fetch_add(500, Ordering::AcqRel);
-        s.add(1, -200, &balance).unwrap();
+        s.add(1, -200, &balance, &last).unwrap();
         balance.fetch_sub(200, Ordering::AcqRel);
-        s.expire(4, 4, &balance);
-        s.expire(1, 4, &balance);
+        last.store(4, Ordering::Release);
+        s.expire(4, 4, &balance, &last);
+        s.expire(1, 4, &balance, &last);
         assert_eq!(balance.load(Ordering::Acquire), 300, "tick 1 is still live at tick 4");
-        s.expire(5, 5, &balance);
+        last.store(5, Ordering::Release);
+        s.expire(5, 5, &balance, &last);
         assert_eq!(balance.load(Ordering::Acquire), 0);
-        s.add(9, 7, &balance).unwrap();
-        assert_eq!(s.add(5, 1, &balance), Err(Retry::Ahead));
-        assert_eq!(s.add(9, VALUE_MAX, &balance), Err(Retry::Full));
+        last.store(9, Ordering::Release);
+        s.add(9, 7, &balance, &last).unwrap();
+        assert_eq!(s.add(5, 1, &balance, &last), Err(Retry::Ahead), "tick 5 left the window");
+        assert_eq!(s.add(9, VALUE_MAX, &balance, &last), Err(Retry::Full));
     }
 
     /// The interleaving behind the old overshoot: the rotation to tick 8 has moved `last_tick`
@@ -185,16 +199,19 @@ mod tests {
     #[test]
     fn a_late_expiry_never_sweeps_the_new_ticks_writes() {
         let balance = AtomicI64::new(0);
+        let last = AtomicU64::new(1);
         let s = Slots::new(4, 0);
-        s.add(4, 1_000, &balance).unwrap();
+        s.add(4, 1_000, &balance, &last).unwrap();
         balance.fetch_add(1_000, Ordering::AcqRel);
         // Tick 8: a withdrawal of 1 000 lands first (expiring tick 4's deposit itself) ...
         balance.fetch_sub(1_000, Ordering::AcqRel);
-        s.add(8, -1_000, &balance).unwrap();
+        last.store(8, Ordering::Release);
+        s.add(8, -1_000, &balance, &last).unwrap();
         // ... then the rotating thread gets to index 8 % 4.
-        s.expire(8, 8, &balance);
+        s.expire(8, 8, &balance, &last);
         assert_eq!(balance.load(Ordering::Acquire), -1_000, "the debit stays until tick 12");
-        s.expire(12, 12, &balance);
+        last.store(12, Ordering::Release);
+        s.expire(12, 12, &balance, &last);
         assert_eq!(balance.load(Ordering::Acquire), 0);
     }
 }
