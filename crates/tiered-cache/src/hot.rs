@@ -1,51 +1,86 @@
-//! Tracks which keys are hot: a bounded map of decaying counters.
+//! Tracks which keys are hot: sharded maps of decaying counters, keyed by a hash of the key.
+//!
+//! Cheap on the read path: one hash, one `try_lock` of one of 16 shards (skipped, not waited
+//! for, under contention), and no allocation until a key has been seen [`PROMOTE_AT`] times —
+//! only then is its name copied, so one-off keys cost no `String`.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use parking_lot::Mutex;
 
-/// Counts accesses (misses always, hits sampled) for at most `4 × capacity` keys. Every
-/// `8 × limit` records all counts are halved and zeros dropped (amortised O(1)), so old heat
-/// fades and new keys find room; while the map is full, new keys are not tracked.
+const SHARDS: usize = 16;
+/// Accesses after which a key's name is kept (a key seen once is not worth a copy).
+const PROMOTE_AT: u32 = 2;
+
+/// Counts accesses for at most about `4 × capacity` keys. Each shard halves its counts every
+/// `8 ×` its share of the limit records (amortised O(1)), so old heat fades and new keys
+/// find room; while a shard is full, new keys are not tracked there.
 #[derive(Debug)]
 pub(crate) struct HotKeys {
-    counts: Mutex<Counts>,
-    limit: usize,
+    shards: Box<[Mutex<Shard>]>,
+    hasher: std::collections::hash_map::RandomState,
+    shard_limit: usize,
 }
 
 #[derive(Debug, Default)]
-struct Counts {
-    by_key: HashMap<String, u32>,
+struct Shard {
+    by_hash: HashMap<u64, Slot>,
     since_decay: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    count: u32,
+    key: Option<Box<str>>,
 }
 
 impl HotKeys {
     pub(crate) fn new(capacity: usize) -> Self {
-        HotKeys { counts: Mutex::new(Counts::default()), limit: capacity.max(1).saturating_mul(4) }
+        let limit = capacity.max(1).saturating_mul(4);
+        HotKeys {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            shard_limit: limit.div_ceil(SHARDS).max(1),
+        }
     }
 
+    /// Records one access; skipped when the shard is busy (it is a sample anyway).
     pub(crate) fn record(&self, key: &str) {
-        let mut counts = self.counts.lock();
-        counts.since_decay += 1;
-        if counts.since_decay >= self.limit.saturating_mul(8) {
-            counts.since_decay = 0;
-            counts.by_key.retain(|_, c| {
-                *c /= 2;
-                *c > 0
+        let h = self.hasher.hash_one(key);
+        let Some(mut shard) = self.shards[(h as usize) % SHARDS].try_lock() else { return };
+        shard.since_decay += 1;
+        if shard.since_decay >= self.shard_limit.saturating_mul(8) {
+            shard.since_decay = 0;
+            shard.by_hash.retain(|_, s| {
+                s.count /= 2;
+                s.count > 0
             });
         }
-        if let Some(c) = counts.by_key.get_mut(key) {
-            *c = c.saturating_add(1);
-        } else if counts.by_key.len() < self.limit {
-            counts.by_key.insert(key.to_owned(), 1);
+        if let Some(s) = shard.by_hash.get_mut(&h) {
+            s.count = s.count.saturating_add(1);
+            if s.key.is_none() && s.count >= PROMOTE_AT {
+                s.key = Some(key.into());
+            }
+        } else if shard.by_hash.len() < self.shard_limit {
+            shard.by_hash.insert(h, Slot { count: 1, key: None });
         }
     }
 
+    /// The `n` hottest keys whose names are known, hottest first.
     pub(crate) fn top(&self, n: usize) -> Vec<String> {
-        let counts = self.counts.lock();
-        let mut all: Vec<(&String, &u32)> = counts.by_key.iter().collect();
-        all.sort_unstable_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-        all.into_iter().take(n).map(|(k, _)| k.clone()).collect()
+        let mut all: Vec<(u32, String)> = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            all.extend(shard.by_hash.values().filter_map(|s| s.key.as_deref().map(|k| (s.count, k.to_owned()))));
+        }
+        all.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        all.into_iter().take(n).map(|(_, k)| k).collect()
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().by_hash.len()).sum()
     }
 }
 
@@ -55,7 +90,7 @@ mod tests {
 
     #[test]
     fn hottest_first_and_bounded() {
-        let hot = HotKeys::new(2);
+        let hot = HotKeys::new(64);
         for _ in 0..5 {
             hot.record("a");
         }
@@ -64,10 +99,26 @@ mod tests {
         }
         hot.record("c");
         assert_eq!(hot.top(2), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(hot.top(5).len(), 2, "c was seen once: its name is not kept");
         for i in 0..100 {
             hot.record(&format!("k{i}"));
         }
-        assert!(hot.counts.lock().by_key.len() <= 8);
-        assert_eq!(hot.top(1), vec!["a".to_owned()], "a decay keeps the order");
+        assert_eq!(hot.top(1), vec!["a".to_owned()], "one-off keys do not displace a hot one");
+        for i in 0..100_000 {
+            hot.record(&format!("k{i}"));
+        }
+        assert!(hot.tracked() <= 64 * 4 + SHARDS, "bounded: {}", hot.tracked());
+    }
+
+    #[test]
+    fn a_busy_shard_is_skipped_not_waited_for() {
+        let hot = HotKeys::new(10);
+        let h = hot.hasher.hash_one("a");
+        let guard = hot.shards[(h as usize) % SHARDS].lock();
+        hot.record("a"); // would deadlock with a blocking lock
+        drop(guard);
+        hot.record("a");
+        hot.record("a");
+        assert_eq!(hot.top(1), vec!["a".to_owned()]);
     }
 }
