@@ -9,6 +9,11 @@
 //! - **Lease mode across instances** (opt-in): a short Redis lease (`SET NX PX` + token) so N
 //!   instances missing one key load it once; losers wait to be woken by the invalidation
 //!   channel. An invalidation during the load voids it (no stale set).
+//! - **No stale sets without leases either**: a load stores in L2 only if the key's
+//!   invalidation version and the prefix epoch did not move since it started (checked
+//!   atomically in a Lua script).
+//! - **Redis outages**: L2 calls go through a circuit breaker; when it closes again, whichever
+//!   call was the probe, L1 is flushed.
 //! - **Stale-while-revalidate** (soft and hard TTL), **negative caching**, **TTL jitter**, and a
 //!   value promoted from L2 keeps its *remaining* lifetime.
 //! - **Invalidation across instances**: Redis client tracking (BCAST, NOLOOP) plus a pub/sub
