@@ -188,16 +188,17 @@ impl RetryBudget {
     #[inline]
     pub fn try_withdraw(&self) -> bool {
         let b = &self.inner;
-        b.tick();
+        let first = b.tick();
         let (w, reserve) = (b.withdraw, b.reserve);
         let mut taken = b
             .balance
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bal| (bal + reserve >= w).then_some(bal - w))
             .is_ok();
         if taken {
-            // The debit goes to the slot of a tick read *after* the balance check, so it never
-            // lands in a slot older than a deposit that paid for it (and never expires first).
-            let tick = b.tick();
+            // The debit goes to a tick no older than any deposit that paid for it, so it never
+            // expires first: `last_tick`, read after the balance check, is at least the tick
+            // of every deposit whose balance update that check saw (no second clock read).
+            let tick = first.max(b.last_tick.load(Ordering::Acquire));
             if !b.record(tick, -w) {
                 b.balance.fetch_add(w, Ordering::AcqRel);
                 taken = false;
