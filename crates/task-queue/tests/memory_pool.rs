@@ -110,3 +110,52 @@ async fn shutdown_lets_short_tasks_finish_and_hands_back_long_ones() {
     assert_eq!(queue.status(later).await.unwrap().unwrap().state, TaskState::Pending);
     assert_eq!(pool.shutdown().await.handed_back, 0, "second shutdown is a no-op");
 }
+
+/// Worker loops write an attempt's outcome together with their next fetch: after shutdown the
+/// last outcome of every loop must still have been written (none left Running).
+#[tokio::test]
+async fn every_outcome_is_written_by_the_time_shutdown_returns() {
+    let queue = TaskQueue::new(MemoryBackend::default());
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(4)
+        .handler("noop", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start();
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        ids.push(queue.submit(Task::new("noop", &()).unwrap()).await.unwrap());
+    }
+    // Stop while the loops are busy: each has just run an attempt whose outcome it still holds.
+    pool.shutdown().await;
+    let mut pending = 0;
+    for id in ids {
+        match queue.status(id).await.unwrap().unwrap().state {
+            TaskState::Completed => {}
+            TaskState::Pending => pending += 1,
+            other => panic!("task {id} left {other:?} after shutdown"),
+        }
+    }
+    assert_eq!(queue.stats().await.unwrap().depth.normal, pending);
+}
+
+/// Finished tasks are kept as small records up to `retention_max`; older ones are forgotten.
+#[tokio::test]
+async fn finished_records_are_kept_up_to_retention_max() {
+    let cfg = MemoryConfig { retention_max: 10, ..MemoryConfig::default() };
+    let queue = TaskQueue::new(MemoryBackend::new(cfg));
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(1)
+        .handler("noop", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start();
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let id = queue.submit(Task::new("noop", &()).unwrap()).await.unwrap();
+        wait_for(&queue, id, TaskState::Completed).await;
+        ids.push(id);
+    }
+    pool.shutdown().await;
+    let info = queue.status(ids[29]).await.unwrap().unwrap();
+    assert_eq!((info.state, info.attempts, info.kind.as_str()), (TaskState::Completed, 1, "noop"));
+    assert_eq!(queue.cancel(ids[29]).await.unwrap(), perfstack_task_queue::CancelOutcome::AlreadyFinished);
+    assert_eq!(queue.status(ids[0]).await.unwrap(), None, "the oldest record was purged");
+    assert_eq!(queue.cancel(ids[0]).await.unwrap(), perfstack_task_queue::CancelOutcome::NotFound);
+}

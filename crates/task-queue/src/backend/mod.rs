@@ -103,6 +103,21 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// were rejected (another worker owns the task now, or it was cancelled).
     async fn complete(&self, batch: Vec<Completion>) -> Result<Vec<TaskId>, QueueError>;
 
+    /// Writes one outcome, then leases up to `max` tasks: the worker-loop step of in-process
+    /// backends, which can do both under one lock. Returns the rejected ids (as
+    /// [`Backend::complete`]) and the leased tasks. The default calls `complete` then `fetch`.
+    async fn complete_and_fetch(
+        &self,
+        done: Completion,
+        worker: &str,
+        max: usize,
+        lease: Duration,
+    ) -> Result<(Vec<TaskId>, Vec<LeasedTask>), QueueError> {
+        let rejected = self.complete(vec![done]).await?;
+        let tasks = self.fetch(worker, max, lease).await?;
+        Ok((rejected, tasks))
+    }
+
     /// Extends the leases of running tasks.
     async fn heartbeat(&self, leases: &[(TaskId, i64)], lease: Duration) -> Result<HeartbeatReply, QueueError>;
 

@@ -77,8 +77,30 @@ pub(super) async fn worker_loops(shared: Arc<Shared>) {
 
 async fn worker_loop(shared: &Shared) {
     let backend = Arc::clone(shared.queue.backend());
-    while !shared.stop.is_cancelled() {
-        match backend.fetch(&shared.cfg.worker_id, 1, shared.cfg.lease).await {
+    // The outcome of the last attempt, written together with the next fetch (one call, one
+    // lock for in-process backends).
+    let mut unwritten: Option<crate::backend::Completion> = None;
+    loop {
+        if shared.stop.is_cancelled() {
+            if let Some(c) = unwritten.take() {
+                match backend.complete(vec![c]).await {
+                    Ok(rejected) => runner::count_rejected(shared, rejected.len()),
+                    Err(e) => tracing::warn!(error = %e, "writing a task outcome failed"),
+                }
+            }
+            return;
+        }
+        let fetched = match unwritten.take() {
+            None => backend.fetch(&shared.cfg.worker_id, 1, shared.cfg.lease).await,
+            Some(c) => match backend.complete_and_fetch(c, &shared.cfg.worker_id, 1, shared.cfg.lease).await {
+                Ok((rejected, tasks)) => {
+                    runner::count_rejected(shared, rejected.len());
+                    Ok(tasks)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match fetched {
             Ok(tasks) if tasks.is_empty() => {
                 tokio::select! {
                     () = shared.stop.cancelled() => return,
@@ -87,7 +109,15 @@ async fn worker_loop(shared: &Shared) {
             }
             Ok(tasks) => {
                 for task in tasks {
-                    runner::run_inline(shared, task).await;
+                    if let Some(c) = runner::run_inline(shared, task).await {
+                        if let Some(old) = unwritten.replace(c) {
+                            // Only with a backend that returned more than asked for.
+                            match backend.complete(vec![old]).await {
+                                Ok(rejected) => runner::count_rejected(shared, rejected.len()),
+                                Err(e) => tracing::warn!(error = %e, "writing a task outcome failed"),
+                            }
+                        }
+                    }
                 }
             }
             Err(e) => {

@@ -29,7 +29,13 @@ pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemapho
     let span = tracing::info_span!(parent: parent, "task", id = task.id.0, kind = %task.kind, attempt = task.attempt);
     let shared = Arc::clone(shared);
     let attempt = async move {
-        run(&shared, task).await;
+        if let Some(completion) = run(&shared, task).await {
+            if let Some(tx) = shared.sender() {
+                // A closed channel means the pool is gone: the lease expires and the task is
+                // rescued.
+                let _ = tx.send(completion);
+            }
+        }
         drop(permit);
     };
     // Without a subscriber interested in the span, skip the per-poll enter/exit.
@@ -40,18 +46,29 @@ pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemapho
     }
 }
 
-/// Runs the attempt on the calling task (worker-loop mode).
-pub(super) async fn run_inline(shared: &Shared, task: LeasedTask) {
+/// Runs the attempt on the calling task (worker-loop mode); returns the outcome to write, if
+/// any (the caller writes it, together with its next fetch).
+pub(super) async fn run_inline(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     let parent = task.span.as_ref().and_then(tracing::Span::id);
     let span = tracing::info_span!(parent: parent, "task", id = task.id.0, kind = %task.kind, attempt = task.attempt);
     if span.is_disabled() {
-        run(shared, task).await;
+        run(shared, task).await
     } else {
-        run(shared, task).instrument(span).await;
+        run(shared, task).instrument(span).await
     }
 }
 
-async fn run(shared: &Shared, task: LeasedTask) {
+/// Counts outcome writes the backend rejected as stale.
+pub(super) fn count_rejected(shared: &Shared, n: usize) {
+    if n > 0 {
+        shared.queue.inner.counters.stale_rejected.fetch_add(n as u64, Relaxed);
+        metrics::counter!("perfstack_task_stale_completions_total").increment(n as u64);
+    }
+}
+
+/// Runs one attempt; returns the outcome still to be written (`None` when the handler already
+/// wrote it in its own transaction).
+async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     let counters = &shared.queue.inner.counters;
     counters.wait.record(task.waited);
     shared.metrics.wait[usize::from(level(task.priority))].record(task.waited.as_secs_f64());
@@ -69,6 +86,8 @@ async fn run(shared: &Shared, task: LeasedTask) {
             let attempt = AssertUnwindSafe(r.handler.run(ctx.clone())).catch_unwind();
             let deadline = task.timeout.map(|t| started + t);
             tokio::select! {
+                // Biased: a handler that is ready at once never registers with the kill token.
+                biased;
                 res = attempt => match res {
                     Ok(r) => Ended::Returned(r),
                     Err(panic) => Ended::Panicked(panic_message(&*panic)),
@@ -149,25 +168,9 @@ async fn run(shared: &Shared, task: LeasedTask) {
     m.outcomes[i].increment(1);
     m.durations[i].record(elapsed.as_secs_f64());
     if ctx.is_settled() && outcome == Outcome::Completed {
-        return; // the handler wrote the completion in its own transaction
+        return None; // the handler wrote the completion in its own transaction
     }
-    let completion = Completion { id: task.id, fence: task.fence, outcome };
-    if !shared.track_leases {
-        // In-process backend: writing directly is cheaper than waking the completer per task.
-        match shared.queue.backend().complete(vec![completion]).await {
-            Ok(rejected) if !rejected.is_empty() => {
-                counters.stale_rejected.fetch_add(rejected.len() as u64, Relaxed);
-                metrics::counter!("perfstack_task_stale_completions_total").increment(rejected.len() as u64);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "writing a task outcome failed"),
-        }
-        return;
-    }
-    if let Some(tx) = shared.sender() {
-        // A closed channel means the pool is gone: the lease expires and the task is rescued.
-        let _ = tx.send(completion);
-    }
+    Some(Completion { id: task.id, fence: task.fence, outcome })
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -32,13 +33,28 @@ struct Entry {
     span: Option<tracing::Span>,
 }
 
+/// What `status` needs of a finished task: a small record in its own map, so that the map of
+/// live tasks stays small (cache-resident) however many finished tasks are retained.
+#[derive(Debug)]
+struct Done {
+    kind: Arc<str>,
+    priority: Priority,
+    state: TaskState,
+    attempts: u32,
+    max_attempts: u32,
+    last_error: Option<String>,
+}
+
 #[derive(Debug)]
 pub(super) struct State {
     epoch: Instant,
     cfg: MemoryConfig,
     ready: BinaryHeap<Reverse<(i64, u64, i64)>>,
     delayed: BinaryHeap<Reverse<(Instant, u64, i64)>>,
+    /// Pending, delayed, failed (awaiting retry) and running tasks.
     tasks: HashMap<i64, Entry, IdHash>,
+    /// Finished tasks kept for `status`, oldest first in `finished`.
+    done: HashMap<i64, Done, IdHash>,
     unique: HashMap<String, TaskId>,
     finished: VecDeque<(Instant, i64)>,
     next_id: i64,
@@ -53,6 +69,7 @@ impl State {
             ready: BinaryHeap::new(),
             delayed: BinaryHeap::new(),
             tasks: HashMap::default(),
+            done: HashMap::default(),
             unique: HashMap::new(),
             finished: VecDeque::new(),
             next_id: 1,
@@ -182,19 +199,25 @@ impl State {
     }
 
     fn finish(&mut self, id: i64, state: TaskState, now: Instant) {
-        if let Some(e) = self.tasks.get_mut(&id) {
-            e.state = state;
-            e.cancel = None;
-            e.span = None;
-            if let Some(k) = e.task.unique_key.take() {
-                self.unique.remove(&k);
+        if let Some(e) = self.tasks.remove(&id) {
+            if let Some(k) = &e.task.unique_key {
+                self.unique.remove(k);
             }
+            let done = Done {
+                kind: e.task.kind,
+                priority: e.task.priority,
+                state,
+                attempts: e.attempts,
+                max_attempts: e.task.max_attempts,
+                last_error: e.last_error,
+            };
+            self.done.insert(id, done);
             self.finished.push_back((now, id));
         }
     }
 
     /// Applies outcomes; returns the rejected (stale) ids and how many tasks became ready.
-    pub(super) fn apply(&mut self, batch: Vec<Completion>, now: Instant) -> (Vec<TaskId>, usize) {
+    pub(super) fn apply(&mut self, batch: impl IntoIterator<Item = Completion>, now: Instant) -> (Vec<TaskId>, usize) {
         let mut rejected = Vec::new();
         let mut woke = 0;
         for c in batch {
@@ -248,20 +271,35 @@ impl State {
     }
 
     pub(super) fn info(&self, id: TaskId) -> Option<TaskInfo> {
-        self.tasks.get(&id.0).map(|e| TaskInfo {
+        if let Some(e) = self.tasks.get(&id.0) {
+            return Some(TaskInfo {
+                id,
+                kind: e.task.kind.to_string(),
+                priority: e.task.priority,
+                state: e.state,
+                attempts: e.attempts,
+                max_attempts: e.task.max_attempts,
+                last_error: e.last_error.clone(),
+            });
+        }
+        self.done.get(&id.0).map(|d| TaskInfo {
             id,
-            kind: e.task.kind.to_string(),
-            priority: e.task.priority,
-            state: e.state,
-            attempts: e.attempts,
-            max_attempts: e.task.max_attempts,
-            last_error: e.last_error.clone(),
+            kind: d.kind.to_string(),
+            priority: d.priority,
+            state: d.state,
+            attempts: d.attempts,
+            max_attempts: d.max_attempts,
+            last_error: d.last_error.clone(),
         })
     }
 
     /// Cancels `id`; the bool says whether a queue slot was freed.
     pub(super) fn cancel(&mut self, id: TaskId, now: Instant) -> (CancelOutcome, bool) {
-        let Some(e) = self.tasks.get_mut(&id.0) else { return (CancelOutcome::NotFound, false) };
+        let Some(e) = self.tasks.get_mut(&id.0) else {
+            let outcome =
+                if self.done.contains_key(&id.0) { CancelOutcome::AlreadyFinished } else { CancelOutcome::NotFound };
+            return (outcome, false);
+        };
         match e.state {
             TaskState::Pending | TaskState::Failed => {
                 let freed = std::mem::take(&mut e.holds_slot);
@@ -299,8 +337,7 @@ impl State {
                 break;
             }
             self.finished.pop_front();
-            if self.tasks.get(&id).is_some_and(|e| e.state.is_final()) {
-                self.tasks.remove(&id);
+            if self.done.remove(&id).is_some() {
                 n += 1;
             }
         }
