@@ -75,7 +75,11 @@ fn stress(
     }
     let after = (0..100_000).take_while(|_| budget.try_withdraw()).count() as f64;
     let expect = (100.0 * ratio).floor() + f64::from(min_per_second) * f64::from(slots) / 1000.0;
-    assert!((after - expect).abs() < 1.0, "ledger drifted: {after} retries granted after expiry, expected {expect}");
+    assert!(
+        (after - expect).abs() < 1.0,
+        "ledger drifted (ratio {ratio}, step {step:?}, slots {slots}): {after} retries granted after expiry, expected {expect}; stats {:?}",
+        budget.stats()
+    );
     (deposits.load(Ordering::Relaxed), granted.load(Ordering::Relaxed), elapsed)
 }
 

@@ -35,12 +35,16 @@ pub(super) fn value(word: u64) -> i64 {
     ((word << EPOCH_BITS) as i64) >> EPOCH_BITS
 }
 
-/// How many ticks `tick` is past the slot's epoch, modulo the epoch range; `None` when the epoch
-/// is ahead of `tick` (the caller read the clock before another thread moved the slot on).
+/// Whether a slot word is out of the window at tick `now`, for a sweeper no more than a window
+/// behind the newest tick. Every legitimately live slot's tick lies within `n` ticks of `now`
+/// (behind it, or ahead of it by less than the sweeper's lag); anything else is expired,
+/// including a tick written by a writer stalled past the window, whatever its epoch bits
+/// alias to after wrapping.
 #[inline]
-pub(super) fn age(word: u64, tick: u64) -> Option<u64> {
-    let a = (tick.wrapping_sub(epoch(word))) & EPOCH_MASK;
-    (a < (1 << (EPOCH_BITS - 1))).then_some(a)
+fn expired(word: u64, now: u64, n: u64) -> bool {
+    let back = now.wrapping_sub(epoch(word)) & EPOCH_MASK;
+    let ahead = epoch(word).wrapping_sub(now) & EPOCH_MASK;
+    back >= n && ahead >= n
 }
 
 /// The window's slots plus the running balance (the sum of the live slots' values, give or take
@@ -121,25 +125,22 @@ impl Slots {
     pub(super) fn expire(&self, index: u64, now: u64, balance: &AtomicI64, last: &AtomicU64) {
         let n = self.len();
         let slot = self.word(index);
-        let tick = now;
         let mut w = slot.load(Ordering::Acquire);
         loop {
             if now + n <= last.load(Ordering::Acquire) {
                 return;
             }
             let old = value(w);
-            match age(w, tick) {
-                Some(a) if a >= n && old != 0 => {
-                    balance.fetch_sub(old, Ordering::AcqRel);
-                    match slot.compare_exchange_weak(w, pack(epoch(w), 0), Ordering::AcqRel, Ordering::Acquire) {
-                        Ok(_) => return,
-                        Err(cur) => {
-                            balance.fetch_add(old, Ordering::AcqRel);
-                            w = cur;
-                        }
-                    }
+            if old == 0 || !expired(w, now, n) {
+                return;
+            }
+            balance.fetch_sub(old, Ordering::AcqRel);
+            match slot.compare_exchange_weak(w, pack(epoch(w), 0), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(cur) => {
+                    balance.fetch_add(old, Ordering::AcqRel);
+                    w = cur;
                 }
-                _ => return,
             }
         }
     }
@@ -165,10 +166,12 @@ mod tests {
             let w = pack(t, v);
             assert_eq!(value(w), v);
             assert_eq!(epoch(w), t & EPOCH_MASK);
-            assert_eq!(age(w, t), Some(0));
+            assert!(!expired(w, t, 4));
         }
-        assert_eq!(age(pack(10, 0), 9), None, "an epoch ahead of the tick");
-        assert_eq!(age(pack(EPOCH_MASK, 0), EPOCH_MASK + 3), Some(3), "ages wrap with the epoch");
+        assert!(!expired(pack(10, 0), 9, 4), "an epoch a little ahead of the tick is live");
+        assert!(!expired(pack(EPOCH_MASK, 0), EPOCH_MASK + 3, 4), "ages wrap with the epoch");
+        assert!(expired(pack(EPOCH_MASK, 0), EPOCH_MASK + 4, 4));
+        assert!(expired(pack(1_000, 0), 9, 4), "far ahead: an aliased ancient epoch");
     }
 
     #[test]
