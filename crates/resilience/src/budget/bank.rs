@@ -255,12 +255,12 @@ impl Bank {
         tick
     }
 
-    /// Adds `delta` to the slot of `tick` (re-reading the clock if the slot already moved on);
-    /// false when the slot cannot hold it.
+    /// Adds `delta` to the slot of `tick` (re-reading the clock if `tick` left the window while
+    /// the caller was delayed); false when the slot cannot hold it.
     #[inline]
     fn record(&self, mut tick: u64, delta: i64) -> bool {
-        // A slot is ahead only of a clock read that another thread's later read overtook, so
-        // re-reading the clock settles it; the bound only guards against a clock going back.
+        // A fresh clock read is never a window behind `last_tick`, so one retry settles it;
+        // the bound only guards against a clock that goes back.
         for _ in 0..64 {
             match self.slots.add(tick, delta, &self.balance, &self.last_tick) {
                 Ok(()) => return true,
