@@ -72,6 +72,29 @@ if [ "${#sims[@]}" -gt 0 ]; then
   echo "bench: $mode mode, cargo bench -p perfstack-sims ${sims[*]}"
   cargo bench -p perfstack-sims "${sims[@]}" -- "${criterion_args[@]}"
 fi
+# Against reality: the admission example drives a PostgreSQL-backed axum handler on loopback at
+# 2x its measured capacity (bounded in count and time). Always its full length: a quick run is
+# too short for the uncontrolled backlog to show.
+if [ "${#benches[@]}" -eq 0 ]; then
+  echo "bench: admission example (loopback, real PostgreSQL handler)"
+  section="$PERFSTACK_BENCH_OUT/sections/admission"
+  mkdir -p "$section"
+  if out="$(cargo run -q --release -p perfstack-examples --bin admission 2>&1)"; then
+    {
+      echo "### Against reality: the axum example on loopback"
+      echo
+      echo "\`cargo run --release -p perfstack-examples --bin admission\`, in the same run: goodput and latency"
+      echo "(from the scheduled start) with and without admission, at 2× the handler's measured capacity."
+      echo
+      echo '```text'
+      printf '%s\n' "$out"
+      echo '```'
+    } >"$section/90-reality.md"
+  else
+    echo "bench: admission example failed:" >&2
+    printf '%s\n' "$out" >&2
+  fi
+fi
 echo "bench: benches took $(( $(date +%s) - start )) s"
 
 cargo run -q --release -p perfstack-benches --bin bench-report -- \
