@@ -38,6 +38,11 @@ pub struct Config {
     pub lease: Option<LeaseConfig>,
     /// How many hot keys are persisted for [`crate::TieredCache::warm`]. Default 1,000.
     pub hot_keys: usize,
+    /// How often a background task stores the hot-key list in L2
+    /// ([`crate::TieredCache::persist_hot_keys`]), so that a new instance's `warm()` finds a
+    /// recent list even if this one dies without a clean shutdown. `None`: only when called.
+    /// Default 60 s (ignored without L2).
+    pub persist_hot_keys_every: Option<Duration>,
 }
 
 /// Settings of lease mode.
@@ -90,6 +95,7 @@ impl Config {
             breaker_open_for: Duration::from_millis(250),
             lease: None,
             hot_keys: 1_000,
+            persist_hot_keys_every: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -100,3 +100,47 @@ fn loader_clone(n: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> impl perf
         }
     })
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_hot_key_list_is_persisted_in_the_background_on_its_interval() {
+    let store = MemoryStore::new();
+    let (loader, _) = counting_loader(Duration::from_millis(1));
+    let every = Duration::from_secs(30);
+    let a = TieredCache::<String>::builder("bg")
+        .tier(store.tier())
+        .loader(loader)
+        .persist_hot_keys_every(Some(every))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        for k in 0..5 {
+            a.get_or_load(&format!("k{k}")).await.unwrap();
+        }
+    }
+    let (loader_b, _) = counting_loader(Duration::from_millis(1));
+    let b = TieredCache::<String>::builder("bg").tier(store.tier()).loader(loader_b).build().await.unwrap();
+    tokio::time::sleep(every - Duration::from_secs(1)).await;
+    assert_eq!(b.warm().await.unwrap(), 0, "nothing persisted before the first interval");
+    // Virtual time: each sleep lets the runtime run the persist task once its tick is due.
+    let mut warmed = 0;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        warmed = b.warm().await.unwrap();
+        if warmed > 0 {
+            break;
+        }
+    }
+    assert_eq!(warmed, 5, "the background task stored the list within the interval");
+}
+
+#[tokio::test]
+async fn a_zero_persist_interval_is_refused_at_build() {
+    let store = MemoryStore::new();
+    let r = TieredCache::<String>::builder("bg0")
+        .tier(store.tier())
+        .persist_hot_keys_every(Some(Duration::ZERO))
+        .build()
+        .await;
+    assert!(r.is_err());
+}

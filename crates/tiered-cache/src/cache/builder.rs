@@ -161,6 +161,12 @@ where
         self.cfg.hot_keys = n;
         self
     }
+    /// How often the hot-key list is stored in L2 in the background (default every 60 s;
+    /// `None`: only when [`TieredCache::persist_hot_keys`] is called).
+    pub fn persist_hot_keys_every(mut self, every: Option<Duration>) -> Self {
+        self.cfg.persist_hot_keys_every = every;
+        self
+    }
 
     /// Builds the cache; with Redis, sets up the invalidation channel first.
     ///
@@ -189,6 +195,9 @@ where
                     MAX_TTL.as_secs() / 86_400
                 )));
             }
+        }
+        if cfg.persist_hot_keys_every.is_some_and(|d| d.is_zero() || d > MAX_TTL) {
+            return Err(BuildError::Invalid("persist_hot_keys_every must be within (0, 365 days]".into()));
         }
         if !(0.0..=1.0).contains(&cfg.jitter) {
             return Err(BuildError::Invalid("jitter must be within [0, 1]".into()));
@@ -249,6 +258,10 @@ where
         }
         let handle = tokio::spawn(super::events::run(Arc::downgrade(&inner), rx));
         inner.tasks.lock().push(handle.abort_handle());
+        if let (Some(every), Some(_)) = (inner.cfg.persist_hot_keys_every, &inner.l2) {
+            let handle = tokio::spawn(super::warm::persist_periodically(Arc::downgrade(&inner), every));
+            inner.tasks.lock().push(handle.abort_handle());
+        }
         Ok(TieredCache { inner })
     }
 }

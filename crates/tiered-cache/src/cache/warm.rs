@@ -1,9 +1,12 @@
 //! Warming: persist the hottest keys in L2, preload them into a new instance's L1.
 
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
 use futures::StreamExt;
 
 use super::read::L2Look;
-use super::TieredCache;
+use super::{Inner, TieredCache};
 use crate::error::CacheError;
 use crate::guard::Guarded;
 
@@ -76,5 +79,18 @@ where
             .count()
             .await;
         Ok(warmed)
+    }
+}
+
+/// The background task behind `Config::persist_hot_keys_every`: stores the hot-key list every
+/// `every` until the cache is dropped. Holds no strong reference between ticks.
+pub(crate) async fn persist_periodically<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let stored = TieredCache { inner: Arc::clone(&inner) }.persist_hot_keys().await;
+        tracing::debug!(cache = %inner.cfg.name, stored, "hot-key list persisted");
     }
 }
