@@ -15,17 +15,24 @@ use crate::rate::{KeyedRateLimit, RateLimit};
 use crate::Priority;
 
 thread_local! {
-    static ADMISSIONS: Cell<u32> = const { Cell::new(0) };
+    /// Admissions on this thread until the next sampled one.
+    static UNTIL_SAMPLE: Cell<u32> = const { Cell::new(0) };
 }
 
-/// True for every `every`-th admission on this thread: only those read the clock twice and
-/// feed the limit, which keeps the admitted path to a few atomic operations.
+/// True for one admission in `every` on this thread: only those read the clock twice and
+/// feed the limit, which keeps the admitted path to a few atomic operations. A countdown, not
+/// a remainder: no division on the admitted path.
 #[inline]
 pub(crate) fn sample_this(every: u32) -> bool {
-    ADMISSIONS.with(|c| {
-        let n = c.get().wrapping_add(1);
-        c.set(n);
-        n % every == 0
+    UNTIL_SAMPLE.with(|c| match c.get() {
+        0 => {
+            c.set(every.saturating_sub(1));
+            true
+        }
+        n => {
+            c.set(n - 1);
+            false
+        }
     })
 }
 
@@ -219,7 +226,7 @@ impl Inner {
             }
             // Ignore until the waiter takes it, so a permit lost in the channel is no sample.
             let permit = Permit {
-                inner: Arc::clone(this),
+                inner: Some(Arc::clone(this)),
                 start: now,
                 priority: level,
                 outcome: Outcome::Ignore,

@@ -9,6 +9,7 @@ mod permit;
 mod queue;
 mod rejected;
 mod shares;
+mod spare;
 mod stats;
 mod window;
 
@@ -75,7 +76,7 @@ impl AdmissionController {
     pub fn try_acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
         let r = self.admit(meta)?;
         Ok(Permit {
-            inner: Arc::clone(&self.inner),
+            inner: Some(spare::take_or_clone(&self.inner)),
             start: r.start,
             priority: meta.priority,
             outcome: Outcome::Success,
@@ -167,7 +168,7 @@ impl AdmissionController {
                 drop(core);
                 let start = inner.clock.now();
                 return Ok(Permit {
-                    inner: Arc::clone(inner),
+                    inner: Some(Arc::clone(inner)),
                     start,
                     priority: p,
                     outcome: Outcome::Success,

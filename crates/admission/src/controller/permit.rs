@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::inner::{Inner, Released};
-use super::AdmissionController;
+use super::{spare, AdmissionController};
 use crate::Priority;
 
 /// What became of an admitted request, reported to the adaptive limit when the permit drops.
@@ -22,7 +22,8 @@ pub enum Outcome {
 #[derive(Debug)]
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit {
-    pub(crate) inner: Arc<Inner>,
+    /// `None` only inside `drop`, which hands the reference to this thread's spare.
+    pub(crate) inner: Option<Arc<Inner>>,
     pub(crate) start: Duration,
     pub(crate) priority: Priority,
     pub(crate) outcome: Outcome,
@@ -58,6 +59,7 @@ impl Permit {
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else { return };
         if self.armed {
             let r = Released {
                 start: self.start,
@@ -65,13 +67,16 @@ impl Drop for Permit {
                 sampled: self.sampled,
                 inflight_at_admit: self.inflight_at_admit,
             };
-            Inner::release(&self.inner, &r);
+            Inner::release(&inner, &r);
         }
+        // No reference-count decrement: the next owned permit on this thread takes it back.
+        spare::keep(inner);
     }
 }
 
-/// A [`Permit`] that borrows its controller instead of holding an `Arc`: two atomic operations
-/// cheaper, for work that finishes while the controller is borrowed (inside one handler).
+/// A [`Permit`] that borrows its controller instead of holding an `Arc`, for work that finishes
+/// while the controller is borrowed (inside one handler). It skips the thread-local hand-over
+/// that spares an owned permit the `Arc`'s reference count.
 /// From [`AdmissionController::try_acquire_ref`].
 #[derive(Debug)]
 #[must_use = "the slot is released as soon as the permit is dropped"]

@@ -24,3 +24,34 @@ fn a_concurrency_refusal_does_not_take_the_lock() {
     t.join().unwrap();
     assert_eq!(got.expect("the refusal waited for the lock"), Err(RejectReason::Concurrency));
 }
+
+/// An owned permit leaves its reference as the thread's spare instead of decrementing it: the
+/// next permit of the same controller reuses it (no new reference), a permit of another
+/// controller replaces it, and then the first controller is freed.
+#[test]
+fn owned_permits_reuse_the_threads_spare_reference_and_free_a_dropped_controller() {
+    // A fresh thread: no spare left by another test.
+    std::thread::spawn(|| {
+        let a = AdmissionController::builder().fixed_limit(4).build().unwrap();
+        let weak = std::sync::Arc::downgrade(&a.inner);
+        let meta = RequestMeta::new(Priority::Critical);
+        drop(a.try_acquire(&meta).unwrap());
+        assert_eq!(weak.strong_count(), 2, "the handle and this thread's spare");
+        let p = a.try_acquire(&meta).unwrap();
+        assert_eq!(weak.strong_count(), 2, "the permit took the spare, no new reference");
+        drop(a);
+        assert_eq!(a_inflight(&weak), 1, "the permit keeps the controller alive");
+        drop(p);
+        assert_eq!(a_inflight(&weak), 0);
+        assert_eq!(weak.strong_count(), 1, "only the spare holds it now");
+        let b = AdmissionController::builder().fixed_limit(4).build().unwrap();
+        drop(b.try_acquire(&meta).unwrap());
+        assert_eq!(weak.strong_count(), 0, "replaced as the spare by another controller: freed");
+    })
+    .join()
+    .unwrap();
+}
+
+fn a_inflight(weak: &std::sync::Weak<super::inner::Inner>) -> usize {
+    weak.upgrade().map_or(usize::MAX, |i| i.inflight())
+}
