@@ -2,11 +2,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::Error;
 
-type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, Error<E>>> + Send>>;
+pub(crate) type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, Error<E>>> + Send>>;
 type Handler<T, E> = Arc<dyn Fn(Error<E>) -> BoxFut<T, E> + Send + Sync>;
 type Predicate<E> = Arc<dyn Fn(&Error<E>) -> bool + Send + Sync>;
 
@@ -29,17 +30,39 @@ type Predicate<E> = Arc<dyn Fn(&Error<E>) -> bool + Send + Sync>;
 pub struct Fallback<T, E> {
     handler: Handler<T, E>,
     when: Option<Predicate<E>>,
+    used: Arc<AtomicU64>,
 }
 
 impl<T, E> Clone for Fallback<T, E> {
     fn clone(&self) -> Self {
-        Self { handler: self.handler.clone(), when: self.when.clone() }
+        Self { handler: self.handler.clone(), when: self.when.clone(), used: self.used.clone() }
     }
 }
 
 impl<T, E> std::fmt::Debug for Fallback<T, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fallback").field("selective", &self.when.is_some()).finish_non_exhaustive()
+        f.debug_struct("Fallback")
+            .field("selective", &self.when.is_some())
+            .field("used", &self.used())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Fallback<T, E> {
+    /// How many times the fallback has answered, across every clone.
+    #[must_use]
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The fallback's answer to `e` when `e` is selected, or `e` back untouched.
+    pub(crate) fn recover(&self, e: Error<E>) -> Result<BoxFut<T, E>, Error<E>> {
+        if self.when.as_ref().is_some_and(|p| !p(&e)) {
+            return Err(e);
+        }
+        self.used.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("perfstack_fallback_used_total").increment(1);
+        Ok((self.handler)(e))
     }
 }
 
@@ -65,7 +88,7 @@ where
         F: Fn(Error<E>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Error<E>>> + Send + 'static,
     {
-        Self { handler: Arc::new(move |e| Box::pin(f(e))), when: None }
+        Self { handler: Arc::new(move |e| Box::pin(f(e))), when: None, used: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Only errors for which `pred` is true get the fallback.
@@ -86,11 +109,7 @@ where
     {
         match fut.await {
             Ok(v) => Ok(v),
-            Err(e) if self.when.as_ref().is_none_or(|p| p(&e)) => {
-                metrics::counter!("perfstack_fallback_used_total").increment(1);
-                (self.handler)(e).await
-            }
-            Err(e) => Err(e),
+            Err(e) => self.recover(e)?.await,
         }
     }
 }

@@ -43,13 +43,17 @@
 //! - [`Timeout`], [`Bulkhead`] (cap + bounded queue + max wait), [`Hedge`] (fixed or
 //!   observed-quantile delay, loser cancelled, budgeted), [`Fallback`], [`AdaptiveThrottle`]
 //!   (Google SRE client-side throttling), [`DegradationManager`] (levels with hysteresis).
+//! - [`Pipeline`]: one fixed order, **hedge → retry → throttle → breaker → bulkhead → timeout
+//!   → call**; a hedge backup is a whole new run of the inner stack, and retries and backups
+//!   draw from one budget with one deposit per call.
 //! - Invalid settings are refused by `build()` with a [`ConfigError`], never a panic later.
 //!
 //! # Feature flags
 //!
 //! - `tower` (off by default): the `layer` module has `BreakerLayer`, `BulkheadLayer`, `RetryLayer`,
-//!   `TimeoutLayer`, `ThrottleLayer`, `HedgeLayer`; every clone of a layer or service shares one
-//!   policy state.
+//!   `TimeoutLayer`, `ThrottleLayer`, `HedgeLayer` and `FallbackLayer` (outermost: it answers the
+//!   `Error<E>` of the layers under it); every clone of a layer or service shares one policy
+//!   state.
 //!
 //! # Metrics
 //!

@@ -215,6 +215,11 @@ impl RetryBudget {
         taken
     }
 
+    /// Whether `self` and `other` are the same budget (clones of one handle).
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// A snapshot.
     #[must_use]
     pub fn stats(&self) -> BudgetStats {

@@ -186,11 +186,28 @@ impl Hedge {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let inner = &*self.inner;
-        inner.calls.fetch_add(1, Ordering::Relaxed);
-        if let Some(b) = &inner.budget {
+        let budget = self.inner.budget.as_ref();
+        if let Some(b) = budget {
             b.deposit();
         }
+        self.race(budget, f).await
+    }
+
+    /// The budget backups withdraw from, if the hedge has its own.
+    #[must_use]
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.inner.budget.as_ref()
+    }
+
+    /// [`call`](Self::call) without the deposit, backups withdrawing from `budget`: for a
+    /// caller (the [`Pipeline`](crate::Pipeline)) that deposits once per request itself.
+    pub(crate) async fn race<F, Fut, T, E>(&self, budget: Option<&RetryBudget>, f: F) -> Result<T, E>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let inner = &*self.inner;
+        inner.calls.fetch_add(1, Ordering::Relaxed);
         let t0 = tokio::time::Instant::now();
         let primary = f();
         tokio::pin!(primary);
@@ -205,7 +222,7 @@ impl Hedge {
         // the guard then records "at least this long" for it, so a slow primary that never
         // finishes still counts in the observed quantile (no bias towards fast primaries).
         let mut primary_clock = Censored { hedge: self, t0, armed: true };
-        if let Some(b) = &inner.budget {
+        if let Some(b) = budget {
             if !b.try_withdraw() {
                 inner.budget_refusals.fetch_add(1, Ordering::Relaxed);
                 let r = primary.await;

@@ -7,6 +7,7 @@
 
 mod breaker;
 mod bulkhead;
+mod fallback;
 mod hedge;
 mod retry;
 mod throttle;
@@ -14,6 +15,7 @@ mod timeout;
 
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use fallback::{FallbackFuture, FallbackLayer, FallbackService};
 pub use hedge::{HedgeLayer, HedgeService};
 pub use retry::{RetryLayer, RetryService};
 pub use throttle::{ThrottleFuture, ThrottleLayer, ThrottleService};

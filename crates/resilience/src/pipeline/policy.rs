@@ -3,15 +3,23 @@ use std::future::Future;
 use crate::breaker::{CircuitBreaker, Outcome};
 use crate::bulkhead::Bulkhead;
 use crate::error::Error;
+use crate::hedge::Hedge;
 use crate::retry::{Retry, Verdict};
 use crate::throttle::AdaptiveThrottle;
 use crate::timeout::Timeout;
 
 /// Policies stacked in one fixed order, outermost first:
 ///
-/// **retry → adaptive throttle → circuit breaker → bulkhead → timeout → call**
+/// **hedge → retry → adaptive throttle → circuit breaker → bulkhead → timeout → call**
 ///
-/// so each retry is a fresh attempt through the breaker (which sees every attempt), a call
+/// Hedging is the outermost strategy, as in Polly v8 (and its standard hedging handler): a
+/// backup launches a whole new run of the inner stack, so each hedged attempt gets its own
+/// retries and goes through the breaker, bulkhead and timeout like any other attempt; the first
+/// success wins and the other run is dropped (cancelled). Retries and hedge backups draw from
+/// one [`RetryBudget`](crate::RetryBudget): a hedge built without a budget of its own uses the
+/// retry's, and the pipeline deposits once per call (not once per hedged run).
+///
+/// Each retry is a fresh attempt through the breaker (which sees every attempt), a call
 /// waiting for a bulkhead slot does not hold a half-open probe longer than needed, and the
 /// timeout bounds the call itself, not the queueing. Retries stop on rejections (open breaker,
 /// full bulkhead, throttled): retrying into an open breaker only burns the budget. Put a
@@ -38,6 +46,7 @@ use crate::timeout::Timeout;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
+    hedge: Option<Hedge>,
     retry: Option<Retry>,
     throttle: Option<AdaptiveThrottle>,
     breaker: Option<CircuitBreaker>,
@@ -53,7 +62,17 @@ pub struct PipelineBuilder {
 }
 
 impl PipelineBuilder {
-    /// Retries (outermost).
+    /// Hedged runs of the rest of the pipeline (outermost). Backups withdraw from the hedge's
+    /// own budget, or else from the retry's budget.
+    ///
+    /// Hedging runs the call more than once at the same time, so the pipeline then hands the
+    /// call closure to one run at a time (behind a lock held only while it makes the future).
+    pub fn hedge(mut self, h: Hedge) -> Self {
+        self.p.hedge = Some(h);
+        self
+    }
+
+    /// Retries (inside the hedge, around everything else).
     pub fn retry(mut self, r: Retry) -> Self {
         self.p.retry = Some(r);
         self
@@ -122,16 +141,35 @@ impl Pipeline {
     /// # Errors
     ///
     /// The last attempt's error.
-    pub async fn call_if<V, F, Fut, T, E>(&self, verdict: V, mut f: F) -> Result<T, Error<E>>
+    pub async fn call_if<V, F, Fut, T, E>(&self, verdict: V, f: F) -> Result<T, Error<E>>
+    where
+        V: Fn(&Error<E>) -> Verdict,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let retry_budget = self.retry.as_ref().and_then(Retry::budget);
+        if let Some(b) = retry_budget {
+            b.deposit();
+        }
+        let Some(hedge) = &self.hedge else { return self.retrying(&verdict, f).await };
+        let hedge_budget = hedge.budget().or(retry_budget);
+        if let Some(b) = hedge_budget.filter(|b| !retry_budget.is_some_and(|r| r.same_as(b))) {
+            b.deposit();
+        }
+        // Both runs make their futures through the one closure, one at a time.
+        let f = parking_lot::Mutex::new(f);
+        let f = &f;
+        hedge.race(hedge_budget, || self.retrying(&verdict, move || (*f.lock())())).await
+    }
+
+    /// Retries (if any) around attempts; the caller has deposited into the budget.
+    async fn retrying<V, F, Fut, T, E>(&self, verdict: &V, mut f: F) -> Result<T, Error<E>>
     where
         V: Fn(&Error<E>) -> Verdict,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
         let Some(retry) = &self.retry else { return self.attempt(f()).await };
-        if let Some(b) = retry.budget() {
-            b.deposit();
-        }
         let started = retry.inner.max_elapsed.map(|_| tokio::time::Instant::now());
         let (mut attempt, mut previous) = (1u32, None);
         loop {
