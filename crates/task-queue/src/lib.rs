@@ -9,7 +9,9 @@
 //!   caught, timeouts, graceful shutdown, the submitting `tracing` span as the task's parent.
 //! - [`Backend`]: [`MemoryBackend`] (bounded, backpressure by waiting or refusing) and, with the
 //!   `postgres` feature, `PostgresBackend` (migrations, `FOR UPDATE SKIP LOCKED` batches,
-//!   LISTEN/NOTIFY, leases, enqueue inside the caller's transaction, retention), and
+//!   LISTEN/NOTIFY for pickup and for prompt cancellation of running tasks, leases, enqueue
+//!   inside the caller's transaction, an optional bound on pending tasks with the same
+//!   [`WhenFull`] policy, retention), and
 //!   `postgres::Periodic` for periodic tasks (fixed period or cron expression) with one leader.
 //!
 //! On an in-process backend a pool runs one worker loop per slot; on PostgreSQL one fetcher

@@ -146,4 +146,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     fn in_process(&self) -> bool {
         false
     }
+
+    /// A stream of running tasks whose cancellation was requested, for backends that can push
+    /// them (PostgreSQL: LISTEN/NOTIFY). A pool subscribes and fires the tasks' tokens at once;
+    /// the heartbeat still catches anything missed. Default `None`: the heartbeat only.
+    fn cancellations(&self) -> Option<tokio::sync::broadcast::Receiver<TaskId>> {
+        None
+    }
 }

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use tokio::sync::broadcast;
+
 use super::runner;
 use super::shared::Shared;
+use crate::task::TaskId;
 
 /// Leases tasks while there is room, until the pool is told to stop.
 pub(super) async fn fetch_loop(shared: Arc<Shared>) {
@@ -131,9 +134,9 @@ async fn worker_loop(shared: &Shared) {
     }
 }
 
-/// Extends leases, passes on cancellation requests and lost leases, and rescues expired
-/// leases of dead workers.
-pub(super) async fn heartbeat_loop(shared: Arc<Shared>) {
+/// Extends leases, passes on cancellation requests (pushed by the backend at once, or learnt by
+/// the heartbeat) and lost leases, and rescues expired leases of dead workers.
+pub(super) async fn heartbeat_loop(shared: Arc<Shared>, mut cancels: Option<broadcast::Receiver<TaskId>>) {
     let backend = Arc::clone(shared.queue.backend());
     let mut beat = tokio::time::interval(shared.cfg.heartbeat.max(std::time::Duration::from_millis(1)));
     let mut rescue = tokio::time::interval(shared.cfg.rescue_interval.max(std::time::Duration::from_millis(1)));
@@ -142,6 +145,11 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>) {
     loop {
         tokio::select! {
             () = shared.kill.cancelled() => return,
+            id = next_cancel(&mut cancels) => {
+                if let Some((_, token)) = shared.running.lock().get(&id) {
+                    token.cancel();
+                }
+            }
             _ = beat.tick() => {
                 let leases: Vec<_> = shared.running.lock().iter().map(|(id, (f, _))| (*id, *f)).collect();
                 if leases.is_empty() {
@@ -174,4 +182,17 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// The next pushed cancel request; never resolves without a stream. A lagging receiver skips
+/// what it missed (the heartbeat catches those).
+async fn next_cancel(cancels: &mut Option<broadcast::Receiver<TaskId>>) -> TaskId {
+    while let Some(rx) = cancels {
+        match rx.recv().await {
+            Ok(id) => return id,
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => *cancels = None,
+        }
+    }
+    std::future::pending().await
 }

@@ -58,6 +58,8 @@ impl WorkerPool {
     pub(super) fn start(b: WorkerPoolBuilder) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let in_process = b.queue.backend().in_process();
+        // Subscribed before the first fetch, so no cancel request for our leases is missed.
+        let cancels = b.queue.backend().cancellations();
         let shared = Arc::new(Shared {
             queue: b.queue,
             slots: Arc::new(Semaphore::new(b.cfg.concurrency.max(1))),
@@ -77,7 +79,7 @@ impl WorkerPool {
             } else {
                 tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared)))
             },
-            heartbeat: tokio::spawn(fetcher::heartbeat_loop(Arc::clone(&shared))),
+            heartbeat: tokio::spawn(fetcher::heartbeat_loop(Arc::clone(&shared), cancels)),
             completer: tokio::spawn(completer::run(Arc::clone(&shared), rx)),
         };
         Self { inner: Arc::new(Handle { shared, loops: Mutex::new(Some(loops)) }) }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 use tokio_postgres::{GenericClient, NoTls, Statement};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::capacity::{Admission, Capacity};
 use super::config::PostgresConfig;
 use super::sql::Sql;
 use super::{listen, migrations, rows};
@@ -51,6 +52,10 @@ struct Inner {
     sql: Sql,
     cfg: PostgresConfig,
     notify: Arc<Notify>,
+    /// Ids of running tasks whose cancellation was requested (from the cancel channel).
+    cancels: broadcast::Sender<TaskId>,
+    /// The bound on pending + running tasks, when configured.
+    capacity: Option<Capacity>,
     _stop_listener: DropGuard,
 }
 
@@ -89,11 +94,17 @@ impl PostgresBackend {
         let step_ms = i64::try_from(cfg.aging.step.as_millis()).unwrap_or(i64::MAX / 8);
         let sql = Sql::new(&schema, step_ms);
         let notify = Arc::new(Notify::new());
+        let (cancels, _) = broadcast::channel(1024);
         let stop = CancellationToken::new();
         if cfg.listen {
-            tokio::spawn(listen::run(pg, sql.channel.clone(), Arc::clone(&notify), stop.clone()));
+            let channels = listen::Channels { work: sql.channel.clone(), cancel: sql.cancel_channel.clone() };
+            let sinks = listen::Sinks { work: Arc::clone(&notify), cancels: cancels.clone() };
+            tokio::spawn(listen::run(pg, channels, sinks, stop.clone()));
         }
-        Ok(Self { inner: Arc::new(Inner { pool, sql, cfg, notify, _stop_listener: stop.drop_guard() }) })
+        let capacity = cfg.max_pending.map(|max| Capacity::new(max, cfg.when_full, cfg.full_wait));
+        Ok(Self {
+            inner: Arc::new(Inner { pool, sql, cfg, notify, cancels, capacity, _stop_listener: stop.drop_guard() }),
+        })
     }
 
     /// The connection pool (also useful for the caller's own transactions).
@@ -114,11 +125,28 @@ impl PostgresBackend {
     /// # Errors
     ///
     /// [`QueueError::PayloadTooLarge`], [`QueueError::InvalidKind`], [`QueueError::Payload`]
-    /// (not JSON), [`QueueError::Duplicate`], or a database error.
+    /// (not JSON), [`QueueError::Duplicate`], [`QueueError::Full`] (with
+    /// [`PostgresConfig::max_pending`]; the count includes this transaction's own tasks), or a
+    /// database error.
     pub async fn submit_in(&self, tx: &tokio_postgres::Transaction<'_>, task: Task) -> Result<TaskId, QueueError> {
         crate::queue::validate(&task, self.inner.cfg.max_payload_bytes)?;
+        let _admitted = self.admit(tx).await?;
         let stmt = tx.prepare(&self.inner.sql.submit).await?;
         self.insert(tx, &stmt, task).await
+    }
+
+    /// Passes the capacity bound, when there is one (see [`PostgresConfig::max_pending`]).
+    async fn admit<C: GenericClient + Sync>(&self, client: &C) -> Result<Option<Admission<'_>>, QueueError> {
+        match &self.inner.capacity {
+            Some(cap) => cap.admit(client, &self.inner.sql.count_active).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn freed(&self) {
+        if let Some(cap) = &self.inner.capacity {
+            cap.freed();
+        }
     }
 
     async fn insert<C: GenericClient>(&self, client: &C, stmt: &Statement, task: Task) -> Result<TaskId, QueueError> {
@@ -202,6 +230,7 @@ impl PostgresBackend {
             return Err(QueueError::StaleLease { id: ctx.id() });
         }
         ctx.mark_settled();
+        self.freed();
         Ok(())
     }
 }
@@ -217,6 +246,7 @@ fn json_text(payload: &[u8]) -> Result<String, QueueError> {
 impl Backend for PostgresBackend {
     async fn submit(&self, task: Task, _span: Option<tracing::Span>) -> Result<TaskId, QueueError> {
         let client = self.inner.pool.get().await?;
+        let _admitted = self.admit(&**client).await?;
         let stmt = client.prepare_cached(&self.inner.sql.submit).await?;
         self.insert(&**client, &stmt, task).await
     }
@@ -254,6 +284,9 @@ impl Backend for PostgresBackend {
         // Unnamed statement: a custom plan for the real array sizes (see `fetch`).
         let rows = client.query(self.inner.sql.complete.as_str(), &[&ids, &fences, &states, &delays, &errors]).await?;
         let written: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        if !written.is_empty() {
+            self.freed();
+        }
         Ok(batch.iter().filter(|c| !written.contains(&c.id.0)).map(|c| c.id).collect())
     }
 
@@ -298,6 +331,9 @@ impl Backend for PostgresBackend {
         let client = self.inner.pool.get().await?;
         if let Some(row) = client.query_opt(&self.inner.sql.cancel, &[&id.0]).await? {
             let old = TaskState::from_code(row.get(0));
+            if old != TaskState::Running {
+                self.freed();
+            }
             return Ok(if old == TaskState::Running { CancelOutcome::Signalled } else { CancelOutcome::Removed });
         }
         let exists = client.query_opt(&self.inner.sql.exists, &[&id.0]).await?.is_some();
@@ -312,6 +348,10 @@ impl Backend for PostgresBackend {
             d[p] = u64::try_from(r.get::<_, i64>(1)).unwrap_or(0);
         }
         Ok(d)
+    }
+
+    fn cancellations(&self) -> Option<broadcast::Receiver<TaskId>> {
+        self.inner.cfg.listen.then(|| self.inner.cancels.subscribe())
     }
 
     async fn cleanup(&self, older_than: Duration) -> Result<u64, QueueError> {

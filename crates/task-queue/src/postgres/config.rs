@@ -1,8 +1,11 @@
 //! Settings of the PostgreSQL backend.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::aging::Aging;
+use crate::backend::memory::WhenFull;
 use crate::error::QueueError;
 use crate::queue::DEFAULT_MAX_PAYLOAD_BYTES;
 
@@ -19,6 +22,26 @@ pub struct PostgresConfig {
     pub listen: bool,
     /// Largest payload accepted by [`super::PostgresBackend::submit_in`]. Default 256 KiB.
     pub max_payload_bytes: usize,
+    /// Most tasks pending or running (including failed tasks waiting for a retry) in this
+    /// schema; `None` (the default) for no bound. Checked by `submit` and
+    /// [`super::PostgresBackend::submit_in`] (not by `submit_many`).
+    ///
+    /// Exactness: a process counts exactly when its estimate is within 10% of the bound (or
+    /// older than a second) and serialises its own submits there, so one process submitting
+    /// with `submit` never exceeds the bound. Several processes submitting at once near the
+    /// bound, or `submit_in` transactions not yet committed (invisible to other counts), can
+    /// each pass the same last free place: the overshoot is at most the number of such
+    /// concurrent submits. A pool's retries never count against the bound (the task is
+    /// already counted).
+    pub max_pending: Option<usize>,
+    /// What `submit` does when `max_pending` is reached: wait for room (up to
+    /// [`PostgresConfig::full_wait`]) or fail at once with [`QueueError::Full`]. Default: wait.
+    pub when_full: WhenFull,
+    /// Longest wait for room before [`QueueError::Full`]. Default 30 s. A waiting submit is
+    /// woken by completions written in this process and counts again every 50 ms for the
+    /// others'. Inside `submit_in` the caller's transaction must be READ COMMITTED (the
+    /// default) to see room appear.
+    pub full_wait: Duration,
 }
 
 impl Default for PostgresConfig {
@@ -29,6 +52,9 @@ impl Default for PostgresConfig {
             pool_size: 8,
             listen: true,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            max_pending: None,
+            when_full: WhenFull::Wait,
+            full_wait: Duration::from_secs(30),
         }
     }
 }

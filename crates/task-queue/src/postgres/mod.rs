@@ -12,10 +12,15 @@
 //!   [`PostgresBackend::complete_in`]: complete inside the handler's transaction, checked
 //!   against the fencing token, for exactly-once effects.
 //! - [`PostgresBackend::cleanup`](crate::Backend::cleanup): retention of finished tasks.
+//! - A bound on pending + running tasks ([`PostgresConfig::max_pending`]): `submit` waits or
+//!   fails with [`QueueError::Full`](crate::QueueError::Full), as the memory backend does.
+//! - Prompt cancellation of running tasks: `cancel` sends a NOTIFY that the owning pool turns
+//!   into the task's token firing; the heartbeat remains the fallback.
 //! - [`Periodic`]: periodic tasks (fixed period or [`Cron`] expression) scheduled by one leader
 //!   (advisory lock), each slot at most once.
 
 mod backend;
+mod capacity;
 mod config;
 mod cron;
 mod listen;

@@ -3,6 +3,8 @@
 #[derive(Debug)]
 pub(super) struct Sql {
     pub(super) channel: String,
+    /// Where `cancel` announces the id of a running task whose cancellation was requested.
+    pub(super) cancel_channel: String,
     pub(super) submit: String,
     pub(super) submit_many: String,
     pub(super) find_unique: String,
@@ -16,26 +18,28 @@ pub(super) struct Sql {
     pub(super) exists: String,
     pub(super) depth: String,
     pub(super) cleanup: String,
+    pub(super) count_active: String,
 }
 
-/// The NOTIFY channel: `tq_<schema>`, shortened with a hash when it would pass PostgreSQL's
+/// A NOTIFY channel: `<prefix><schema>`, shortened with a hash when it would pass PostgreSQL's
 /// 63-byte identifier limit.
-fn channel_name(schema: &str) -> String {
-    if schema.len() <= 60 {
-        return format!("tq_{schema}");
+fn channel_name(prefix: &str, schema: &str) -> String {
+    if prefix.len() + schema.len() <= 63 {
+        return format!("{prefix}{schema}");
     }
     // FNV-1a: stable across processes and versions, unlike std's hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in schema.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
-    format!("tq_{}_{h:016x}", &schema[..40])
+    format!("{prefix}{}_{h:016x}", &schema[..40])
 }
 
 impl Sql {
     pub(super) fn new(schema: &str, step_ms: i64) -> Self {
         let t = format!("\"{schema}\".tq_tasks");
-        let channel = channel_name(schema);
+        let channel = channel_name("tq_", schema);
+        let cancel_channel = channel_name("tqc_", schema);
         // Head start of a priority level: `priority × step`.
         let head = |p: &str| format!("({p} * {step_ms}) * interval '1 millisecond'");
         let cols = "t.id, t.kind, t.payload::text, t.priority, t.attempt, t.max_attempts, t.backoff::text, \
@@ -115,12 +119,16 @@ impl Sql {
             status: format!(
                 "SELECT id, kind, priority, state, attempt, max_attempts, last_error FROM {t} WHERE id = $1"
             ),
+            // A running task's id goes to the cancel channel: the owning pool fires the task's
+            // token when the notification arrives (at commit), without waiting for a heartbeat.
             cancel: format!(
-                "WITH old AS (SELECT id, state FROM {t} WHERE id = $1 AND state <= 2 FOR UPDATE)
-                 UPDATE {t} t SET cancel_requested = true,
-                   state = CASE WHEN old.state <= 1 THEN 5 ELSE t.state END,
-                   finished_at = CASE WHEN old.state <= 1 THEN now() ELSE t.finished_at END
-                 FROM old WHERE t.id = old.id RETURNING old.state"
+                "WITH old AS (SELECT id, state FROM {t} WHERE id = $1 AND state <= 2 FOR UPDATE),
+                 upd AS (
+                   UPDATE {t} t SET cancel_requested = true,
+                     state = CASE WHEN old.state <= 1 THEN 5 ELSE t.state END,
+                     finished_at = CASE WHEN old.state <= 1 THEN now() ELSE t.finished_at END
+                   FROM old WHERE t.id = old.id RETURNING old.state, t.id)
+                 SELECT state, CASE WHEN state = 2 THEN pg_notify('{cancel_channel}', id::text)::text END FROM upd"
             ),
             exists: format!("SELECT 1 FROM {t} WHERE id = $1"),
             depth: format!("SELECT priority, count(*) FROM {t} WHERE state <= 1 GROUP BY priority"),
@@ -128,7 +136,14 @@ impl Sql {
                 "DELETE FROM {t} WHERE id IN (
                    SELECT id FROM {t} WHERE state >= 3 AND finished_at < now() - make_interval(secs => $1) LIMIT 10000)"
             ),
+            // Pending + running rows, each part read from its partial index and cut off at the
+            // limit ($1), so a check costs at most 2 × max_pending index entries.
+            count_active: format!(
+                "SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state <= 1 LIMIT $1) a)
+                      + (SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state = 2 LIMIT $1) b)"
+            ),
             channel,
+            cancel_channel,
         }
     }
 }
