@@ -5,6 +5,7 @@
 #   scripts/bench.sh              # full mode: criterion's default sampling (tens of minutes)
 #   scripts/bench.sh --quick      # quick mode for CI and a first look (a few minutes)
 #   scripts/bench.sh --quick resilience admission   # only these bench files; other rows kept
+#   scripts/bench.sh --quick peers-apalis           # the apalis peer (benches/peers-apalis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -15,7 +16,7 @@ for arg in "$@"; do
   case "$arg" in
     --quick) mode=quick ;;
     --full) mode=full ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $arg" >&2; exit 2 ;;
     *) benches+=("$arg") ;;
   esac
@@ -45,14 +46,18 @@ fi
 # whose "test-util" feature slows every tokio::time::Instant::now()).
 micro=()
 sims=()
+peers=0
 if [ "${#benches[@]}" -eq 0 ]; then
+  peers=1
   # A full run starts from nothing, so no row outlives the bench that produced it.
   rm -rf "$PERFSTACK_BENCH_OUT/figures.jsonl" "$PERFSTACK_BENCH_OUT/sections"
   micro=(--benches)
   sims=(--benches)
 else
   for b in "${benches[@]}"; do
-    if grep -q "^name = \"$b\"" benches/sims/Cargo.toml; then
+    if [ "$b" = peers-apalis ]; then
+      peers=1
+    elif grep -q "^name = \"$b\"" benches/sims/Cargo.toml; then
       sims+=(--bench "$b")
     elif grep -q "^name = \"$b\"" benches/Cargo.toml; then
       micro+=(--bench "$b")
@@ -71,6 +76,15 @@ fi
 if [ "${#sims[@]}" -gt 0 ]; then
   echo "bench: $mode mode, cargo bench -p perfstack-sims ${sims[*]}"
   cargo bench -p perfstack-sims "${sims[@]}" -- "${criterion_args[@]}"
+fi
+# perfstack-task-queue against apalis 1.0 + apalis-postgres, in one process: its own cargo
+# workspace (sqlx is a long build; docs/decisions/0045-*), built in a folder of the same target
+# dir so later runs reuse it. SQLX_OFFLINE: apalis-postgres's query macros use their shipped
+# metadata instead of the DATABASE_URL exported above.
+if [ "$peers" = 1 ]; then
+  echo "bench: $mode mode, peers-apalis (benches/peers-apalis, its own workspace)"
+  SQLX_OFFLINE=true CARGO_TARGET_DIR="$target/peers-apalis" \
+    cargo run -q --release --manifest-path benches/peers-apalis/Cargo.toml
 fi
 # Against reality: the admission example drives a PostgreSQL-backed axum handler on loopback at
 # 2x its measured capacity (bounded in count and time). Always its full length: a quick run is

@@ -1,0 +1,411 @@
+//! perfstack-task-queue's PostgreSQL backend next to its closest Rust peer, `apalis` 1.0 with
+//! `apalis-postgres`, in the same process and the same run: jobs/s draining the same number of
+//! pre-inserted no-op jobs with the same worker concurrency and pool size, and pickup latency
+//! (submit → handler start) with LISTEN/NOTIFY on both sides.
+//!
+//! apalis-postgres keeps its tables in a fixed `apalis` schema, so the run creates a database
+//! of its own (`perfstack_peers_<pid>_<time>`), uses it for both queues and drops it at the end.
+//! Run by `scripts/bench.sh` (see docs/decisions/0045-task-queue-apalis-peer-workspace.md).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apalis::prelude::*;
+use apalis_postgres::{Config as ApalisConfig, PgConnectOptions, PgPool, PostgresStorage};
+use parking_lot::Mutex;
+use perfstack_benches::{quick, record, write_section, Figure, Goal, Measure};
+use perfstack_task_queue::postgres::{PostgresBackend, PostgresConfig};
+use perfstack_task_queue::{handler_fn, Task, TaskContext, TaskQueue, WorkerPool};
+use perfstack_testkit::policy::{on_unreachable, Service};
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+const KRATE: &str = "task-queue";
+/// The durable bench's settings (benches/benches/task-queue.rs), used for both queues.
+const CONCURRENCY: usize = 2_000;
+const FETCH_BATCH: usize = 1_000;
+const POOL_SIZE: usize = 8;
+/// Pickup: workers of an idle pool, and the gap between probes.
+const PICKUP_CONCURRENCY: usize = 64;
+const PROBE_GAP: Duration = Duration::from_millis(5);
+/// No phase of the run may take longer than this.
+const PHASE_LIMIT: Duration = Duration::from_secs(300);
+
+/// Counts finished jobs and wakes the run when the target is reached.
+#[derive(Debug, Default)]
+struct Done {
+    n: AtomicU64,
+    target: AtomicU64,
+    notify: Notify,
+}
+
+impl Done {
+    fn with_target(target: u64) -> Arc<Self> {
+        let d = Self::default();
+        d.target.store(target, Ordering::Release);
+        Arc::new(d)
+    }
+
+    fn hit(&self) {
+        let n = self.n.fetch_add(1, Ordering::AcqRel) + 1;
+        if n == self.target.load(Ordering::Acquire) {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits for the target, at most [`PHASE_LIMIT`]; false on timeout.
+    async fn wait(&self) -> bool {
+        let target = self.target.load(Ordering::Acquire);
+        tokio::time::timeout(PHASE_LIMIT, async {
+            loop {
+                let notified = self.notify.notified();
+                if self.n.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// Submit → start latencies (ms).
+#[derive(Debug, Default)]
+struct Latencies(Mutex<Vec<f64>>);
+
+impl Latencies {
+    fn hit(&self, sent_us: i64) {
+        self.0.lock().push((now_us() - sent_us) as f64 / 1000.0);
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    async fn wait(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.len() < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.0.lock().clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+}
+
+fn now_us() -> i64 {
+    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros()).unwrap()
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// A database of this run's own, dropped by [`RunDb::drop_now`].
+struct RunDb {
+    admin: tokio_postgres::Client,
+    name: String,
+    pg: tokio_postgres::Config,
+    sqlx: PgConnectOptions,
+    url: String,
+}
+
+impl RunDb {
+    async fn create(base_url: &str) -> Result<Self, String> {
+        let (admin, conn) =
+            tokio_postgres::connect(base_url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000_000;
+        let name = format!("perfstack_peers_{}_{nanos}", std::process::id());
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| e.to_string())?;
+        let mut pg: tokio_postgres::Config = base_url.parse().map_err(|e: tokio_postgres::Error| e.to_string())?;
+        pg.dbname(&name);
+        let sqlx: PgConnectOptions = base_url.parse().map_err(|e: sqlx::Error| e.to_string())?;
+        let sqlx = sqlx.database(&name);
+        let url = format!(
+            "{}/{name}",
+            base_url.split('?').next().unwrap_or(base_url).rsplit_once('/').map_or(base_url, |(h, _)| h)
+        );
+        Ok(Self { admin, name, pg, sqlx, url })
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = self.pg.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    async fn drop_now(self) {
+        if let Err(e) = self.admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await {
+            eprintln!("peers-apalis: could not drop database {}: {e}", self.name);
+        }
+    }
+}
+
+/// perfstack: jobs/s draining `n` pre-inserted no-op jobs, every completion written.
+async fn ours_rate(db: &RunDb, n: usize) -> f64 {
+    let cfg = PostgresConfig { pool_size: POOL_SIZE, ..PostgresConfig::in_schema("perfstack_rate") };
+    let backend = PostgresBackend::from_config(db.pg.clone(), cfg).await.unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        let tasks: Vec<Task> = chunk.iter().map(|_| Task::new("noop", &()).unwrap()).collect();
+        backend.submit_many(tasks).await.unwrap();
+    }
+    let client = db.client().await;
+    client.batch_execute("ANALYZE perfstack_rate.tq_tasks").await.unwrap();
+    let queue = TaskQueue::new(backend.clone());
+    let done = Done::with_target(n as u64);
+    let d = Arc::clone(&done);
+    let start = Instant::now();
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(CONCURRENCY)
+        .fetch_batch(FETCH_BATCH)
+        .handler(
+            "noop",
+            handler_fn(move |_: TaskContext, (): ()| {
+                d.hit();
+                async { Ok(()) }
+            }),
+        )
+        .start();
+    assert!(done.wait().await, "perfstack: {n} jobs within {PHASE_LIMIT:?}");
+    pool.shutdown().await; // flushes the last outcome batch
+    let secs = start.elapsed().as_secs_f64();
+    let completed: i64 =
+        client.query_one("SELECT count(*) FROM perfstack_rate.tq_tasks WHERE state = 3", &[]).await.unwrap().get(0);
+    assert_eq!(completed, n as i64, "perfstack: every job's completion is written");
+    n as f64 / secs
+}
+
+/// perfstack: pickup latencies (ms) of `count` probes on an idle pool.
+async fn ours_pickup(db: &RunDb, count: usize) -> Vec<f64> {
+    let cfg = PostgresConfig { pool_size: POOL_SIZE, ..PostgresConfig::in_schema("perfstack_pickup") };
+    let backend = PostgresBackend::from_config(db.pg.clone(), cfg).await.unwrap();
+    let queue = TaskQueue::new(backend);
+    let lat = Arc::new(Latencies::default());
+    let l = Arc::clone(&lat);
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(PICKUP_CONCURRENCY)
+        .fetch_batch(PICKUP_CONCURRENCY)
+        .poll_interval(Duration::from_secs(5))
+        .handler(
+            "probe",
+            handler_fn(move |_: TaskContext, sent_us: i64| {
+                l.hit(sent_us);
+                async { Ok(()) }
+            }),
+        )
+        .start();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..count {
+        queue.submit(Task::new("probe", &now_us()).unwrap()).await.unwrap();
+        tokio::time::sleep(PROBE_GAP).await;
+    }
+    lat.wait(count).await;
+    pool.shutdown().await;
+    lat.sorted()
+}
+
+async fn apalis_pool(db: &RunDb) -> PgPool {
+    let size = u32::try_from(POOL_SIZE).unwrap();
+    PgPoolOptions::new().max_connections(size).connect_with(db.sqlx.clone()).await.unwrap()
+}
+
+/// A task as apalis-postgres stores it: the JSON-encoded arguments.
+fn encoded(args: &serde_json::Value) -> apalis_postgres::PgTask {
+    TaskBuilder::new(serde_json::to_vec(args).unwrap()).build()
+}
+
+async fn noop_job(_: (), done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
+    done.hit();
+    Ok(())
+}
+
+async fn probe_job(sent_us: i64, lat: Data<Arc<Latencies>>) -> Result<(), BoxDynError> {
+    lat.hit(sent_us);
+    Ok(())
+}
+
+/// A stop signal for `Worker::run_until`, fired by [`stop_worker`].
+fn stop_signal() -> (Arc<Notify>, impl std::future::Future<Output = Result<(), std::io::Error>> + Send + 'static) {
+    let stop = Arc::new(Notify::new());
+    let s = Arc::clone(&stop);
+    (stop, async move {
+        s.notified().await;
+        Ok(())
+    })
+}
+
+/// Stops an apalis worker (bounded wait) and closes its pool.
+async fn stop_worker<T>(stop: &Notify, running: tokio::task::JoinHandle<T>, pool: PgPool) {
+    stop.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(30), running).await;
+    pool.close().await;
+}
+
+/// apalis: jobs/s draining `n` pre-inserted no-op jobs, every result written.
+async fn apalis_rate(db: &RunDb, n: usize) -> f64 {
+    let pool = apalis_pool(db).await;
+    let queue = "noop";
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        let tasks = chunk.iter().map(|_| encoded(&serde_json::Value::Null)).collect();
+        let mut tx = pool.begin().await.unwrap();
+        apalis_postgres::queries::push_tasks(&mut *tx, queue, tasks).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let client = db.client().await;
+    client.batch_execute("ANALYZE apalis.jobs").await.unwrap();
+    let done = Done::with_target(n as u64);
+    let backend = PostgresStorage::<()>::new(&pool)
+        .with_config(ApalisConfig::default().queue(queue).batch_size(FETCH_BATCH))
+        .with_pubsub();
+    let worker = WorkerBuilder::new("peers-apalis-rate")
+        .backend(backend)
+        .data(Arc::clone(&done))
+        .concurrency(CONCURRENCY)
+        .parallelize(tokio::spawn)
+        .build(noop_job);
+    let start = Instant::now();
+    let (stop, signal) = stop_signal();
+    let running = tokio::spawn(worker.run_until(signal));
+    assert!(done.wait().await, "apalis: {n} jobs within {PHASE_LIMIT:?}");
+    // Results are written in batches behind the handlers: wait until all are in the table.
+    let deadline = Instant::now() + PHASE_LIMIT;
+    loop {
+        let written: i64 = client
+            .query_one("SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND done_at IS NOT NULL", &[&queue])
+            .await
+            .unwrap()
+            .get(0);
+        if written >= n as i64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "apalis: only {written} of {n} results written");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stop_worker(&stop, running, pool).await;
+    n as f64 / secs
+}
+
+/// apalis: pickup latencies (ms) of `count` probes on an idle worker (LISTEN/NOTIFY).
+async fn apalis_pickup(db: &RunDb, count: usize) -> Vec<f64> {
+    let pool = apalis_pool(db).await;
+    let queue = "probe";
+    let lat = Arc::new(Latencies::default());
+    let backend = PostgresStorage::<i64>::new(&pool)
+        .with_config(ApalisConfig::default().queue(queue).batch_size(PICKUP_CONCURRENCY))
+        .with_pubsub();
+    let worker = WorkerBuilder::new("peers-apalis-pickup")
+        .backend(backend)
+        .data(Arc::clone(&lat))
+        .concurrency(PICKUP_CONCURRENCY)
+        .parallelize(tokio::spawn)
+        .build(probe_job);
+    let (stop, signal) = stop_signal();
+    let running = tokio::spawn(worker.run_until(signal));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..count {
+        let mut tx = pool.begin().await.unwrap();
+        apalis_postgres::queries::push_tasks(&mut *tx, queue, vec![encoded(&now_us().into())]).await.unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::sleep(PROBE_GAP).await;
+    }
+    lat.wait(count).await;
+    stop_worker(&stop, running, pool).await;
+    lat.sorted()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let (jobs, probes) = if quick() { (20_000, 100) } else { (100_000, 500) };
+    let base = Service::Postgres.url();
+    let db = match RunDb::create(&base).await {
+        Ok(db) => db,
+        Err(e) => {
+            let _: Option<()> = on_unreachable(Service::Postgres, &base, &e);
+            return;
+        }
+    };
+    eprintln!("peers-apalis: database {} ({}), {jobs} jobs, {probes} probes", db.name, db.url);
+    {
+        let pool = apalis_pool(&db).await;
+        PostgresStorage::<()>::setup(&pool).await.unwrap();
+        pool.close().await;
+    }
+    // Same database, one after the other: perfstack first, then apalis.
+    let ours = ours_rate(&db, jobs).await;
+    let theirs = apalis_rate(&db, jobs).await;
+    let ours_lat = ours_pickup(&db, probes).await;
+    let theirs_lat = apalis_pickup(&db, probes).await;
+    db.drop_now().await;
+
+    let (o50, o99, a50, a99) = (
+        percentile(&ours_lat, 0.5),
+        percentile(&ours_lat, 0.99),
+        percentile(&theirs_lat, 0.5),
+        percentile(&theirs_lat, 0.99),
+    );
+    eprintln!(
+        "peers-apalis: perfstack {ours:.0} jobs/s, apalis {theirs:.0} jobs/s ({:.2}x); pickup p50 {o50:.2} / {a50:.2} ms, \
+         p99 {o99:.2} / {a99:.2} ms",
+        ours / theirs
+    );
+    let setup = format!(
+        "{jobs} pre-inserted no-op jobs, {CONCURRENCY} workers, fetch batch {FETCH_BATCH}, {POOL_SIZE} connections on \
+         both sides; time until every completion is written"
+    );
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "durable jobs/s vs apalis 1.0 + apalis-postgres (same run)".into(),
+        unit: "jobs/s".into(),
+        value: Measure::Value(ours),
+        baseline: Some(Measure::Value(theirs)),
+        goal: Goal::RatioAtLeast(2.0),
+        note: setup.clone(),
+    });
+    let pickup_note =
+        format!("{probes} probes one every {PROBE_GAP:?}, idle {PICKUP_CONCURRENCY}-slot pools, LISTEN/NOTIFY on both");
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "pickup latency p99 vs apalis (same run)".into(),
+        unit: "ms".into(),
+        value: Measure::Value(o99),
+        baseline: Some(Measure::Value(a99)),
+        goal: Goal::RatioAtMost(1.0),
+        note: pickup_note.clone(),
+    });
+    record(&Figure {
+        krate: KRATE.into(),
+        figure: "pickup latency p50 vs apalis (same run)".into(),
+        unit: "ms".into(),
+        value: Measure::Value(o50),
+        baseline: Some(Measure::Value(a50)),
+        goal: Goal::Info,
+        note: pickup_note,
+    });
+    let table = format!(
+        "### Against apalis 1.0 + apalis-postgres (same run, same server)\n\n\
+         `bash scripts/bench.sh --quick peers-apalis` (its own cargo workspace, `benches/peers-apalis`). {setup}.\n\n\
+         | | jobs/s | pickup p50 ms | pickup p99 ms | probes |\n|---|---|---|---|---|\n\
+         | perfstack-task-queue | {ours:.0} | {o50:.2} | {o99:.2} | {} |\n\
+         | apalis-postgres 1.0 | {theirs:.0} | {a50:.2} | {a99:.2} | {} |\n",
+        ours_lat.len(),
+        theirs_lat.len(),
+    );
+    let _ = write_section(KRATE, "peers-apalis", &table);
+}
