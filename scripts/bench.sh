@@ -41,11 +41,14 @@ if [ "$mode" = quick ]; then
   criterion_args=(--warm-up-time 0.5 --measurement-time 1.5 --sample-size 10)
 fi
 
-# Two packages, run apart so their features never unify: perfstack-benches (criterion
-# micro-benches, a production tokio) and perfstack-sims (simulations on tokio's paused clock,
-# whose "test-util" feature slows every tokio::time::Instant::now()).
+# Three packages, run apart so their features never unify: perfstack-benches (criterion
+# micro-benches, a production tokio), perfstack-sims (simulations on tokio's paused clock,
+# whose "test-util" feature slows every tokio::time::Instant::now()) and
+# perfstack-peers-admission (tower_governor, whose governor features would change the raw
+# governor baseline of perfstack-benches; docs/decisions/0035-*).
 micro=()
 sims=()
+peers_admission=()
 peers=0
 if [ "${#benches[@]}" -eq 0 ]; then
   peers=1
@@ -53,16 +56,19 @@ if [ "${#benches[@]}" -eq 0 ]; then
   rm -rf "$PERFSTACK_BENCH_OUT/figures.jsonl" "$PERFSTACK_BENCH_OUT/sections"
   micro=(--benches)
   sims=(--benches)
+  peers_admission=(--benches)
 else
   for b in "${benches[@]}"; do
     if [ "$b" = peers-apalis ]; then
       peers=1
     elif grep -q "^name = \"$b\"" benches/sims/Cargo.toml; then
       sims+=(--bench "$b")
+    elif grep -q "^name = \"$b\"" benches/peers-admission/Cargo.toml; then
+      peers_admission+=(--bench "$b")
     elif grep -q "^name = \"$b\"" benches/Cargo.toml; then
       micro+=(--bench "$b")
     else
-      echo "bench: no bench named $b in benches/Cargo.toml or benches/sims/Cargo.toml" >&2
+      echo "bench: no bench named $b in benches/Cargo.toml, benches/sims/Cargo.toml or benches/peers-admission/Cargo.toml" >&2
       exit 2
     fi
   done
@@ -76,6 +82,10 @@ fi
 if [ "${#sims[@]}" -gt 0 ]; then
   echo "bench: $mode mode, cargo bench -p perfstack-sims ${sims[*]}"
   cargo bench -p perfstack-sims "${sims[@]}" -- "${criterion_args[@]}"
+fi
+if [ "${#peers_admission[@]}" -gt 0 ]; then
+  echo "bench: $mode mode, cargo bench -p perfstack-peers-admission ${peers_admission[*]}"
+  cargo bench -p perfstack-peers-admission "${peers_admission[@]}" -- "${criterion_args[@]}"
 fi
 # perfstack-task-queue against apalis 1.0 + apalis-postgres, in one process: its own cargo
 # workspace (sqlx is a long build; docs/decisions/0045-*), built in a folder of the same target
