@@ -103,7 +103,8 @@ async fn a_queued_request_does_not_leave_its_span_entered() {
     let _held = ctl.try_acquire(&perfstack_admission::RequestMeta::new(perfstack_admission::Priority::Normal)).unwrap();
     let mut svc = AdmissionLayer::new(ctl.clone()).layer(gated(Arc::new(Semaphore::new(1))));
     let span = tracing::info_span!("request");
-    let mut fut = span.in_scope(|| svc.call(req("normal")));
+    let fut = span.in_scope(|| svc.call(req("normal")));
+    tokio::pin!(fut);
     tokio::select! {
         biased;
         _ = &mut fut => panic!("the request should wait in the queue"),

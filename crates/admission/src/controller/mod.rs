@@ -237,6 +237,13 @@ impl AdmissionController {
         }
     }
 
+    /// True when admission is decided at once: no distributed rate limit to ask, and no queue
+    /// to wait in (none configured, or `queue` is false: the caller will not wait).
+    #[cfg(feature = "tower")]
+    pub(crate) fn never_waits(&self, queue: bool) -> bool {
+        self.inner.store.is_none() && (!queue || self.inner.queue_timeout.is_zero())
+    }
+
     /// The current concurrency limit.
     #[must_use]
     pub fn limit(&self) -> usize {

@@ -9,8 +9,10 @@
 //!
 //! [`AdmissionController`]: crate::AdmissionController
 
+mod future;
 mod layer;
 mod service;
 
+pub use future::ResponseFuture;
 pub use layer::AdmissionLayer;
 pub use service::Admission;

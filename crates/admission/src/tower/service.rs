@@ -1,5 +1,3 @@
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -7,18 +5,21 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 use tracing::Instrument;
 
+use super::future::ResponseFuture;
 use super::layer::LayerConfig;
 use crate::{Priority, Rejected, RequestMeta};
 
 /// The service [`AdmissionLayer`](super::AdmissionLayer) produces. The permit is held until the
 /// inner service's response future completes (for a streamed body: until its headers).
+///
+/// When admission cannot wait (no queue, or the layer does not queue, and no distributed rate
+/// limit), `call` decides at once and its [`ResponseFuture`] allocates nothing; otherwise the wait
+/// and the call are one boxed future.
 #[derive(Debug, Clone)]
 pub struct Admission<S> {
     pub(crate) inner: S,
     pub(crate) config: Arc<LayerConfig>,
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, B, RB> Service<Request<B>> for Admission<S>
 where
@@ -29,13 +30,26 @@ where
 {
     type Response = Response<RB>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<RB>, S::Error>>;
+    type Future = ResponseFuture<S::Future, RB, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let config = &self.config;
+        if config.controller.never_waits(config.queue) {
+            // The common case: decided now, the ready service called now, nothing boxed.
+            let (priority, key) = read_headers(config, req.headers());
+            let mut meta = RequestMeta::new(priority);
+            if let Some(k) = key {
+                meta = meta.key(k);
+            }
+            return match config.controller.try_acquire(&meta) {
+                Ok(permit) => ResponseFuture::admitted(self.inner.call(req), permit),
+                Err(rejected) => ResponseFuture::refused(refusal(&rejected)),
+            };
+        }
         // The clone that was driven to readiness serves this request (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -43,7 +57,7 @@ where
         // Instrumented, not entered: a guard held across `.await` would leave the span entered
         // on this thread while the task is parked in the queue (tracing's documented misuse).
         let span = tracing::Span::current();
-        Box::pin(async move {
+        ResponseFuture::waiting(Box::pin(async move {
             let admitted = admit(&config, req.headers()).instrument(span).await;
             match admitted {
                 Ok(permit) => {
@@ -53,12 +67,12 @@ where
                 }
                 Err(rejected) => Ok(refusal(&rejected)),
             }
-        })
+        }))
     }
 }
 
-/// Reads the priority and key headers and asks the controller.
-async fn admit(config: &LayerConfig, headers: &http::HeaderMap) -> Result<crate::Permit, Rejected> {
+/// The priority (header, else the layer's default) and the rate-limit key (header, if any).
+fn read_headers<'h>(config: &LayerConfig, headers: &'h http::HeaderMap) -> (Priority, Option<&'h str>) {
     let priority = config
         .priority_header
         .as_ref()
@@ -67,6 +81,12 @@ async fn admit(config: &LayerConfig, headers: &http::HeaderMap) -> Result<crate:
         .and_then(|v| v.parse::<Priority>().ok())
         .unwrap_or(config.default_priority);
     let key = config.key_header.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok());
+    (priority, key)
+}
+
+/// Reads the priority and key headers and asks the controller.
+async fn admit(config: &LayerConfig, headers: &http::HeaderMap) -> Result<crate::Permit, Rejected> {
+    let (priority, key) = read_headers(config, headers);
     let mut meta = RequestMeta::new(priority);
     if let Some(k) = key {
         meta = meta.key(k);
