@@ -244,7 +244,17 @@ impl Bank {
     #[inline]
     fn tick(&self) -> u64 {
         let tick = self.clock.now_nanos() / self.slot_nanos;
-        let mut last = self.last_tick.load(Ordering::Acquire);
+        let last = self.last_tick.load(Ordering::Acquire);
+        if tick > last {
+            self.rotate(tick, last);
+        }
+        tick
+    }
+
+    /// Moves `last_tick` on to `tick` (once per slot length: kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn rotate(&self, tick: u64, mut last: u64) {
         while tick > last {
             match self.last_tick.compare_exchange_weak(last, tick, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
@@ -257,20 +267,31 @@ impl Bank {
                 Err(cur) => last = cur,
             }
         }
-        tick
     }
 
     /// Adds `delta` to the slot of `tick` (re-reading the clock if `tick` left the window while
     /// the caller was delayed); false when the slot cannot hold it.
     #[inline]
-    fn record(&self, mut tick: u64, delta: i64) -> bool {
+    fn record(&self, tick: u64, delta: i64) -> bool {
+        match self.slots.add(tick, delta, &self.balance, &self.last_tick) {
+            Ok(()) => true,
+            Err(Retry::Full) => false,
+            Err(Retry::Ahead) => self.record_after_rotation(tick, delta),
+        }
+    }
+
+    /// [`record`](Self::record) for a tick that left the window while the caller was delayed.
+    #[cold]
+    #[inline(never)]
+    fn record_after_rotation(&self, mut tick: u64, delta: i64) -> bool {
         // A fresh clock read is never a window behind `last_tick`, so one retry settles it;
         // the bound only guards against a clock that goes back.
         for _ in 0..64 {
+            tick = tick.max(self.tick());
             match self.slots.add(tick, delta, &self.balance, &self.last_tick) {
                 Ok(()) => return true,
                 Err(Retry::Full) => return false,
-                Err(Retry::Ahead) => tick = tick.max(self.tick()),
+                Err(Retry::Ahead) => {}
             }
         }
         false

@@ -65,6 +65,7 @@ impl Slots {
         self.words.len() as u64
     }
 
+    #[inline]
     fn word(&self, tick: u64) -> &AtomicU64 {
         &self.words[usize::try_from(tick % self.len()).unwrap_or(0)]
     }
@@ -80,7 +81,26 @@ impl Slots {
     /// which without any wrap-around ambiguity. An expired value is taken out of `balance`
     /// *before* the CAS that removes it from the slot (and put back if the CAS loses), so the
     /// balance is never transiently too high.
+    #[inline]
     pub(super) fn add(&self, tick: u64, delta: i64, balance: &AtomicI64, last: &AtomicU64) -> Result<(), Retry> {
+        // Fast path, inlined into the budget's callers: the slot already holds `tick` and the
+        // CAS wins at once. The same checks and the same single CAS as one turn of the loop in
+        // `add_contended`, which takes every other case (rotation, overflow, a lost CAS).
+        let slot = self.word(tick);
+        let w = slot.load(Ordering::Acquire);
+        if epoch(w) == tick & EPOCH_MASK && tick + self.len() > last.load(Ordering::Acquire) {
+            let v = value(w) + delta;
+            if (VALUE_MIN..=VALUE_MAX).contains(&v)
+                && slot.compare_exchange(w, pack(tick, v), Ordering::AcqRel, Ordering::Acquire).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.add_contended(tick, delta, balance, last)
+    }
+
+    #[inline(never)]
+    fn add_contended(&self, tick: u64, delta: i64, balance: &AtomicI64, last: &AtomicU64) -> Result<(), Retry> {
         let slot = self.word(tick);
         let mut w = slot.load(Ordering::Acquire);
         loop {
