@@ -2,7 +2,7 @@
 //! circuit breaker and a timeout, with a fallback outside. During the outage the breaker opens,
 //! the fallback answers and the downstream is spared; after it, half-open probes close the
 //! breaker again. A degradation level turns the optional "recommendations" feature off while
-//! the breaker is open.
+//! the breaker is open. Then a hedged pipeline answers requests whose first call stalls.
 //!
 //! ```text
 //! cargo run -p perfstack-examples --bin resilience            # 300 requests per phase
@@ -10,7 +10,7 @@
 //! ```
 #![allow(clippy::print_stdout)]
 
-use perfstack_examples::tour::resilience::{flaky_downstream, print_reports};
+use perfstack_examples::tour::resilience::{flaky_downstream, hedged_tail, print_hedge_report, print_reports};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -18,8 +18,15 @@ async fn main() -> std::process::ExitCode {
     let quick = perfstack_examples::quick_mode();
     println!("perfstack-resilience: flaky downstream{}", if quick { " (quick mode)" } else { "" });
     match flaky_downstream(quick).await {
-        Ok((reports, transitions)) => {
-            print_reports(&reports, &transitions);
+        Ok((reports, transitions)) => print_reports(&reports, &transitions),
+        Err(e) => {
+            println!("failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    match hedged_tail(quick).await {
+        Ok(report) => {
+            print_hedge_report(&report);
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,13 +1,14 @@
 //! perfstack-resilience: a flaky downstream behind a retry budget, a circuit breaker, a
-//! timeout and a fallback; the breaker opens, the fallback serves, the breaker recovers.
+//! timeout and a fallback; the breaker opens, the fallback serves, the breaker recovers. Then
+//! a hedged pipeline cuts the tail of a downstream whose calls sometimes stall.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use perfstack_resilience::backoff::Exponential;
 use perfstack_resilience::{
-    CircuitBreaker, DegradationManager, Fallback, Pipeline, Retry, RetryBudget, State, Timeout,
+    CircuitBreaker, DegradationManager, Fallback, Hedge, HedgeDelay, Pipeline, Retry, RetryBudget, State, Timeout,
 };
 
 use super::{SectionError, Tour};
@@ -40,6 +41,7 @@ pub async fn run(tour: &Tour) -> Result<(), SectionError> {
     tour.heading("resilience: breaker, retry budget, timeout, fallback, degradation");
     let (reports, transitions) = flaky_downstream(tour.quick).await?;
     print_reports(&reports, &transitions);
+    print_hedge_report(&hedged_tail(tour.quick).await?);
     match &tour.services.redis {
         Some(url) => redis_behind_breaker(url).await?,
         None => {
@@ -153,6 +155,85 @@ pub async fn flaky_downstream(quick: bool) -> Result<(Vec<PhaseReport>, Vec<Stri
         return Err(format!("expected the breaker to open and recover, saw {transitions:?}").into());
     }
     Ok((reports, transitions))
+}
+
+/// What the hedged-pipeline demo saw.
+#[derive(Debug, Clone)]
+pub struct HedgeReport {
+    /// Requests offered.
+    pub requests: u32,
+    /// Requests whose first call stalled.
+    pub stalled: u32,
+    /// Backup calls the hedge started (each paid from the retry budget).
+    pub backups: u64,
+    /// Requests answered by the backup.
+    pub backup_wins: u64,
+    /// The slowest request, hedged.
+    pub worst: Duration,
+    /// How long a stalled call takes on its own.
+    pub stall: Duration,
+}
+
+/// Prints the hedged-pipeline report.
+pub fn print_hedge_report(r: &HedgeReport) {
+    println!(
+        "  hedged pipeline: {} requests, {} first calls stalled ({} ms each); {} backups after 15 ms \
+         from the retry budget, {} won; slowest request {} ms",
+        r.requests,
+        r.stalled,
+        r.stall.as_millis(),
+        r.backups,
+        r.backup_wins,
+        r.worst.as_millis()
+    );
+}
+
+/// A downstream whose first call stalls for every tenth request, behind a pipeline with a
+/// hedge (backup after 15 ms, paid from the retry's budget), a retry and a timeout: the backup
+/// answers, so no request waits for a stalled call.
+///
+/// # Errors
+///
+/// A build error, or a request that waited for its stalled call.
+pub async fn hedged_tail(quick: bool) -> Result<HedgeReport, SectionError> {
+    const STALL: Duration = Duration::from_millis(150);
+    let budget = RetryBudget::builder().ratio(0.2).min_per_second(5).build()?;
+    let hedge = Hedge::builder(HedgeDelay::Fixed { delay: Duration::from_millis(15) }).build()?;
+    let pipeline = Pipeline::builder()
+        .hedge(hedge.clone())
+        .retry(Retry::builder("search").max_attempts(2).budget(budget).build()?)
+        .timeout(Timeout::new(Duration::from_secs(1))?)
+        .build();
+    let requests = if quick { 30 } else { 100 };
+    let mut worst = Duration::ZERO;
+    for i in 0..requests {
+        let runs = AtomicU32::new(0);
+        let t0 = tokio::time::Instant::now();
+        let answer = pipeline
+            .call(|| {
+                let first = runs.fetch_add(1, Ordering::SeqCst) == 0;
+                async move {
+                    let stalled = first && i % 10 == 0;
+                    tokio::time::sleep(if stalled { STALL } else { Duration::from_millis(2) }).await;
+                    Ok::<_, &str>("results")
+                }
+            })
+            .await;
+        answer.map_err(|e| format!("hedged request failed: {e}"))?;
+        worst = worst.max(t0.elapsed());
+    }
+    let s = hedge.stats();
+    if worst >= STALL {
+        return Err(format!("a request waited {worst:?} for a stalled call despite the hedge").into());
+    }
+    Ok(HedgeReport {
+        requests,
+        stalled: requests.div_ceil(10),
+        backups: s.backups,
+        backup_wins: s.backup_wins,
+        worst,
+        stall: STALL,
+    })
 }
 
 async fn redis_behind_breaker(url: &str) -> Result<(), SectionError> {
