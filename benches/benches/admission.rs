@@ -82,9 +82,7 @@ fn main() {
         },
         baseline: Some(Measure::Criterion("admission/governor_check".into())),
         goal: Goal::AtMost(25.0),
-        note:
-            "owned permit (Arc); overhead over a raw governor check in the same run; no allocation (tests/no_alloc.rs)"
-                .into(),
+        note: "owned permit (its Arc reference kept as a thread-local spare, no count change); overhead over a raw governor check in the same run; no allocation (tests/no_alloc.rs)".into(),
     });
     record(&Figure {
         krate: "admission".into(),
@@ -96,7 +94,7 @@ fn main() {
         },
         baseline: Some(Measure::Criterion("admission/governor_check".into())),
         goal: Goal::AtMost(25.0),
-        note: "as above without the owned permit's Arc reference count".into(),
+        note: "as above with a permit that borrows the controller".into(),
     });
     record(&Figure {
         krate: "admission".into(),
@@ -105,7 +103,7 @@ fn main() {
         value: Measure::CriterionOverhead { id: "admission_tower/admission".into(), bare: "admission_tower/bare".into() },
         baseline: Some(Measure::CriterionOverhead { id: "admission_tower/concurrency_limit".into(), bare: "admission_tower/bare".into() }),
         goal: Goal::Info,
-        note: "overheads over a bare service_fn call in one async harness; tower_governor's layer not measured (not in this build)".into(),
+        note: "overheads over a bare service_fn call in one async harness; the tower layers, tower_governor's among them, are compared in perfstack-peers-admission (decision 0035)".into(),
     });
     record(&Figure {
         krate: "admission".into(),

@@ -18,7 +18,10 @@ pub enum Outcome {
 }
 
 /// The right to run one request. Hold it while the work runs; dropping it frees the slot and
-/// reports the outcome and latency to the adaptive limit. Cheap: no allocation.
+/// reports the outcome and latency to the adaptive limit. Cheap: no allocation, and no change
+/// to the controller's reference count in steady state (a dropped permit leaves its reference as
+/// this thread's spare for the next permit of the same controller; a controller dropped by its
+/// last handle is freed once another controller's permit replaces that spare, or the thread exits).
 #[derive(Debug)]
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit {
