@@ -1,6 +1,6 @@
 //! perfstack-task-queue: five priorities with aging, retries with backoff, dead-letter with the
 //! error kept, and (with PostgreSQL) a durable queue with enqueue inside the caller's
-//! transaction.
+//! transaction, a bound on pending tasks and prompt cancellation of a running task.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use perfstack_task_queue::postgres::{PostgresBackend, PostgresConfig};
 use perfstack_task_queue::{
-    handler_fn, BackoffPolicy, Priority, Task, TaskContext, TaskError, TaskId, TaskQueue, TaskState, WorkerPool,
+    handler_fn, BackoffPolicy, Priority, Task, TaskContext, TaskError, TaskId, TaskQueue, TaskState, WhenFull,
+    WorkerPool,
 };
 
 use super::{SectionError, Tour};
@@ -116,11 +117,58 @@ async fn in_memory() -> Result<(), SectionError> {
 async fn durable(url: &str) -> Result<(), SectionError> {
     let schema = format!("perfstack_tour_tq_{}", std::process::id());
     let backend = PostgresBackend::connect(url, PostgresConfig::in_schema(&schema)).await?;
-    let result = durable_inner(&backend).await;
+    let mut result = durable_inner(&backend).await;
+    if result.is_ok() {
+        result = bounded_and_cancel(url, &schema).await;
+    }
     if let Ok(client) = backend.pool().get().await {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
     }
     result
+}
+
+/// The same schema with a bound of one pending task: the second submit is refused with
+/// `Full`. Then a running task is cancelled: its handler sees the token fire through
+/// LISTEN/NOTIFY, though the pool heartbeats only once an hour.
+async fn bounded_and_cancel(url: &str, schema: &str) -> Result<(), SectionError> {
+    let cfg = PostgresConfig { max_pending: Some(1), when_full: WhenFull::Reject, ..PostgresConfig::in_schema(schema) };
+    let queue = TaskQueue::new(PostgresBackend::connect(url, cfg).await?);
+    let first = queue.submit(Task::new("sleepy", &())?).await?;
+    let refused = queue.submit(Task::new("sleepy", &())?).await;
+    println!(
+        "  max_pending = 1: second submit → {}",
+        refused.as_ref().map_or_else(ToString::to_string, |id| id.to_string())
+    );
+    if !matches!(refused, Err(perfstack_task_queue::QueueError::Full { .. })) {
+        return Err("the bounded queue accepted a second task".into());
+    }
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+    let pool = WorkerPool::builder(&queue)
+        .lease(Duration::from_secs(3 * 3600))
+        .handler(
+            "sleepy",
+            handler_fn(move |ctx: TaskContext, (): ()| {
+                let tx = started_tx.lock().unwrap_or_else(PoisonError::into_inner).take();
+                async move {
+                    if let Some(tx) = tx {
+                        let _ = tx.send(tokio::time::Instant::now());
+                    }
+                    ctx.cancellation().cancelled().await;
+                    Err(TaskError::retry("cancelled"))
+                }
+            }),
+        )
+        .start();
+    let since = tokio::time::timeout(Duration::from_secs(10), started).await.map_err(|_| "task did not start")??;
+    queue.cancel(first).await?;
+    let state = wait_final(&queue, first).await?;
+    println!("  cancel of a running task: {state:?} after {:?} (heartbeat: hourly)", since.elapsed());
+    pool.shutdown().await;
+    if state != TaskState::Cancelled {
+        return Err("the running task was not cancelled".into());
+    }
+    Ok(())
 }
 
 async fn durable_inner(backend: &PostgresBackend) -> Result<(), SectionError> {

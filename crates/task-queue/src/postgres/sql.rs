@@ -147,3 +147,21 @@ impl Sql {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::channel_name;
+
+    #[test]
+    fn channels_fit_postgres_identifiers_and_stay_apart() {
+        for len in [1, 59, 60, 61, 63] {
+            let schema = "s".repeat(len);
+            let (work, cancel) = (channel_name("tq_", &schema), channel_name("tqc_", &schema));
+            assert!(work.len() <= 63 && cancel.len() <= 63, "{work} / {cancel}");
+            assert_ne!(work, cancel);
+        }
+        // Unchanged for existing deployments: short schemas keep `tq_<schema>`.
+        assert_eq!(channel_name("tq_", "perfstack_tasks"), "tq_perfstack_tasks");
+        assert_eq!(channel_name("tqc_", "perfstack_tasks"), "tqc_perfstack_tasks");
+    }
+}
