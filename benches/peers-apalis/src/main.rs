@@ -148,7 +148,7 @@ impl RunDb {
         client
     }
 
-    async fn drop_now(self) {
+    async fn drop_now(&self) {
         if let Err(e) = self.admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await {
             eprintln!("peers-apalis: could not drop database {}: {e}", self.name);
         }
@@ -344,6 +344,22 @@ fn main() {
     rt.block_on(run());
 }
 
+/// Pickup latencies (perfstack, apalis) then jobs/s (perfstack, apalis).
+async fn measure(db: &RunDb, jobs: usize, probes: usize) -> (Vec<f64>, Vec<f64>, f64, f64) {
+    {
+        let pool = apalis_pool(db).await;
+        PostgresStorage::<()>::setup(&pool).await.unwrap();
+        pool.close().await;
+    }
+    // Same database, one after the other, perfstack first. Pickup first, on empty tables
+    // (apalis keeps every queue in one `apalis.jobs` table, which the throughput run fills).
+    let ours_lat = ours_pickup(db, probes).await;
+    let theirs_lat = apalis_pickup(db, probes).await;
+    let ours = ours_rate(db, jobs).await;
+    let theirs = apalis_rate(db, jobs).await;
+    (ours_lat, theirs_lat, ours, theirs)
+}
+
 async fn run() {
     let (jobs, probes) = if quick() { (20_000, 100) } else { (100_000, 500) };
     let base = Service::Postgres.url();
@@ -355,18 +371,17 @@ async fn run() {
         }
     };
     eprintln!("peers-apalis: database {} ({}), {jobs} jobs, {probes} probes", db.name, db.url);
-    {
-        let pool = apalis_pool(&db).await;
-        PostgresStorage::<()>::setup(&pool).await.unwrap();
-        pool.close().await;
-    }
-    // Same database, one after the other, perfstack first. Pickup first, on empty tables
-    // (apalis keeps every queue in one `apalis.jobs` table, which the throughput run fills).
-    let ours_lat = ours_pickup(&db, probes).await;
-    let theirs_lat = apalis_pickup(&db, probes).await;
-    let ours = ours_rate(&db, jobs).await;
-    let theirs = apalis_rate(&db, jobs).await;
+    // The phases run in a task of their own so that the database is dropped even when one of
+    // them fails (then the failure is passed on).
+    let db = Arc::new(db);
+    let d = Arc::clone(&db);
+    let measured = tokio::spawn(async move { measure(&d, jobs, probes).await }).await;
     db.drop_now().await;
+    let (ours_lat, theirs_lat, ours, theirs) = match measured {
+        Ok(m) => m,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("peers-apalis: {e}"),
+    };
 
     let (o50, o99, a50, a99) = (
         percentile(&ours_lat, 0.5),
