@@ -9,8 +9,10 @@ use crate::backend::memory::WhenFull;
 use crate::error::QueueError;
 use crate::queue::DEFAULT_MAX_PAYLOAD_BYTES;
 
-/// Settings of [`super::PostgresBackend`]; every field has a documented default.
+/// Settings of [`super::PostgresBackend`]; every field has a documented default, also when
+/// deserialising (a missing field takes its default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PostgresConfig {
     /// Schema of the queue's tables (created if missing). Default `perfstack_tasks`.
     pub schema: String,
@@ -77,5 +79,16 @@ impl PostgresConfig {
         } else {
             Err(QueueError::InvalidIdentifier(s.to_string()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_their_defaults_when_deserialised() {
+        let cfg: PostgresConfig = serde_json::from_str(r#"{"schema": "jobs", "max_pending": 100}"#).unwrap();
+        assert_eq!(cfg, PostgresConfig { max_pending: Some(100), ..PostgresConfig::in_schema("jobs") });
     }
 }
