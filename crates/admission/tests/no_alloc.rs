@@ -66,3 +66,44 @@ fn admitted_path_does_not_allocate() {
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 0);
     assert!(ctl.stats().windows >= 50, "windows closed: {}", ctl.stats().windows);
 }
+
+/// The tower layer's common case (no queue, no Redis limit) allocates nothing either: the
+/// decision is made in `call` and the response future is a plain enum around the inner one.
+#[cfg(feature = "tower")]
+#[test]
+fn tower_layer_admitted_call_does_not_allocate() {
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    use http::{Request, Response};
+    use perfstack_admission::tower::AdmissionLayer;
+    use tower::{Layer, Service};
+
+    let ctl = AdmissionController::builder()
+        .fixed_limit(64)
+        .rate_limit(RateLimit::per_second(1e6, 1_000_000).unwrap())
+        .build()
+        .unwrap();
+    let bare = tower::service_fn(|_: Request<()>| std::future::ready(Ok::<_, Infallible>(Response::new(()))));
+    let mut svc = AdmissionLayer::new(ctl.clone()).queue(false).layer(bare);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut one_call = || {
+        assert!(matches!(svc.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+        let fut = std::pin::pin!(svc.call(Request::new(())));
+        match fut.poll(&mut cx) {
+            Poll::Ready(Ok(res)) => assert!(res.status().is_success()),
+            other => panic!("not admitted at once: {other:?}"),
+        }
+    };
+    for _ in 0..100 {
+        one_call();
+    }
+    COUNTING.with(|c| c.set(true));
+    for _ in 0..10_000 {
+        one_call();
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0);
+    assert_eq!(ctl.inflight(), 0);
+}
