@@ -27,7 +27,8 @@ pub struct Config {
     pub max_key_bytes: usize,
     /// Largest accepted encoded value in bytes. Default 1 MiB.
     pub max_value_bytes: usize,
-    /// Timeout of one L2 call. Default 200 ms.
+    /// Timeout of one L2 call, enforced by one ticker per cache rather than a timer per call:
+    /// a hung call gives up between `l2_timeout` and `1.25 × l2_timeout`. Default 200 ms.
     pub l2_timeout: Duration,
     /// L2 calls the breaker must see before it may open; it opens at a 50 % failure rate
     /// over the last 10 calls. Default 3.
@@ -38,6 +39,10 @@ pub struct Config {
     pub lease: Option<LeaseConfig>,
     /// How many hot keys are persisted for [`crate::TieredCache::warm`]. Default 1,000.
     pub hot_keys: usize,
+    /// Count L1 evictions by size. Off by default: it needs a moka eviction listener, which
+    /// makes every L1 insert about 1 µs slower. Explicit removals and expiries are counted
+    /// either way.
+    pub l1_eviction_stats: bool,
     /// How often a background task stores the hot-key list in L2
     /// ([`crate::TieredCache::persist_hot_keys`]), so that a new instance's `warm()` finds a
     /// recent list even if this one dies without a clean shutdown. `None`: only when called.
@@ -95,6 +100,7 @@ impl Config {
             breaker_open_for: Duration::from_millis(250),
             lease: None,
             hot_keys: 1_000,
+            l1_eviction_stats: false,
             persist_hot_keys_every: Some(Duration::from_secs(60)),
         }
     }

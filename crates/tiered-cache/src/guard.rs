@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::breaker::L2Breaker;
+use crate::deadline::Deadlines;
 use crate::error::TierError;
 use crate::stats::Counters;
 use crate::tier::Tier;
@@ -26,6 +27,8 @@ pub(crate) struct L2Guard {
     pub(crate) tier: Arc<dyn Tier>,
     pub(crate) breaker: L2Breaker,
     pub(crate) timeout: Duration,
+    /// Enforces `timeout` (coarsely: up to a quarter late) without a timer per call.
+    pub(crate) deadlines: Arc<Deadlines>,
     pub(crate) counters: Arc<Counters>,
     /// Set once by the builder. Run by [`L2Guard::call`] itself on the close transition, so no
     /// call site can forget it: whichever call happens to be the closing probe (a read, a lease,
@@ -52,9 +55,9 @@ impl L2Guard {
             self.counters.l2_skipped.add();
             return Guarded::Unavailable;
         };
-        let result = match tokio::time::timeout(self.timeout, f(self.tier.as_ref())).await {
-            Ok(r) => r,
-            Err(_) => Err(TierError::Timeout),
+        let result = match self.deadlines.within(f(self.tier.as_ref())).await {
+            Some(r) => r,
+            None => Err(TierError::Timeout),
         };
         match result {
             Ok(v) => {

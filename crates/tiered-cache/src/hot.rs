@@ -19,7 +19,7 @@ const PROMOTE_AT: u32 = 2;
 #[derive(Debug)]
 pub(crate) struct HotKeys {
     shards: Box<[Mutex<Shard>]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::quality::RandomState,
     shard_limit: usize,
 }
 
@@ -40,7 +40,7 @@ impl HotKeys {
         let limit = capacity.max(1).saturating_mul(4);
         HotKeys {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
             shard_limit: limit.div_ceil(SHARDS).max(1),
         }
     }

@@ -65,7 +65,7 @@
 //! | `perfstack_cache_loads_total` | `outcome` (`ok`, `not_found`, `error`, `voided`) | loader calls |
 //! | `perfstack_cache_load_seconds` | | loader latency (histogram) |
 //! | `perfstack_cache_refreshes_total` | `outcome` (`ok`, `error`) | stale-while-revalidate refreshes |
-//! | `perfstack_cache_evictions_total` | `cause` (`size`, `expired`, `explicit`) | L1 removals |
+//! | `perfstack_cache_evictions_total` | `cause` (`size`, `expired`, `explicit`) | L1 removals; `size` only with `l1_eviction_stats(true)` |
 //! | `perfstack_cache_l2_writes_total` | | values written to L2 |
 //! | `perfstack_cache_l2_errors_total` | `kind` (`backend`, `breaker_open`, `corrupt`) | L2 trouble (never surfaced to callers) |
 //! | `perfstack_cache_leases_total` | `outcome` (`acquired`, `waited`, `wait_timeout`) | lease mode |
@@ -80,6 +80,7 @@ mod breaker;
 mod cache;
 mod codec;
 mod config;
+mod deadline;
 mod error;
 mod flight;
 mod guard;

@@ -21,6 +21,11 @@ impl Tally {
         self.n.fetch_add(1, Ordering::Relaxed);
         self.metric.increment(1);
     }
+    #[inline]
+    pub(crate) fn add_n(&self, n: u64) {
+        self.n.fetch_add(n, Ordering::Relaxed);
+        self.metric.increment(n);
+    }
     pub(crate) fn get(&self) -> u64 {
         self.n.load(Ordering::Relaxed)
     }

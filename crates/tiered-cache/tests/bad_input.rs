@@ -46,7 +46,8 @@ async fn a_codec_mismatch_is_detected_by_the_header() {
 
 #[tokio::test]
 async fn l1_stays_within_its_byte_budget() {
-    let cache = TieredCache::<Vec<u8>>::builder("size").l1_max_bytes(64 * 1024).build().await.unwrap();
+    let cache =
+        TieredCache::<Vec<u8>>::builder("size").l1_max_bytes(64 * 1024).l1_eviction_stats(true).build().await.unwrap();
     for i in 0..200 {
         cache.set(&format!("k{i}"), vec![7u8; 1024]).await.unwrap();
     }

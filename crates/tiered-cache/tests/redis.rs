@@ -208,3 +208,22 @@ async fn an_invalidation_during_a_leased_load_keeps_the_stale_result_out_of_redi
     assert_eq!(exists, 0, "the raced result was not written to Redis");
     assert_eq!(b.get("k").await.unwrap(), None);
 }
+
+/// Redis 7.0 ignores NOLOOP for keys written by a Lua script in BCAST mode; a scripted `set`
+/// came back as an invalidation of the writer's own fresh L1 entry. `set` is MULTI/EXEC now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_does_not_invalidate_the_writers_own_l1() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let none: Option<Arc<dyn Loader<String>>> = None;
+    let a = instance(rk.url(), rk.prefix(), none.clone()).await;
+    let b = instance(rk.url(), rk.prefix(), none).await;
+    a.set("mine", "v".into()).await.unwrap();
+    // Redis delivers invalidations in order: once A has heard of B's later write, it would
+    // also have heard of its own, had Redis sent it.
+    b.set("theirs", "w".into()).await.unwrap();
+    assert!(eventually(WITHIN, || async { a.stats().invalidations_received >= 1 }).await);
+    assert_eq!(a.stats().evictions_explicit, 0, "A dropped its own write from L1");
+    assert_eq!(a.get("mine").await.unwrap().as_deref(), Some("v"));
+    assert_eq!(a.stats().l1_hits, 1);
+    assert_eq!(a.stats().invalidations_received, 1, "only B's write reached A");
+}

@@ -11,8 +11,9 @@ use crate::tier::{EventQueue, TierEvent};
 pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut q: EventQueue) {
     while let Some(event) = q.rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
-        inner.counters.invalidations_received.add();
         inner.apply(event).await;
+        // Counted once applied: a reader that sees the count also sees L1 without the keys.
+        inner.counters.invalidations_received.add();
         // Checked after each event: an overflow leaves a full queue behind, so this runs.
         if q.take_overflow() {
             tracing::warn!(cache = %inner.cfg.name, "invalidation queue overflowed; flushing L1");
@@ -28,7 +29,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             TierEvent::Keys(keys) => {
                 for key in keys {
                     self.flights.void(&key);
-                    self.l1.invalidate(&key).await;
+                    self.l1_remove(&key).await;
                     self.wake(&key);
                 }
             }
@@ -41,13 +42,13 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.flights.void_prefix(prefix);
         if prefix.is_empty() {
-            self.l1.invalidate_all();
+            self.l1_clear();
         } else {
             // Prefix invalidations are rare; a scan keeps moka's read path free of predicate
             // checks (`support_invalidation_closures`).
             let doomed: Vec<Arc<String>> = self.l1.iter().map(|(k, _)| k).filter(|k| k.starts_with(prefix)).collect();
             for k in doomed {
-                self.l1.invalidate(k.as_str()).await;
+                self.l1_remove(k.as_str()).await;
             }
         }
         for (k, n) in self.waiters.lock().iter() {
@@ -57,13 +58,26 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
     }
 
+    /// Removes `key` from L1, counting it as an explicit eviction when it was there.
+    pub(crate) async fn l1_remove(&self, key: &str) {
+        if self.l1.remove(key).await.is_some() {
+            self.counters.evict_explicit.add();
+        }
+    }
+
+    /// Removes everything from L1; counts what it held as explicit evictions.
+    fn l1_clear(&self) {
+        self.counters.evict_explicit.add_n(self.l1.entry_count());
+        self.l1.invalidate_all();
+    }
+
     /// Drops everything in L1: invalidations may have been missed.
     pub(crate) fn flush_l1(&self, reason: &'static str) {
         tracing::debug!(cache = %self.cfg.name, reason, "flushing L1");
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.counters.l1_flush.add();
         self.flights.void_prefix("");
-        self.l1.invalidate_all();
+        self.l1_clear();
         for n in self.waiters.lock().values() {
             n.notify_waiters();
         }

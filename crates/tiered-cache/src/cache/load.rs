@@ -156,7 +156,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
         self.l1.insert(key.to_owned(), e).await;
         if !ticket.unchanged(epoch) {
-            self.l1.invalidate(key).await;
+            self.l1_remove(key).await;
         }
     }
 

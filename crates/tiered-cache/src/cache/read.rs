@@ -120,6 +120,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if now >= e.hard {
             // Left for the next fill (which replaces it) or moka's time-to-live.
             self.counters.l1_miss.add();
+            if !e.expired_seen.swap(true, Ordering::Relaxed) {
+                self.counters.evict_expired.add();
+            }
             return L1Look::Miss;
         }
         if e.value.is_none() {
@@ -187,6 +190,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     soft: Clock::deadline(now, now_ms, h.soft_ms),
                     hard: Clock::deadline(now, now_ms, h.hard_ms),
                     size: bytes.len() as u32,
+                    expired_seen: std::sync::atomic::AtomicBool::new(false),
                 })
             }
             Err(e) => {

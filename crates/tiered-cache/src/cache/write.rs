@@ -43,7 +43,7 @@ where
         let inner = &self.inner;
         inner.generation.fetch_add(1, Ordering::AcqRel);
         inner.flights.void(key);
-        inner.l1.invalidate(key).await;
+        inner.l1_remove(key).await;
         if let Some(l2) = &inner.l2 {
             let keys = [key.to_owned()];
             let _ = l2.call("invalidate", |t| t.invalidate(&keys)).await;
@@ -54,7 +54,7 @@ where
     /// Drops `key` from this instance's L1 only: L2 and other instances keep it. For memory
     /// pressure, tests and benchmarks of the L2 path.
     pub async fn forget_local(&self, key: &str) {
-        self.inner.l1.invalidate(key).await;
+        self.inner.l1_remove(key).await;
     }
 
     /// Removes every key that starts with `prefix` from L1 here, from L2 and from every other
@@ -152,10 +152,11 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             soft: after(now, soft.min(l1_hard)),
             hard: after(now, l1_hard),
             size,
+            expired_seen: std::sync::atomic::AtomicBool::new(false),
         });
         self.l1.insert(key.to_owned(), entry).await;
         if voided(flight) {
-            self.l1.invalidate(key).await;
+            self.l1_remove(key).await;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface};
+use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, TransactionInterface};
 use fred::prelude::{Builder, Client, Error, Expiration, ReconnectPolicy, SetOptions};
 use fred::types::{RespVersion, Value};
 use futures::StreamExt;
@@ -25,7 +25,6 @@ const VERSION_PX: i64 = 3_600_000;
 
 static SET_WITH_LEASE: Script = Script::new(scripts::SET_WITH_LEASE);
 static SET_IF_UNCHANGED: Script = Script::new(scripts::SET_IF_UNCHANGED);
-static SET_AND_BUMP: Script = Script::new(scripts::SET_AND_BUMP);
 static INVALIDATE: Script = Script::new(scripts::INVALIDATE);
 
 /// The Redis tier: a command connection (with client tracking turned on for this cache's
@@ -118,9 +117,17 @@ impl Tier for RedisTier {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        let keys = vec![self.names.value(key), self.names.version(key)];
-        let args: Vec<Value> = vec![value.into(), px(ttl).into(), VERSION_PX.into()];
-        let _: i64 = SET_AND_BUMP.run(&self.data, keys, args).await.map_err(backend)?;
+        // MULTI/EXEC rather than a script: Redis 7.0 ignores NOLOOP for keys a Lua script
+        // writes in BCAST mode, so a scripted set came back as an invalidation of the writer's
+        // own fresh L1 entry. The version is bumped first: a load that read the old version
+        // cannot store its result over this value (same order as the Lua version had).
+        let version = self.names.version(key);
+        let tx = self.data.multi();
+        let _: () = tx.incr(&version).await.map_err(backend)?;
+        let _: () = tx.pexpire(&version, VERSION_PX, None).await.map_err(backend)?;
+        let _: () =
+            tx.set(self.names.value(key), value, Some(Expiration::PX(px(ttl))), None, false).await.map_err(backend)?;
+        let _: Value = tx.exec(true).await.map_err(backend)?;
         Ok(())
     }
 

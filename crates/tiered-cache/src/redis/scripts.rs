@@ -60,14 +60,6 @@ if v == tonumber(ARGV[1]) and e == tonumber(ARGV[2]) then
 end
 return 0";
 
-/// A `set` by the application: bumps the key's version (voids loads running anywhere), then
-/// writes. KEYS: value, version. ARGV: value, px, version px.
-pub(crate) const SET_AND_BUMP: &str = r"
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1";
-
 /// Invalidation: per key, bump the version first (so a conditional write racing this fails),
 /// then delete the value and the lease. KEYS: (value, lease, version) per key. ARGV: version px.
 pub(crate) const INVALIDATE: &str = r"
