@@ -49,7 +49,8 @@ impl<T, E> std::fmt::Debug for Fallback<T, E> {
 }
 
 impl<T, E> Fallback<T, E> {
-    /// How many times the fallback has answered, across every clone.
+    /// How many times the fallback was invoked for a selected error, across every clone,
+    /// whether its own answer then succeeded or failed (like Polly's `OnFallback`).
     #[must_use]
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
