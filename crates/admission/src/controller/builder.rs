@@ -195,8 +195,10 @@ impl AdmissionControllerBuilder {
             windows: 0,
         };
         let queue_timeout = if self.queue_capacity == 0 { Duration::ZERO } else { self.queue_timeout };
+        let keeps_spare = self.signals.is_empty() && self.store.is_none();
         Ok(AdmissionController {
             inner: Arc::new(Inner {
+                keeps_spare,
                 metrics: super::metrics::Handles::new(&self.name),
                 last_rtt_nanos: AtomicU64::new(0),
                 name: self.name,

@@ -71,6 +71,10 @@ pub(crate) struct Inner {
     /// Retry-After of a concurrency refusal, read without the lock.
     pub(crate) last_rtt_nanos: AtomicU64,
     pub(crate) metrics: super::metrics::Handles,
+    /// Whether a dropped owned permit may leave its reference as the thread's spare: only when
+    /// the controller owns no overload signal and no rate-limit store, which may run background
+    /// tasks or hold connections that a spare would keep alive after the last handle is gone.
+    pub(crate) keeps_spare: bool,
     pub(crate) core: Mutex<Core>,
 }
 

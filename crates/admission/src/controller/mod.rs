@@ -87,8 +87,10 @@ impl AdmissionController {
     }
 
     /// [`try_acquire`](Self::try_acquire) with a permit that borrows the controller, for work
-    /// that completes while `self` is borrowed. Costs the same as `try_acquire`, whose owned
-    /// permit reuses a per-thread spare reference instead of touching the reference count.
+    /// that completes while `self` is borrowed. Costs the same as `try_acquire` when the owned
+    /// permit drops on the thread that took it (it reuses a per-thread spare reference instead
+    /// of touching the reference count); an owned permit dropped on another thread, or one of a
+    /// controller with overload signals or a rate-limit store, pays the `Arc` clone and drop.
     ///
     /// # Errors
     ///

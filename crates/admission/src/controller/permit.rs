@@ -19,9 +19,13 @@ pub enum Outcome {
 
 /// The right to run one request. Hold it while the work runs; dropping it frees the slot and
 /// reports the outcome and latency to the adaptive limit. Cheap: no allocation, and no change
-/// to the controller's reference count in steady state (a dropped permit leaves its reference as
-/// this thread's spare for the next permit of the same controller; a controller dropped by its
-/// last handle is freed once another controller's permit replaces that spare, or the thread exits).
+/// to the controller's reference count in steady state when the permit drops on the thread that
+/// took it (a dropped permit leaves its reference as this thread's spare for the next permit of
+/// the same controller; a controller dropped by its last handle is then freed once another
+/// controller's permit replaces that spare, or the thread exits). A permit dropped on another
+/// thread (a work-stealing tokio worker) costs the two reference-count operations of a plain
+/// `Arc` clone. A controller with an overload signal or a rate-limit store keeps no spare, so
+/// its probe tasks and connections stop when its last handle and permit drop.
 #[derive(Debug)]
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit {
@@ -72,7 +76,8 @@ impl Drop for Permit {
             };
             Inner::release(&inner, &r);
         }
-        // No reference-count decrement: the next owned permit on this thread takes it back.
+        // No reference-count decrement (if the controller keeps a spare): the next owned permit
+        // on this thread takes it back.
         spare::keep(inner);
     }
 }

@@ -7,7 +7,14 @@
 //! third of the admitted path's overhead); a thread-local `Cell` swap is a plain load and store.
 //! The cost: a controller whose last handle is dropped stays allocated until a permit of another
 //! controller drops on each thread that holds it as its spare, or that thread exits (at most
-//! one controller per thread).
+//! one controller per thread). So only controllers that own nothing but memory and metric
+//! handles keep a spare: one with an overload signal (which may run a probe task, like
+//! [`SchedulerDelay`](crate::overload::SchedulerDelay)) or a rate-limit store (a Redis
+//! connection) is never kept, and its last handle and permit dropping stop those at once.
+//!
+//! The saving holds only when a permit drops on the thread that took it; one dropped on another
+//! thread (a tokio worker that stole the task) replaces that thread's spare, and the next permit
+//! on the first thread clones again.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -21,6 +28,9 @@ thread_local! {
 /// A reference to `inner`: this thread's spare if it is the same controller, else a clone.
 #[inline]
 pub(crate) fn take_or_clone(inner: &Arc<Inner>) -> Arc<Inner> {
+    if !inner.keeps_spare {
+        return Arc::clone(inner);
+    }
     SPARE
         .try_with(|spare| match spare.take() {
             Some(own) if Arc::ptr_eq(&own, inner) => own,
@@ -32,9 +42,13 @@ pub(crate) fn take_or_clone(inner: &Arc<Inner>) -> Arc<Inner> {
         .unwrap_or_else(|_| Arc::clone(inner))
 }
 
-/// Keeps `inner` as this thread's spare; the previous spare (another controller) is dropped.
+/// Keeps `inner` as this thread's spare (the previous spare, another controller, is dropped),
+/// or drops it if the controller keeps no spare.
 #[inline]
 pub(crate) fn keep(inner: Arc<Inner>) {
+    if !inner.keeps_spare {
+        return;
+    }
     // After thread-local destruction, `try_with` fails and drops the closure, so the reference too.
     let _ = SPARE.try_with(move |spare| drop(spare.replace(Some(inner))));
 }

@@ -55,3 +55,30 @@ fn owned_permits_reuse_the_threads_spare_reference_and_free_a_dropped_controller
 fn a_inflight(weak: &std::sync::Weak<super::inner::Inner>) -> usize {
     weak.upgrade().map_or(usize::MAX, |i| i.inflight())
 }
+
+/// A controller that owns a background task (here the scheduler-delay probe) keeps no spare
+/// reference: after an owned permit was taken and dropped on this thread, dropping the
+/// controller stops the probe task. (With a spare, the probe ran on for as long as the thread.)
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn dropping_a_controller_with_a_probe_task_stops_it_despite_owned_permits() {
+    use crate::overload::SchedulerDelay;
+    let probe = SchedulerDelay::spawn(Duration::from_millis(10), Duration::from_millis(50)).unwrap();
+    let alive = probe.probe_alive();
+    let ctl = AdmissionController::builder().fixed_limit(4).overload_signal(probe).build().unwrap();
+    let weak = std::sync::Arc::downgrade(&ctl.inner);
+    let meta = RequestMeta::new(Priority::Critical);
+    drop(ctl.try_acquire(&meta).unwrap());
+    // Let the probe run a few rounds, so it is a live task when the controller goes.
+    tokio::time::sleep(Duration::from_millis(35)).await;
+    assert!(alive.upgrade().is_some(), "the probe runs while the controller lives");
+    drop(ctl);
+    assert_eq!(weak.strong_count(), 0, "no spare reference keeps the controller alive");
+    // The abort is processed the next time the runtime polls the task: a bounded number of yields.
+    for _ in 0..100 {
+        if alive.upgrade().is_none() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(alive.upgrade().is_none(), "the probe task still runs after the controller was dropped");
+}

@@ -49,6 +49,12 @@ impl SchedulerDelay {
         Ok(Self { shared: Arc::new(Shared { delay_ns, threshold, task }) })
     }
 
+    /// The probe task's reference to the delay: gone once the task has stopped.
+    #[cfg(test)]
+    pub(crate) fn probe_alive(&self) -> std::sync::Weak<AtomicU64> {
+        Arc::downgrade(&self.shared.delay_ns)
+    }
+
     /// The smoothed scheduling delay.
     #[must_use]
     pub fn delay(&self) -> Duration {
