@@ -48,6 +48,9 @@ pub enum QueueError {
     /// A cron expression that does not parse.
     #[error("invalid cron expression {0:?}: expected `minute hour day-of-month month day-of-week`")]
     InvalidCron(String),
+    /// A setting that cannot work (such as `max_pending` of 0 or a `full_wait` over its limit).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),

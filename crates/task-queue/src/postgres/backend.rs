@@ -68,7 +68,8 @@ impl PostgresBackend {
     ///
     /// # Errors
     ///
-    /// A bad URL or schema name, or a database error.
+    /// A bad URL or schema name, [`QueueError::InvalidConfig`] (see
+    /// [`PostgresConfig::validate`]), or a database error.
     pub async fn connect(url: &str, cfg: PostgresConfig) -> Result<Self, QueueError> {
         let pg: tokio_postgres::Config =
             url.parse().map_err(|e: tokio_postgres::Error| QueueError::Database(e.to_string()))?;
@@ -79,8 +80,10 @@ impl PostgresBackend {
     ///
     /// # Errors
     ///
-    /// A bad schema name, or a database error.
+    /// A bad schema name, [`QueueError::InvalidConfig`] (see [`PostgresConfig::validate`]), or a
+    /// database error.
     pub async fn from_config(pg: tokio_postgres::Config, cfg: PostgresConfig) -> Result<Self, QueueError> {
+        cfg.validate()?;
         let schema = cfg.checked_schema()?.to_string();
         let mgr = Manager::from_config(pg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr)
@@ -130,17 +133,36 @@ impl PostgresBackend {
     /// database error.
     pub async fn submit_in(&self, tx: &tokio_postgres::Transaction<'_>, task: Task) -> Result<TaskId, QueueError> {
         crate::queue::validate(&task, self.inner.cfg.max_payload_bytes)?;
-        let _admitted = self.admit(tx).await?;
+        // Counted on the caller's transaction (its own tasks count) without the process-wide
+        // count gate: an INSERT of the caller's may wait on another transaction's row lock,
+        // and a lock of ours held across it could deadlock where PostgreSQL cannot see it.
+        let admission = match &self.inner.capacity {
+            Some(cap) => {
+                let sql = &self.inner.sql.count_active;
+                Some(cap.admit_in(move |limit| async move { count(tx, sql, limit).await }).await?)
+            }
+            None => None,
+        };
         let stmt = tx.prepare(&self.inner.sql.submit).await?;
-        self.insert(tx, &stmt, task).await
+        let id = self.insert(tx, &stmt, task).await?;
+        if let Some(a) = admission {
+            a.inserted();
+        }
+        Ok(id)
     }
 
-    /// Passes the capacity bound, when there is one (see [`PostgresConfig::max_pending`]).
-    async fn admit<C: GenericClient + Sync>(&self, client: &C) -> Result<Option<Admission<'_>>, QueueError> {
-        match &self.inner.capacity {
-            Some(cap) => cap.admit(client, &self.inner.sql.count_active).await.map(Some),
-            None => Ok(None),
-        }
+    /// Passes the capacity bound, when there is one (see [`PostgresConfig::max_pending`]),
+    /// counting on a connection held only for the count: a submit waiting for room holds no
+    /// pooled connection, so workers can still fetch and complete.
+    async fn admit(&self) -> Result<Option<Admission<'_>>, QueueError> {
+        let Some(cap) = &self.inner.capacity else { return Ok(None) };
+        let admission = cap
+            .admit(move |limit| async move {
+                let client = self.inner.pool.get().await?;
+                count(&**client, &self.inner.sql.count_active, limit).await
+            })
+            .await?;
+        Ok(Some(admission))
     }
 
     fn freed(&self) {
@@ -235,6 +257,12 @@ impl PostgresBackend {
     }
 }
 
+/// Pending + running tasks, counted up to `limit` of each (see `Sql::count_active`).
+async fn count<C: GenericClient + Sync>(client: &C, sql: &str, limit: i64) -> Result<u64, QueueError> {
+    let n: i64 = client.query_one(sql, &[&limit]).await?.get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// The payload as text, refused when it is not JSON (PostgreSQL stores it as `jsonb`).
 fn json_text(payload: &[u8]) -> Result<String, QueueError> {
     let text = std::str::from_utf8(payload).map_err(|e| QueueError::Payload(e.to_string()))?;
@@ -245,10 +273,15 @@ fn json_text(payload: &[u8]) -> Result<String, QueueError> {
 #[async_trait]
 impl Backend for PostgresBackend {
     async fn submit(&self, task: Task, _span: Option<tracing::Span>) -> Result<TaskId, QueueError> {
+        // Admission first: the insert's connection is taken only once there is room.
+        let admission = self.admit().await?;
         let client = self.inner.pool.get().await?;
-        let _admitted = self.admit(&**client).await?;
         let stmt = client.prepare_cached(&self.inner.sql.submit).await?;
-        self.insert(&**client, &stmt, task).await
+        let id = self.insert(&**client, &stmt, task).await?;
+        if let Some(a) = admission {
+            a.inserted();
+        }
+        Ok(id)
     }
 
     async fn fetch(&self, worker: &str, max: usize, lease: Duration) -> Result<Vec<LeasedTask>, QueueError> {

@@ -9,6 +9,9 @@ use crate::backend::memory::WhenFull;
 use crate::error::QueueError;
 use crate::queue::DEFAULT_MAX_PAYLOAD_BYTES;
 
+/// Longest accepted [`PostgresConfig::full_wait`]: one day.
+pub const MAX_FULL_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// Settings of [`super::PostgresBackend`]; every field has a documented default, also when
 /// deserialising (a missing field takes its default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,18 +31,30 @@ pub struct PostgresConfig {
     /// schema; `None` (the default) for no bound. Checked by `submit` and
     /// [`super::PostgresBackend::submit_in`] (not by `submit_many`).
     ///
-    /// Exactness: a process counts exactly when its estimate is within 10% of the bound (or
-    /// older than a second) and serialises its own submits there, so one process submitting
-    /// with `submit` never exceeds the bound. Several processes submitting at once near the
-    /// bound, or `submit_in` transactions not yet committed (invisible to other counts), can
-    /// each pass the same last free place: the overshoot is at most the number of such
-    /// concurrent submits. A pool's retries never count against the bound (the task is
-    /// already counted).
+    /// Must be at least 1 when set ([`PostgresConfig::validate`] refuses `Some(0)`).
+    ///
+    /// Exactness within one process: submits are admitted on an estimate (the last exact count,
+    /// at most a second old, plus this process's admissions since, in flight ones included)
+    /// while it is below 90% of the bound, and on an exact count near it; `submit` of one
+    /// process alone never exceeds the bound.
+    ///
+    /// Across N processes the bound is not exact, because a process does not see the others'
+    /// admissions until they are committed and it counts again: each process may admit, without
+    /// a query, up to 90% of the bound above the count it last saw, for up to a second. In the
+    /// worst case (all N count the same nearly empty table within the same second) the table
+    /// can reach about `N × 90%` of the bound before their next counts see each other's rows
+    /// and stop admitting. Near the bound each submit counts, and only submits of other
+    /// processes racing that count (inserts in flight) slip through: at most one per such
+    /// insert. Tasks added by `submit_in` in transactions not yet committed are invisible to
+    /// other transactions' counts, so each can take a place already taken. Completions and
+    /// retries never add to the count. For a strict bound across processes, submit from one
+    /// process (or leave headroom of `(N − 1) × 90%`).
     pub max_pending: Option<usize>,
     /// What `submit` does when `max_pending` is reached: wait for room (up to
     /// [`PostgresConfig::full_wait`]) or fail at once with [`QueueError::Full`]. Default: wait.
     pub when_full: WhenFull,
-    /// Longest wait for room before [`QueueError::Full`]. Default 30 s. A waiting submit is
+    /// Longest wait for room before [`QueueError::Full`]. Default 30 s, at most
+    /// [`MAX_FULL_WAIT`] (a longer one is refused by [`PostgresConfig::validate`]). A waiting submit is
     /// woken by completions written in this process and counts again every 50 ms for the
     /// others'. Inside `submit_in` the caller's transaction must be READ COMMITTED (the
     /// default) to see room appear.
@@ -68,6 +83,26 @@ impl PostgresConfig {
         Self { schema: schema.into(), ..Self::default() }
     }
 
+    /// Checks the settings that cannot work: `max_pending` of `Some(0)` (no task could ever
+    /// be submitted; use `None` for no bound) and a `full_wait` over [`MAX_FULL_WAIT`].
+    /// [`super::PostgresBackend::connect`] calls it.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::InvalidConfig`] naming the setting.
+    pub fn validate(&self) -> Result<(), QueueError> {
+        if self.max_pending == Some(0) {
+            return Err(QueueError::InvalidConfig("max_pending must be at least 1 (use None for no bound)".into()));
+        }
+        if self.full_wait > MAX_FULL_WAIT {
+            return Err(QueueError::InvalidConfig(format!(
+                "full_wait of {:?} is over the limit of {MAX_FULL_WAIT:?}",
+                self.full_wait
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) fn checked_schema(&self) -> Result<&str, QueueError> {
         let s = self.schema.as_str();
         let ok = !s.is_empty()
@@ -90,5 +125,25 @@ mod tests {
     fn missing_fields_take_their_defaults_when_deserialised() {
         let cfg: PostgresConfig = serde_json::from_str(r#"{"schema": "jobs", "max_pending": 100}"#).unwrap();
         assert_eq!(cfg, PostgresConfig { max_pending: Some(100), ..PostgresConfig::in_schema("jobs") });
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn a_bound_of_zero_is_refused_not_turned_into_one() {
+        let cfg = PostgresConfig { max_pending: Some(0), ..PostgresConfig::default() };
+        let err = cfg.validate().unwrap_err();
+        assert!(matches!(&err, QueueError::InvalidConfig(m) if m.contains("max_pending")), "{err:?}");
+    }
+
+    #[test]
+    fn a_huge_deserialised_full_wait_is_refused_also_in_reject_mode() {
+        let cfg: PostgresConfig = serde_json::from_str(
+            r#"{"max_pending": 5, "when_full": "reject", "full_wait": {"secs": 18446744073709551615, "nanos": 0}}"#,
+        )
+        .unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(matches!(&err, QueueError::InvalidConfig(m) if m.contains("full_wait")), "{err:?}");
+        let at_limit = PostgresConfig { full_wait: MAX_FULL_WAIT, ..cfg };
+        assert!(at_limit.validate().is_ok());
     }
 }

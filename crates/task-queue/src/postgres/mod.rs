@@ -30,7 +30,7 @@ mod rows;
 mod sql;
 
 pub use backend::PostgresBackend;
-pub use config::PostgresConfig;
+pub use config::{PostgresConfig, MAX_FULL_WAIT};
 pub use cron::Cron;
 pub use migrations::MIGRATIONS;
 pub use periodic::{Periodic, PeriodicHandle};
