@@ -75,3 +75,16 @@ async fn a_running_task_sees_its_cancellation_long_before_the_next_heartbeat() {
     }
     pool.shutdown().await;
 }
+
+/// `PostgresBackend::listening` turns true once the LISTEN session is up (seen by the server),
+/// and is false with `listen` off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_reports_the_listen_session() {
+    let Some(db) = perfstack_testkit::require_postgres().await else { return };
+    let backend = PostgresBackend::connect(db.url(), PostgresConfig::in_schema(db.schema())).await.unwrap();
+    assert!(backend.listening(Duration::from_secs(10)).await, "no LISTEN within 10 s");
+    wait_until_listening(&db, Duration::from_secs(10)).await;
+    let off = PostgresConfig { listen: false, ..PostgresConfig::in_schema(db.schema()) };
+    let quiet = PostgresBackend::connect(db.url(), off).await.unwrap();
+    assert!(!quiet.listening(Duration::from_millis(50)).await);
+}

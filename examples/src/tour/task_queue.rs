@@ -132,7 +132,12 @@ async fn durable(url: &str) -> Result<(), SectionError> {
 /// LISTEN/NOTIFY, though the pool heartbeats only once an hour.
 async fn bounded_and_cancel(url: &str, schema: &str) -> Result<(), SectionError> {
     let cfg = PostgresConfig { max_pending: Some(1), when_full: WhenFull::Reject, ..PostgresConfig::in_schema(schema) };
-    let queue = TaskQueue::new(PostgresBackend::connect(url, cfg).await?);
+    let backend = PostgresBackend::connect(url, cfg).await?;
+    // A NOTIFY sent before LISTEN is up is lost (only the hourly heartbeat would see the cancel).
+    if !backend.listening(Duration::from_secs(10)).await {
+        return Err("no LISTEN connection within 10 s".into());
+    }
+    let queue = TaskQueue::new(backend);
     let first = queue.submit(Task::new("sleepy", &())?).await?;
     let refused = queue.submit(Task::new("sleepy", &())?).await;
     println!(
@@ -160,11 +165,22 @@ async fn bounded_and_cancel(url: &str, schema: &str) -> Result<(), SectionError>
             }),
         )
         .start();
-    let since = tokio::time::timeout(Duration::from_secs(10), started).await.map_err(|_| "task did not start")??;
-    queue.cancel(first).await?;
-    let state = wait_final(&queue, first).await?;
-    println!("  cancel of a running task: {state:?} after {:?} (heartbeat: hourly)", since.elapsed());
+    // The pool is shut down on every path, also when the cancel is not seen in time.
+    let result = cancel_running(&queue, first, started).await;
     pool.shutdown().await;
+    result
+}
+
+/// Cancels `id` once its handler started and checks that it ended `Cancelled`.
+async fn cancel_running(
+    queue: &TaskQueue,
+    id: TaskId,
+    started: tokio::sync::oneshot::Receiver<tokio::time::Instant>,
+) -> Result<(), SectionError> {
+    let since = tokio::time::timeout(Duration::from_secs(10), started).await.map_err(|_| "task did not start")??;
+    queue.cancel(id).await?;
+    let state = wait_final(queue, id).await?;
+    println!("  cancel of a running task: {state:?} after {:?} (heartbeat: hourly)", since.elapsed());
     if state != TaskState::Cancelled {
         return Err("the running task was not cancelled".into());
     }

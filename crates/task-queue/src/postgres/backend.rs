@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio_postgres::{GenericClient, NoTls, Statement};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -56,6 +56,8 @@ struct Inner {
     cancels: broadcast::Sender<TaskId>,
     /// The bound on pending + running tasks, when configured.
     capacity: Option<Capacity>,
+    /// True while the LISTEN connection listens to both channels.
+    listening: Arc<watch::Sender<bool>>,
     _stop_listener: DropGuard,
 }
 
@@ -99,14 +101,28 @@ impl PostgresBackend {
         let notify = Arc::new(Notify::new());
         let (cancels, _) = broadcast::channel(1024);
         let stop = CancellationToken::new();
+        let listening = Arc::new(watch::Sender::new(false));
         if cfg.listen {
             let channels = listen::Channels { work: sql.channel.clone(), cancel: sql.cancel_channel.clone() };
-            let sinks = listen::Sinks { work: Arc::clone(&notify), cancels: cancels.clone() };
+            let sinks = listen::Sinks {
+                work: Arc::clone(&notify),
+                cancels: cancels.clone(),
+                listening: Arc::clone(&listening),
+            };
             tokio::spawn(listen::run(pg, channels, sinks, stop.clone()));
         }
         let capacity = cfg.max_pending.map(|max| Capacity::new(max, cfg.when_full, cfg.full_wait));
         Ok(Self {
-            inner: Arc::new(Inner { pool, sql, cfg, notify, cancels, capacity, _stop_listener: stop.drop_guard() }),
+            inner: Arc::new(Inner {
+                pool,
+                sql,
+                cfg,
+                notify,
+                cancels,
+                capacity,
+                listening,
+                _stop_listener: stop.drop_guard(),
+            }),
         })
     }
 
@@ -114,6 +130,20 @@ impl PostgresBackend {
     #[must_use]
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+
+    /// Waits up to `within` until this backend's LISTEN connection listens to its channels, and
+    /// tells whether it does. Until then a new task or a cancel request is seen only by polling
+    /// (a fetch's idle wait, the heartbeat): wait for this before relying on the notifications,
+    /// e.g. a prompt cancel of a running task. `false` at once with
+    /// [`PostgresConfig::listen`] off.
+    pub async fn listening(&self, within: Duration) -> bool {
+        if !self.inner.cfg.listen {
+            return false;
+        }
+        let mut rx = self.inner.listening.subscribe();
+        let on = matches!(tokio::time::timeout(within, rx.wait_for(|on| *on)).await, Ok(Ok(_)));
+        on
     }
 
     /// The schema holding the queue's tables.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +27,8 @@ pub(super) struct Sinks {
     pub(super) work: Arc<Notify>,
     /// Receives the id of a running task to cancel.
     pub(super) cancels: broadcast::Sender<TaskId>,
+    /// True while both channels are listened to.
+    pub(super) listening: Arc<watch::Sender<bool>>,
 }
 
 enum Message {
@@ -43,6 +45,7 @@ pub(super) async fn run(cfg: tokio_postgres::Config, channels: Channels, sinks: 
         match listen_once(&cfg, &channels, &sinks, &stop).await {
             Ok(()) => return,
             Err(e) => {
+                sinks.listening.send_replace(false);
                 tracing::warn!(error = %e, "task queue LISTEN connection failed; polling until it is back");
                 tokio::select! {
                     () = stop.cancelled() => return,
@@ -88,6 +91,7 @@ async fn listen_once(
     for channel in [&channels.cancel, &channels.work] {
         client.batch_execute(&format!("LISTEN \"{channel}\"")).await.map_err(|e| e.to_string())?;
     }
+    sinks.listening.send_replace(true);
     wake(&sinks.work);
     let res = loop {
         tokio::select! {
