@@ -6,6 +6,13 @@
 //! apalis-postgres keeps its tables in a fixed `apalis` schema, so the run creates a database
 //! of its own (`perfstack_peers_<pid>_<time>`), uses it for both queues and drops it at the end.
 //! Run by `scripts/bench.sh` (see docs/decisions/0045-task-queue-apalis-peer-workspace.md).
+//!
+//! Each side runs every phase twice, in the order perfstack, apalis, apalis, perfstack (A-B-B-A),
+//! so that the server's background work left by one side (autovacuum, checkpoints after 100k
+//! updates) falls on both sides alike; jobs/s is each side's mean of its two runs, pickup
+//! percentiles are over both runs' probes together. A probe not picked up within
+//! [`PROBE_WAIT`] is lost: it counts as taking [`PROBE_WAIT`] (so any lost probe puts the p99
+//! at least there) and the figure's note gives the number lost.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +40,8 @@ const PICKUP_CONCURRENCY: usize = 64;
 const PROBE_GAP: Duration = Duration::from_millis(5);
 /// Pickup: the polling fallback when a notification is missed, on both sides.
 const PICKUP_POLL: Duration = Duration::from_secs(5);
+/// How long the pickup phase waits for its last probes; a probe not seen by then is lost.
+const PROBE_WAIT: Duration = Duration::from_secs(30);
 /// No phase of the run may take longer than this.
 const PHASE_LIMIT: Duration = Duration::from_secs(300);
 
@@ -88,17 +97,46 @@ impl Latencies {
         self.0.lock().len()
     }
 
+    /// Waits (at most [`PROBE_WAIT`]) for `count` probes.
     async fn wait(&self, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + PROBE_WAIT;
         while self.len() < count && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
-    fn sorted(&self) -> Vec<f64> {
-        let mut v = self.0.lock().clone();
+    /// The latencies seen of `count` probes, each lost one counted as [`PROBE_WAIT`] (never
+    /// less than it really took).
+    fn probes(&self, count: usize) -> Probes {
+        let mut ms = self.0.lock().clone();
+        let lost = count.saturating_sub(ms.len());
+        ms.extend(std::iter::repeat_n(PROBE_WAIT.as_secs_f64() * 1000.0, lost));
+        Probes { ms, lost }
+    }
+}
+
+/// Pickup latencies (ms) of one side, lost probes included as [`PROBE_WAIT`].
+#[derive(Debug, Default)]
+struct Probes {
+    ms: Vec<f64>,
+    lost: usize,
+}
+
+impl Probes {
+    fn add(&mut self, other: Self) {
+        self.ms.extend(other.ms);
+        self.lost += other.lost;
+    }
+
+    /// (p50, p99); with any probe lost the p99 is at least [`PROBE_WAIT`].
+    fn p50_p99(&self) -> (f64, f64) {
+        let mut v = self.ms.clone();
         v.sort_by(f64::total_cmp);
-        v
+        let (p50, mut p99) = (percentile(&v, 0.5), percentile(&v, 0.99));
+        if self.lost > 0 {
+            p99 = p99.max(PROBE_WAIT.as_secs_f64() * 1000.0);
+        }
+        (p50, p99)
     }
 }
 
@@ -156,15 +194,16 @@ impl RunDb {
 }
 
 /// perfstack: jobs/s draining `n` pre-inserted no-op jobs, every completion written.
-async fn ours_rate(db: &RunDb, n: usize) -> f64 {
-    let cfg = PostgresConfig { pool_size: POOL_SIZE, ..PostgresConfig::in_schema("perfstack_rate") };
+async fn ours_rate(db: &RunDb, n: usize, round: usize) -> f64 {
+    let schema = format!("perfstack_rate_{round}");
+    let cfg = PostgresConfig { pool_size: POOL_SIZE, ..PostgresConfig::in_schema(schema.as_str()) };
     let backend = PostgresBackend::from_config(db.pg.clone(), cfg).await.unwrap();
     for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
         let tasks: Vec<Task> = chunk.iter().map(|_| Task::new("noop", &()).unwrap()).collect();
         backend.submit_many(tasks).await.unwrap();
     }
     let client = db.client().await;
-    client.batch_execute("ANALYZE perfstack_rate.tq_tasks").await.unwrap();
+    client.batch_execute(&format!("ANALYZE {schema}.tq_tasks")).await.unwrap();
     let queue = TaskQueue::new(backend.clone());
     let done = Done::with_target(n as u64);
     let d = Arc::clone(&done);
@@ -184,14 +223,19 @@ async fn ours_rate(db: &RunDb, n: usize) -> f64 {
     pool.shutdown().await; // flushes the last outcome batch
     let secs = start.elapsed().as_secs_f64();
     let completed: i64 =
-        client.query_one("SELECT count(*) FROM perfstack_rate.tq_tasks WHERE state = 3", &[]).await.unwrap().get(0);
+        client.query_one(&format!("SELECT count(*) FROM {schema}.tq_tasks WHERE state = 3"), &[]).await.unwrap().get(0);
     assert_eq!(completed, n as i64, "perfstack: every job's completion is written");
+    drop(queue);
+    drop(backend);
+    // The next phases start without this round's rows (cheap: no dead tuples left behind).
+    client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     n as f64 / secs
 }
 
 /// perfstack: pickup latencies (ms) of `count` probes on an idle pool.
-async fn ours_pickup(db: &RunDb, count: usize) -> Vec<f64> {
-    let cfg = PostgresConfig { pool_size: POOL_SIZE, ..PostgresConfig::in_schema("perfstack_pickup") };
+async fn ours_pickup(db: &RunDb, count: usize, round: usize) -> Probes {
+    let schema = format!("perfstack_pickup_{round}");
+    let cfg = PostgresConfig { pool_size: POOL_SIZE, ..PostgresConfig::in_schema(schema.as_str()) };
     let backend = PostgresBackend::from_config(db.pg.clone(), cfg).await.unwrap();
     let queue = TaskQueue::new(backend);
     let lat = Arc::new(Latencies::default());
@@ -215,7 +259,7 @@ async fn ours_pickup(db: &RunDb, count: usize) -> Vec<f64> {
     }
     lat.wait(count).await;
     pool.shutdown().await;
-    lat.sorted()
+    lat.probes(count)
 }
 
 async fn apalis_pool(db: &RunDb) -> PgPool {
@@ -271,20 +315,23 @@ async fn stop_worker<T>(stop: &Notify, running: tokio::task::JoinHandle<T>, pool
 }
 
 /// apalis: jobs/s draining `n` pre-inserted no-op jobs, every result written.
-async fn apalis_rate(db: &RunDb, n: usize) -> f64 {
+async fn apalis_rate(db: &RunDb, n: usize, round: usize) -> f64 {
     let pool = apalis_pool(db).await;
-    let queue = "noop";
+    let queue = format!("noop_{round}");
+    let queue = queue.as_str();
+    let client = db.client().await;
+    // The same start as perfstack's: no rows of earlier phases (TRUNCATE leaves no dead tuples).
+    client.batch_execute("TRUNCATE apalis.jobs").await.unwrap();
     for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
         let tasks = chunk.iter().map(|_| encoded(&serde_json::Value::Null)).collect();
         let mut tx = pool.begin().await.unwrap();
         apalis_postgres::queries::push_tasks(&mut *tx, queue, tasks).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let client = db.client().await;
     client.batch_execute("ANALYZE apalis.jobs").await.unwrap();
     let done = Done::with_target(n as u64);
     let backend = apalis_backend::<()>(&pool, queue, FETCH_BATCH, Duration::from_secs(1));
-    let worker = WorkerBuilder::new("peers-apalis-rate")
+    let worker = WorkerBuilder::new(format!("peers-apalis-rate-{round}"))
         .backend(backend)
         .data(Arc::clone(&done))
         .concurrency(CONCURRENCY)
@@ -314,12 +361,14 @@ async fn apalis_rate(db: &RunDb, n: usize) -> f64 {
 }
 
 /// apalis: pickup latencies (ms) of `count` probes on an idle worker (LISTEN/NOTIFY).
-async fn apalis_pickup(db: &RunDb, count: usize) -> Vec<f64> {
+async fn apalis_pickup(db: &RunDb, count: usize, round: usize) -> Probes {
     let pool = apalis_pool(db).await;
-    let queue = "probe";
+    db.client().await.batch_execute("TRUNCATE apalis.jobs").await.unwrap();
+    let queue = format!("probe_{round}");
+    let queue = queue.as_str();
     let lat = Arc::new(Latencies::default());
     let backend = apalis_backend::<i64>(&pool, queue, PICKUP_CONCURRENCY, PICKUP_POLL);
-    let worker = WorkerBuilder::new("peers-apalis-pickup")
+    let worker = WorkerBuilder::new(format!("peers-apalis-pickup-{round}"))
         .backend(backend)
         .data(Arc::clone(&lat))
         .concurrency(PICKUP_CONCURRENCY)
@@ -336,7 +385,7 @@ async fn apalis_pickup(db: &RunDb, count: usize) -> Vec<f64> {
     }
     lat.wait(count).await;
     stop_worker(&stop, running, pool).await;
-    lat.sorted()
+    lat.probes(count)
 }
 
 fn main() {
@@ -344,20 +393,33 @@ fn main() {
     rt.block_on(run());
 }
 
-/// Pickup latencies (perfstack, apalis) then jobs/s (perfstack, apalis).
-async fn measure(db: &RunDb, jobs: usize, probes: usize) -> (Vec<f64>, Vec<f64>, f64, f64) {
+/// What one run measured of both sides.
+struct Measured {
+    ours_lat: Probes,
+    theirs_lat: Probes,
+    /// jobs/s of each of the two runs per side.
+    ours: [f64; 2],
+    theirs: [f64; 2],
+}
+
+/// Pickup latencies then jobs/s, each phase in the order perfstack, apalis, apalis, perfstack.
+async fn measure(db: &RunDb, jobs: usize, probes: usize) -> Measured {
     {
         let pool = apalis_pool(db).await;
         PostgresStorage::<()>::setup(&pool).await.unwrap();
         pool.close().await;
     }
-    // Same database, one after the other, perfstack first. Pickup first, on empty tables
-    // (apalis keeps every queue in one `apalis.jobs` table, which the throughput run fills).
-    let ours_lat = ours_pickup(db, probes).await;
-    let theirs_lat = apalis_pickup(db, probes).await;
-    let ours = ours_rate(db, jobs).await;
-    let theirs = apalis_rate(db, jobs).await;
-    (ours_lat, theirs_lat, ours, theirs)
+    // Same database, A-B-B-A: what one side leaves behind for the server (autovacuum,
+    // checkpoints) falls once on each side. Pickup first, on empty tables.
+    let mut ours_lat = ours_pickup(db, probes, 1).await;
+    let mut theirs_lat = apalis_pickup(db, probes, 1).await;
+    theirs_lat.add(apalis_pickup(db, probes, 2).await);
+    ours_lat.add(ours_pickup(db, probes, 2).await);
+    let ours1 = ours_rate(db, jobs, 1).await;
+    let theirs1 = apalis_rate(db, jobs, 1).await;
+    let theirs2 = apalis_rate(db, jobs, 2).await;
+    let ours2 = ours_rate(db, jobs, 2).await;
+    Measured { ours_lat, theirs_lat, ours: [ours1, ours2], theirs: [theirs1, theirs2] }
 }
 
 async fn run() {
@@ -377,26 +439,28 @@ async fn run() {
     let d = Arc::clone(&db);
     let measured = tokio::spawn(async move { measure(&d, jobs, probes).await }).await;
     db.drop_now().await;
-    let (ours_lat, theirs_lat, ours, theirs) = match measured {
+    let m = match measured {
         Ok(m) => m,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("peers-apalis: {e}"),
     };
-
-    let (o50, o99, a50, a99) = (
-        percentile(&ours_lat, 0.5),
-        percentile(&ours_lat, 0.99),
-        percentile(&theirs_lat, 0.5),
-        percentile(&theirs_lat, 0.99),
-    );
+    let (ours, theirs) = ((m.ours[0] + m.ours[1]) / 2.0, (m.theirs[0] + m.theirs[1]) / 2.0);
+    let ((o50, o99), (a50, a99)) = (m.ours_lat.p50_p99(), m.theirs_lat.p50_p99());
+    let (o_lost, a_lost) = (m.ours_lat.lost, m.theirs_lat.lost);
     eprintln!(
-        "peers-apalis: perfstack {ours:.0} jobs/s, apalis {theirs:.0} jobs/s ({:.2}x); pickup p50 {o50:.2} / {a50:.2} ms, \
-         p99 {o99:.2} / {a99:.2} ms",
+        "peers-apalis: perfstack {ours:.0} jobs/s ({:.0}, {:.0}), apalis {theirs:.0} jobs/s ({:.0}, {:.0}) ({:.2}x); \
+         pickup p50 {o50:.2} / {a50:.2} ms, p99 {o99:.2} / {a99:.2} ms, lost probes {o_lost} / {a_lost}",
+        m.ours[0],
+        m.ours[1],
+        m.theirs[0],
+        m.theirs[1],
         ours / theirs
     );
     let setup = format!(
         "{jobs} pre-inserted no-op jobs, {CONCURRENCY} workers, fetch batch {FETCH_BATCH}, {POOL_SIZE} connections on \
-         both sides; time until every completion is written"
+         both sides; time until every completion is written; mean of two runs per side in the order perfstack, \
+         apalis, apalis, perfstack (perfstack {:.0} and {:.0}, apalis {:.0} and {:.0})",
+        m.ours[0], m.ours[1], m.theirs[0], m.theirs[1]
     );
     record(&Figure {
         krate: KRATE.into(),
@@ -408,8 +472,10 @@ async fn run() {
         note: setup.clone(),
     });
     let pickup_note = format!(
-        "{probes} probes one every {PROBE_GAP:?}, idle {PICKUP_CONCURRENCY}-slot pools, LISTEN/NOTIFY with a \
-         {PICKUP_POLL:?} polling fallback on both"
+        "2 × {probes} probes per side (runs in the order perfstack, apalis, apalis, perfstack), one every \
+         {PROBE_GAP:?}, idle {PICKUP_CONCURRENCY}-slot pools, LISTEN/NOTIFY with a {PICKUP_POLL:?} polling fallback \
+         on both; lost probes (not picked up within {PROBE_WAIT:?}, counted as {PROBE_WAIT:?}, p99 then at least \
+         that): perfstack {o_lost}, apalis {a_lost}"
     );
     record(&Figure {
         krate: KRATE.into(),
@@ -432,11 +498,13 @@ async fn run() {
     let table = format!(
         "### Against apalis 1.0 + apalis-postgres (same run, same server)\n\n\
          `bash scripts/bench.sh --quick peers-apalis` (its own cargo workspace, `benches/peers-apalis`). {setup}.\n\n\
-         | | jobs/s | pickup p50 ms | pickup p99 ms | probes |\n|---|---|---|---|---|\n\
-         | perfstack-task-queue | {ours:.0} | {o50:.2} | {o99:.2} | {} |\n\
-         | apalis-postgres 1.0 | {theirs:.0} | {a50:.2} | {a99:.2} | {} |\n",
-        ours_lat.len(),
-        theirs_lat.len(),
+         | | jobs/s (mean of 2) | pickup p50 ms | pickup p99 ms | probes | lost probes |\n|---|---|---|---|---|---|\n\
+         | perfstack-task-queue | {ours:.0} | {o50:.2} | {o99:.2} | {} | {o_lost} |\n\
+         | apalis-postgres 1.0 | {theirs:.0} | {a50:.2} | {a99:.2} | {} | {a_lost} |\n\n\
+         Each side runs each phase twice, in the order perfstack, apalis, apalis, perfstack; a lost probe counts \
+         as {PROBE_WAIT:?}.\n",
+        m.ours_lat.ms.len(),
+        m.theirs_lat.ms.len(),
     );
     let _ = write_section(KRATE, "peers-apalis", &table);
 }
