@@ -58,15 +58,11 @@ where
         let generation = self.inner.generation.load(Ordering::Acquire);
         match self.inner.look_l2(key).await {
             L2Look::Fresh(e) => {
-                if self.inner.generation.load(Ordering::Acquire) == generation {
-                    self.inner.l1.insert(key.to_owned(), e.clone()).await;
-                }
+                self.inner.promote(key, e.clone(), generation).await;
                 Ok(e.value.clone())
             }
             L2Look::Stale(e) => {
-                if self.inner.generation.load(Ordering::Acquire) == generation {
-                    self.inner.l1.insert(key.to_owned(), e.clone()).await;
-                }
+                self.inner.promote(key, e.clone(), generation).await;
                 self.inner.counters.stale_served.add();
                 self.inner.refresh_in_background(key);
                 Ok(e.value.clone())
@@ -102,6 +98,19 @@ where
 }
 
 impl<V: Clone + Send + Sync + 'static> Inner<V> {
+    /// Promotes an L2 hit into L1 unless an invalidation happened since `generation` (read
+    /// before the L2 read). Checked again after the insert: an invalidation that lands between
+    /// the check and the insert found nothing to remove, so the entry is removed here.
+    async fn promote(&self, key: &str, e: Arc<L1Entry<V>>, generation: u64) {
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        self.l1.insert(key.to_owned(), e).await;
+        if self.generation.load(Ordering::Acquire) != generation {
+            self.l1.invalidate(key).await;
+        }
+    }
+
     pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
         let Some(e) = self.l1.get(key).await else {
             self.counters.l1_miss.add();
