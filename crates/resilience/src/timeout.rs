@@ -51,10 +51,14 @@ impl Timeout {
     {
         match tokio::time::timeout(self.duration, fut).await {
             Ok(r) => r.map_err(Error::Inner),
-            Err(_) => {
-                metrics::counter!("perfstack_timeout_elapsed_total").increment(1);
-                Err(Error::Timeout(self.duration))
-            }
+            Err(_) => Err(elapsed(self.duration)),
         }
     }
+}
+
+/// The error of a call that ran out of `duration`, counted in `perfstack_timeout_elapsed_total`
+/// (shared by [`Timeout::call`] and the tower layer).
+pub(crate) fn elapsed<E>(duration: Duration) -> Error<E> {
+    metrics::counter!("perfstack_timeout_elapsed_total").increment(1);
+    Error::Timeout(duration)
 }

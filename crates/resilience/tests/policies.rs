@@ -323,3 +323,41 @@ fn zero_permits_and_bad_durations_are_refused() {
         Err(ConfigError::Zero { .. })
     ));
 }
+
+/// Settings `build()` accepts must never panic at call time: a Retry-After or wait that is too
+/// large to add to an instant is treated as over the budget or as no deadline.
+#[tokio::test(start_paused = true)]
+async fn extreme_durations_accepted_at_build_never_panic_at_call_time() {
+    let retry = Retry::builder("huge").max_attempts(3).max_elapsed(Duration::from_secs(1)).build().unwrap();
+    let calls = AtomicU32::new(0);
+    let r: Result<(), u16> = retry
+        .call_if(
+            |_: &u16| perfstack_resilience::Verdict::RetryAfter(Duration::MAX),
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err(503) }
+            },
+        )
+        .await;
+    assert!(r.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "a Retry-After beyond max_elapsed stops retrying");
+
+    let bulkhead = Bulkhead::builder("huge").max_concurrent(1).max_queue(1).max_wait(Duration::MAX).build().unwrap();
+    let held = bulkhead.try_acquire().unwrap();
+    let waiter = tokio::spawn({
+        let b = bulkhead.clone();
+        async move { b.acquire().await.is_ok() }
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    drop(held);
+    assert!(waiter.await.unwrap(), "a huge max_wait waits like no deadline");
+}
+
+#[test]
+fn budget_settings_that_would_overflow_the_balance_are_refused() {
+    let tiny = BudgetConfig { ratio: 1e-12, ..BudgetConfig::default() };
+    assert!(matches!(RetryBudget::from_config(&tiny), Err(ConfigError::OutOfRange { name: "ratio", .. })));
+    let huge = BudgetConfig { min_per_second: u32::MAX, window: Duration::from_secs(3_600), ..BudgetConfig::default() };
+    assert!(RetryBudget::from_config(&huge).is_err());
+    assert!(RetryBudget::from_config(&BudgetConfig { ratio: 0.0, ..BudgetConfig::default() }).is_ok());
+}

@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{check_nonzero_duration, ConfigError};
 
+/// The smallest non-zero ratio: a withdrawal then costs 1,000 deposits, which keeps the
+/// fixed-point balance exact and far from overflow.
+const MIN_RATIO: f64 = 1e-3;
+/// The most retries `min_per_second` may reserve over one window.
+const MAX_RESERVED_RETRIES: f64 = 1e9;
+
 /// Retry budget settings.
 ///
 /// | field | default |
@@ -40,6 +46,18 @@ impl BudgetConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.ratio.is_finite() || !(0.0..=1000.0).contains(&self.ratio) {
             return Err(ConfigError::OutOfRange { name: "ratio", value: self.ratio, expected: "0 to 1000, finite" });
+        }
+        // Below 1e-3 a withdrawal would cost more than the balance can hold exactly.
+        if self.ratio != 0.0 && self.ratio < MIN_RATIO {
+            return Err(ConfigError::OutOfRange { name: "ratio", value: self.ratio, expected: "0, or 0.001 to 1000" });
+        }
+        // The reserve (min_per_second over the window, in withdrawals) must fit the balance.
+        if f64::from(self.min_per_second) * self.window.as_secs_f64() > MAX_RESERVED_RETRIES {
+            return Err(ConfigError::OutOfRange {
+                name: "min_per_second × window",
+                value: f64::from(self.min_per_second) * self.window.as_secs_f64(),
+                expected: "at most 10⁹ retries reserved per window",
+            });
         }
         check_nonzero_duration("window", self.window)?;
         if self.slots == 0 {

@@ -184,7 +184,8 @@ impl Bulkhead {
             return Err(self.reject());
         }
         let _queued = QueueSlot(&inner.waiting);
-        let deadline = inner.max_wait.map(|d| tokio::time::Instant::now() + d);
+        // A wait too long to represent as an instant is no deadline at all.
+        let deadline = inner.max_wait.and_then(|d| tokio::time::Instant::now().checked_add(d));
         loop {
             let notified = inner.freed.notified();
             tokio::pin!(notified);

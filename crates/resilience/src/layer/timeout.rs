@@ -81,7 +81,7 @@ where
             return Poll::Ready(r.map_err(Error::Inner));
         }
         match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::Timeout(*this.duration))),
+            Poll::Ready(()) => Poll::Ready(Err(crate::timeout::elapsed(*this.duration))),
             Poll::Pending => Poll::Pending,
         }
     }

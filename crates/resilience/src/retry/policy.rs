@@ -172,7 +172,9 @@ impl Retry {
             Verdict::Retry => inner.backoff.next_delay(attempt, previous)?,
         };
         if let (Some(max), Some(t0)) = (inner.max_elapsed, started) {
-            if t0.elapsed() + delay > max {
+            // A huge delay (a Retry-After from a server, a `Duration::MAX` cap) is over any
+            // budget; checked so it never overflows.
+            if t0.elapsed().checked_add(delay).is_none_or(|t| t > max) {
                 return None;
             }
         }
