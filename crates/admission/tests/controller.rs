@@ -29,6 +29,8 @@ fn bad_settings_are_refused_at_build_time() {
     assert!(matches!(PriorityShares::new([0.0, 0.3, 0.3, 0.3, 0.3]), Err(BuildError::SharesTooLarge(_))));
     assert!(matches!(PriorityShares::new([0.0, f64::NAN, 0.0, 0.0, 0.0]), Err(BuildError::Share { .. })));
     assert!(matches!(AdmissionController::builder().queue(10, Duration::ZERO).build(), Err(BuildError::Queue(_))));
+    // A wait that would overflow an instant at the first queued acquire is refused here.
+    assert!(matches!(AdmissionController::builder().queue(10, Duration::MAX).build(), Err(BuildError::Queue(_))));
     assert!(matches!(
         AdmissionController::builder().queue(usize::MAX, Duration::from_secs(1)).build(),
         Err(BuildError::Queue(_))

@@ -15,6 +15,9 @@ use crate::rate::{KeyedRateLimit, RateLimit};
 use crate::BuildError;
 
 const MAX_QUEUE: usize = 1_000_000;
+/// The longest a request may wait in the queue (longer would overflow an instant, and no
+/// client waits that long).
+const MAX_QUEUE_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Builds an [`AdmissionController`]; every setting is checked in [`build`](Self::build).
 ///
@@ -157,7 +160,7 @@ impl AdmissionControllerBuilder {
     ///
     /// # Errors
     ///
-    /// A bad limit, a queue above 10⁶ waiters or with a zero timeout, a window whose `min` is
+    /// A bad limit, a queue above 10⁶ waiters or with a zero timeout or one above a day, a window whose `min` is
     /// zero or above `max`, or `min_samples` of 0.
     pub fn build(self) -> Result<AdmissionController, BuildError> {
         let limit = match self.limit {
@@ -169,6 +172,9 @@ impl AdmissionControllerBuilder {
         }
         if self.queue_capacity > 0 && self.queue_timeout.is_zero() {
             return Err(BuildError::Queue("a queue needs a non-zero timeout"));
+        }
+        if self.queue_timeout > MAX_QUEUE_TIMEOUT {
+            return Err(BuildError::Queue("a queue timeout above one day"));
         }
         let w = self.window;
         if w.min.is_zero() || w.min > w.max {

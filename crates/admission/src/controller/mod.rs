@@ -156,6 +156,7 @@ impl AdmissionController {
             other => return other,
         }
         let tokio_now = Instant::now();
+        // Bounded by build() (at most a day), so this cannot overflow.
         let mut until = tokio_now + inner.queue_timeout;
         if let Some(d) = meta.deadline {
             until = until.min(d);

@@ -28,6 +28,10 @@ impl Drop for Shared {
 impl SchedulerDelay {
     /// Spawns the probe on the current runtime. Pressure reaches 1 at `threshold` of delay.
     ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, like `tokio::spawn`.
+    ///
     /// # Errors
     ///
     /// A zero threshold or interval.
