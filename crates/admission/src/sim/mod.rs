@@ -16,6 +16,7 @@
 //! [`AdmissionController`]: crate::AdmissionController
 
 mod convergence;
+mod error;
 mod report;
 mod rng;
 mod run;
@@ -23,6 +24,7 @@ mod scenario;
 mod server;
 
 pub use convergence::Convergence;
+pub use error::ScenarioError;
 pub use report::{ClassReport, SimReport, WindowPoint};
 pub use rng::SplitMix64;
 pub use run::run;

@@ -9,7 +9,8 @@ use super::report::{ClassReport, SimReport, WindowPoint};
 use super::rng::SplitMix64;
 use super::scenario::Scenario;
 use super::server::{self, Job};
-use crate::{BuildError, Priority, RequestMeta};
+use super::ScenarioError;
+use crate::{Priority, RequestMeta};
 
 const WINDOW: Duration = Duration::from_millis(100);
 
@@ -23,8 +24,10 @@ struct Record {
 ///
 /// # Errors
 ///
-/// A scenario whose controller settings are refused.
-pub async fn run(sc: &Scenario) -> Result<SimReport, BuildError> {
+/// [`ScenarioError`] for a scenario that cannot be simulated (see [`Scenario::validate`]) or
+/// whose controller settings are refused.
+pub async fn run(sc: &Scenario) -> Result<SimReport, ScenarioError> {
+    sc.validate()?;
     let ctl = sc.controller()?;
     let server = server::spawn(sc.server.workers);
     let start = Instant::now();

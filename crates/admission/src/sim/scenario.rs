@@ -1,7 +1,19 @@
 use std::time::Duration;
 
+use super::ScenarioError;
 use crate::limit::{Aimd, AimdConfig, Gradient2, Gradient2Config, Vegas, VegasConfig};
 use crate::{AdmissionController, BuildError, PriorityShares, QueueOrder};
+
+/// Most simulated time: a day of virtual time is already millions of timer events per 1,000 rps.
+const MAX_SIM_TIME: Duration = Duration::from_secs(86_400);
+/// Highest offered load accepted, as a multiple of capacity.
+const MAX_LOAD: f64 = 1_000.0;
+/// Most workers of the server model.
+const MAX_WORKERS: usize = 1_000_000;
+/// Longest service-time parameter (base or mean extra) and client deadline.
+const MAX_TIME_PARAM: Duration = Duration::from_secs(3_600);
+/// Most requests a run may schedule (expected): each is a task and a record.
+const MAX_ARRIVALS: f64 = 1e8;
 
 /// The server: `workers` requests served at once, each taking `base` plus an exponential
 /// extra (mean `extra_mean`) rounded up to whole milliseconds. Whole milliseconds because
@@ -130,6 +142,79 @@ impl Scenario {
     #[must_use]
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Checks that the scenario can be simulated: at least one phase; every load finite, not
+    /// negative and at most 1,000 × capacity; at most a day in all; a warmup shorter than the
+    /// run; a deadline in (0, 1 h]; 1 to 10⁶ workers with a non-zero service time of at most
+    /// 1 h per part; at most 10⁸ requests expected; a mix of finite, non-negative shares summing to 1. [`run`](super::run)
+    /// calls it first.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::Invalid`] naming the first bad setting.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let s = &self.server;
+        if s.workers == 0 || s.workers > MAX_WORKERS {
+            return Err(ScenarioError::invalid("server.workers", format!("{} is not in 1..={MAX_WORKERS}", s.workers)));
+        }
+        for (name, d) in [("server.base", s.base), ("server.extra_mean", s.extra_mean)] {
+            if d > MAX_TIME_PARAM {
+                return Err(ScenarioError::invalid(name, format!("{d:?} is above {MAX_TIME_PARAM:?}")));
+            }
+        }
+        if s.base.is_zero() && s.extra_mean.is_zero() {
+            return Err(ScenarioError::invalid("server", "zero service time (infinite capacity)"));
+        }
+        if self.phases.is_empty() {
+            return Err(ScenarioError::invalid("phases", "no phase: nothing to simulate"));
+        }
+        let mut total = Duration::ZERO;
+        for (i, p) in self.phases.iter().enumerate() {
+            if !p.load.is_finite() || p.load < 0.0 || p.load > MAX_LOAD {
+                return Err(ScenarioError::invalid(
+                    format!("phases[{i}].load"),
+                    format!("{} must be a finite number in [0, {MAX_LOAD}]", p.load),
+                ));
+            }
+            total = total.saturating_add(p.duration);
+            if total > MAX_SIM_TIME {
+                return Err(ScenarioError::invalid("phases", format!("total duration is above {MAX_SIM_TIME:?}")));
+            }
+        }
+        if total.is_zero() {
+            return Err(ScenarioError::invalid("phases", "total duration is zero"));
+        }
+        let arrivals: f64 = self.phases.iter().map(|p| p.load * s.capacity() * p.duration.as_secs_f64()).sum();
+        if arrivals > MAX_ARRIVALS {
+            return Err(ScenarioError::invalid(
+                "phases",
+                format!("{arrivals:.0} expected requests, above {MAX_ARRIVALS:e}"),
+            ));
+        }
+        if self.warmup >= total {
+            return Err(ScenarioError::invalid(
+                "warmup",
+                format!("{:?} leaves nothing measured of a {total:?} run", self.warmup),
+            ));
+        }
+        if self.deadline.is_zero() || self.deadline > MAX_TIME_PARAM {
+            return Err(ScenarioError::invalid(
+                "deadline",
+                format!("{:?} is not in (0, {MAX_TIME_PARAM:?}]", self.deadline),
+            ));
+        }
+        if let Some(i) = self.mix.iter().position(|m| !m.is_finite() || *m < 0.0) {
+            return Err(ScenarioError::invalid(
+                format!("mix[{i}]"),
+                format!("{} must be a finite share >= 0", self.mix[i]),
+            ));
+        }
+        let sum: f64 = self.mix.iter().sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(ScenarioError::invalid("mix", format!("shares sum to {sum}, not 1")));
+        }
+        Ok(())
     }
 
     pub(crate) fn controller(&self) -> Result<Option<AdmissionController>, BuildError> {
