@@ -19,8 +19,24 @@ use crate::{BuildError, Priority};
 /// assert_eq!(s.cap(Priority::Low, 100), 60);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawShares")]
 pub struct PriorityShares {
     reserved: [f64; 5],
+}
+
+/// The serialised form, checked by [`PriorityShares::new`] on the way in, so shares read from
+/// configuration are refused exactly as the constructor refuses them.
+#[derive(Deserialize)]
+struct RawShares {
+    reserved: [f64; 5],
+}
+
+impl TryFrom<RawShares> for PriorityShares {
+    type Error = BuildError;
+
+    fn try_from(raw: RawShares) -> Result<Self, BuildError> {
+        Self::new(raw.reserved)
+    }
 }
 
 impl Default for PriorityShares {
