@@ -196,7 +196,7 @@ impl AdmissionControllerBuilder {
         let caps = self.shares.caps(limit_now).map(AtomicUsize::new);
         let core = Core {
             limit,
-            window: Window::new(clock.now(), 0),
+            window: Window::new(crate::clock::now(&*clock), 0),
             queue: WaitQueue::new(self.queue_capacity, self.queue_order),
             windows: 0,
         };

@@ -101,10 +101,6 @@ pub(crate) const MAX_INFLIGHT: usize = (1 << 24) - 1;
 const ONE: u64 = 1;
 const ONE_ADMITTED: u64 = 1 << 24;
 
-pub(crate) fn priority_label(p: Priority) -> &'static str {
-    ["low", "normal", "high", "urgent", "critical"][p.index()]
-}
-
 impl Inner {
     pub(crate) fn set_limit(&self, limit: usize) {
         let limit = limit.clamp(1, MAX_INFLIGHT);
@@ -182,7 +178,7 @@ impl Inner {
         if !sample && !drop_only && this.queued.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let now = this.clock.now();
+        let now = crate::clock::now(&*this.clock);
         let mut closed: Option<(Sample, usize)> = None;
         {
             let mut core = this.core.lock();

@@ -1,6 +1,5 @@
 use metrics::{Counter, Gauge, Histogram};
 
-use super::inner::priority_label;
 use super::RejectReason;
 use crate::Priority;
 
@@ -27,7 +26,7 @@ impl Handles {
             rejected: RejectReason::ALL.map(|r| {
                 Priority::ALL.map(|p| {
                     metrics::counter!("perfstack_admission_rejected_total", "controller" => n.clone(),
-                        "reason" => r.as_str(), "priority" => priority_label(p))
+                        "reason" => r.as_str(), "priority" => p.as_str())
                 })
             }),
         }

@@ -114,7 +114,7 @@ impl AdmissionController {
         let mut now = Duration::ZERO;
         if let Some(rate) = &inner.rate {
             let checked = if inner.rate_shares_clock {
-                now = inner.clock.now();
+                now = crate::clock::now(&*inner.clock);
                 rate.check_at(now)
             } else {
                 rate.check()
@@ -134,7 +134,7 @@ impl AdmissionController {
             return Err(inner.reject(RejectReason::Concurrency, p, retry));
         };
         if sampled && now.is_zero() {
-            now = inner.clock.now();
+            now = crate::clock::now(&*inner.clock);
         }
         Ok(inner::Released { start: now, outcome: Outcome::Success, sampled, inflight_at_admit: inflight })
     }
@@ -170,7 +170,7 @@ impl AdmissionController {
             }
             if let Some(inflight) = inner.try_take_slot(p.index(), inner::sample_this(inner.sample_every)) {
                 drop(core);
-                let start = inner.clock.now();
+                let start = crate::clock::now(&*inner.clock);
                 return Ok(Permit {
                     inner: Some(Arc::clone(inner)),
                     start,
@@ -193,7 +193,7 @@ impl AdmissionController {
             // A release that ran between our slot check and the store above saw an empty queue:
             // look again, so no slot stays free while we wait.
             if inner.inflight() < inner.caps[p.index()].load(Ordering::Relaxed) {
-                let now = inner.clock.now();
+                let now = crate::clock::now(&*inner.clock);
                 Inner::hand_off(inner, &mut core, now);
             }
             evicted
@@ -206,7 +206,7 @@ impl AdmissionController {
             got = rx => match got {
                 Ok(Ok(mut permit)) => {
                     permit.outcome = Outcome::Success;
-                    permit.start = inner.clock.now();
+                    permit.start = crate::clock::now(&*inner.clock);
                     Ok(permit)
                 }
                 Ok(Err(rejected)) => Err(rejected),

@@ -81,7 +81,7 @@ impl RateLimit {
     /// [`RateLimited`] when the bucket is empty.
     #[inline]
     pub fn check(&self) -> Result<(), RateLimited> {
-        self.check_at(self.inner.clock.now())
+        self.check_at(crate::clock::now(&*self.inner.clock))
     }
 
     /// [`check`](Self::check) at a time already read from this limit's clock.
@@ -104,7 +104,7 @@ impl RateLimit {
     ///
     /// [`RateLimited`] when the bucket is empty.
     pub fn peek(&self) -> Result<(), RateLimited> {
-        let now = nanos(self.inner.clock.now());
+        let now = self.inner.clock.now_nanos();
         let prev = self.inner.tat.load(Ordering::Acquire);
         self.inner.gcra.decide((prev != 0).then_some(prev), now).map(|_| ()).map_err(limited)
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::direct::{limited, nanos};
+use super::direct::limited;
 use super::{Gcra, RateConfigError, RateLimited};
 use crate::clock::{Clock, TokioClock};
 
@@ -115,7 +115,7 @@ impl<K: Hash + Eq> KeyedRateLimit<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let now = nanos(self.inner.clock.now());
+        let now = self.inner.clock.now_nanos();
         let mut shard = self.shard(key).lock();
         if let Some(tat) = shard.get_mut(key) {
             *tat = self.inner.gcra.decide(Some(*tat), now).map_err(limited)?;
@@ -139,7 +139,7 @@ impl<K: Hash + Eq> KeyedRateLimit<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = nanos(self.inner.clock.now());
+        let now = self.inner.clock.now_nanos();
         let tat = self.shard(key).lock().get(key).copied();
         self.inner.gcra.decide(tat, now).map(|_| ()).map_err(limited)
     }
@@ -158,7 +158,7 @@ impl<K: Hash + Eq> KeyedRateLimit<K> {
 
     /// Forgets every key whose bucket is full again (no effect on decisions).
     pub fn retain_recent(&self) {
-        let now = nanos(self.inner.clock.now());
+        let now = self.inner.clock.now_nanos();
         for s in self.inner.shards.iter() {
             s.lock().retain(|_, tat| !self.inner.gcra.is_fresh(*tat, now));
         }
