@@ -44,7 +44,8 @@
 //!   updated when a control window closes)
 //! - `perfstack_admission_rtt_seconds{controller}` (histogram of window mean latency)
 //! - `perfstack_admission_overload_shed_levels{controller}` (gauge)
-//! - `perfstack_admission_redis_errors_total{policy}` (counter, feature `redis`)
+//! - `perfstack_admission_redis_errors_total{policy}`,
+//!   `perfstack_admission_redis_short_circuits_total{policy}` (counters, feature `redis`)
 
 pub mod clock;
 mod controller;

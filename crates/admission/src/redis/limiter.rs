@@ -7,9 +7,12 @@ use fred::clients::Client;
 use fred::interfaces::LuaInterface;
 use fred::types::Key;
 use parking_lot::Mutex;
+use perfstack_resilience::{CircuitBreaker, State};
 
+use super::builder::RedisRateLimitBuilder;
+use super::error::RedisRateError;
 use super::script::GCRA_LUA;
-use crate::rate::{Gcra, RateConfigError, RateLimit, RateLimited};
+use crate::rate::{Gcra, RateLimit, RateLimited};
 
 /// What to do when Redis cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,140 +24,40 @@ pub enum FailPolicy {
     Closed,
 }
 
-/// Errors from the distributed limit.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RedisRateError {
-    /// The request is over the limit.
-    #[error(transparent)]
-    Limited(#[from] RateLimited),
-    /// Redis failed and the policy is fail-closed.
-    #[error("redis unavailable (fail closed): {0}")]
-    Unavailable(#[source] fred::error::Error),
-    /// Redis did not answer within the timeout and the policy is fail-closed.
-    #[error("redis did not answer within {0:?} (fail closed)")]
-    Timeout(Duration),
-}
-
-/// Builds a [`RedisRateLimit`].
-#[derive(Debug)]
-#[must_use]
-pub struct RedisRateLimitBuilder {
-    client: Client,
-    key: String,
-    rate: f64,
-    burst: u64,
-    policy: FailPolicy,
-    lease: Option<u32>,
-    instances: u32,
-    timeout: Duration,
-}
-
-impl RedisRateLimitBuilder {
-    /// How long a round trip may take before Redis counts as unavailable (default 100 ms).
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
-        self
-    }
-
-    /// Fail open (default) or closed.
-    pub fn fail_policy(mut self, p: FailPolicy) -> Self {
-        self.policy = p;
-        self
-    }
-
-    /// Most cells taken per round trip; overrides the default sized from the burst and
-    /// [`instances`](Self::instances). `1` makes every request ask Redis (no lease). Redis
-    /// grants fewer when fewer are free. Cells not used within their own emission time are
-    /// given back to Redis with the next round trip, so a lease never adds to a later burst.
-    pub fn lease_cells(mut self, n: u32) -> Self {
-        self.lease = Some(n);
-        self
-    }
-
-    /// How many instances share the key (a hint, default 2). The default lease is
-    /// `burst / (2 × instances)` cells (1 to 64): all instances together hold at most half
-    /// the burst in leases, so clearly-allowed traffic pays one round trip per lease while
-    /// a burst at any one instance still finds half the bucket in Redis.
-    pub fn instances(mut self, n: u32) -> Self {
-        self.instances = n;
-        self
-    }
-
-    /// Checks the settings and loads the script.
-    ///
-    /// # Errors
-    ///
-    /// A bad rate or burst, a lease of 0 or above the burst. A Redis failure while loading
-    /// the script is not an error: it is loaded again on first use.
-    pub async fn build(self) -> Result<RedisRateLimit, RateConfigError> {
-        let gcra = Gcra::per_second(self.rate, self.burst)?;
-        if self.instances == 0 {
-            return Err(RateConfigError::NotPositive { name: "instances", value: 0.0 });
-        }
-        let lease = self.lease.unwrap_or_else(|| default_lease(self.burst, self.instances));
-        if lease == 0 || u64::from(lease) > self.burst {
-            return Err(RateConfigError::NotPositive { name: "lease_cells (1..=burst)", value: f64::from(lease) });
-        }
-        // The local pre-check: this instance alone may not exceed the global limit either.
-        let local = RateLimit::new(gcra);
-        if self.timeout.is_zero() {
-            return Err(RateConfigError::Interval(self.timeout));
-        }
-        let sha = tokio::time::timeout(self.timeout, self.client.script_load::<Str, _>(GCRA_LUA))
-            .await
-            .ok()
-            .and_then(Result::ok);
-        Ok(RedisRateLimit {
-            inner: Arc::new(Inner {
-                client: self.client,
-                key: Key::from(self.key),
-                args: gcra_args(&gcra),
-                gcra,
-                local,
-                policy: self.policy,
-                lease,
-                round_trips: AtomicU64::new(0),
-                timeout: self.timeout,
-                sha: Mutex::new(sha),
-                leased: Mutex::new(Lease::default()),
-            }),
-        })
-    }
-}
-
-/// `burst / (2 × instances)`, 1 to 64.
-fn default_lease(burst: u64, instances: u32) -> u32 {
-    u32::try_from(burst / (2 * u64::from(instances))).unwrap_or(u32::MAX).clamp(1, 64)
-}
-
 /// Emission interval and tolerance in µs, the script's first two arguments.
-fn gcra_args(gcra: &Gcra) -> [i64; 2] {
+pub(super) fn gcra_args(gcra: &Gcra) -> [i64; 2] {
     let t_us = (gcra.interval_nanos() / 1000).max(1);
     [to_i64(t_us), to_i64(t_us * (gcra.burst() - 1))]
 }
 
 #[derive(Debug, Default)]
-struct Lease {
+pub(super) struct Lease {
     cells: u32,
     until: Option<tokio::time::Instant>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    client: Client,
-    key: Key,
+pub(super) struct Inner {
+    pub(super) client: Client,
+    pub(super) key: Key,
     /// Interval and tolerance in µs, computed once.
-    args: [i64; 2],
-    gcra: Gcra,
-    local: RateLimit,
-    policy: FailPolicy,
-    lease: u32,
-    round_trips: AtomicU64,
-    timeout: Duration,
+    pub(super) args: [i64; 2],
+    pub(super) gcra: Gcra,
+    pub(super) local: RateLimit,
+    pub(super) policy: FailPolicy,
+    pub(super) lease: u32,
+    pub(super) round_trips: AtomicU64,
+    pub(super) short_circuits: AtomicU64,
+    pub(super) timeout: Duration,
     /// A cheap clone (reference counted bytes), taken per call.
-    sha: Mutex<Option<Str>>,
-    leased: Mutex<Lease>,
+    pub(super) sha: Mutex<Option<Str>>,
+    pub(super) leased: Mutex<Lease>,
+    pub(super) breaker: CircuitBreaker,
+    /// The newest breaker generation already logged: one log line per state change.
+    pub(super) logged_generation: AtomicU64,
+    /// Resolved once: a `counter!` lookup per failed call is what an outage cannot afford.
+    pub(super) errors_total: metrics::Counter,
+    pub(super) short_circuits_total: metrics::Counter,
 }
 
 /// A GCRA bucket in Redis shared by every instance that uses the same key.
@@ -170,7 +73,7 @@ struct Inner {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedisRateLimit {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl RedisRateLimit {
@@ -185,6 +88,7 @@ impl RedisRateLimit {
             lease: None,
             instances: 2,
             timeout: Duration::from_millis(100),
+            breaker: None,
         }
     }
 
@@ -192,8 +96,9 @@ impl RedisRateLimit {
     ///
     /// # Errors
     ///
-    /// [`RedisRateError::Limited`] over the limit; [`RedisRateError::Unavailable`] or
-    /// [`RedisRateError::Timeout`] when Redis fails and the policy is fail-closed.
+    /// [`RedisRateError::Limited`] over the limit; when Redis fails and the policy is
+    /// fail-closed, [`RedisRateError::Unavailable`] or [`RedisRateError::Timeout`], or
+    /// [`RedisRateError::CircuitOpen`] (no round trip) once the breaker knows Redis is down.
     pub async fn check(&self) -> Result<(), RedisRateError> {
         let inner = &self.inner;
         inner.local.check()?;
@@ -206,11 +111,35 @@ impl RedisRateLimit {
             // Expired: give the unused cells back with this round trip.
             std::mem::take(&mut l.cells)
         };
+        let permit = match inner.breaker.try_acquire() {
+            Ok(p) => p,
+            Err(open) => {
+                // Redis is known down: the policy now, no round trip, no timeout to wait.
+                if returned > 0 {
+                    // Still owed to Redis: the next round trip gives them back.
+                    let mut l = inner.leased.lock();
+                    l.cells = l.cells.saturating_add(returned);
+                }
+                inner.short_circuits.fetch_add(1, Ordering::Relaxed);
+                inner.short_circuits_total.increment(1);
+                self.log_transition();
+                return match inner.policy {
+                    FailPolicy::Open => Ok(()),
+                    FailPolicy::Closed => Err(RedisRateError::CircuitOpen { retry_after: open.retry_after }),
+                };
+            }
+        };
         inner.round_trips.fetch_add(1, Ordering::Relaxed);
         let answer = match tokio::time::timeout(inner.timeout, self.eval(inner.lease, returned)).await {
             Ok(a) => a.map_err(Some),
             Err(_) => Err(None),
         };
+        if answer.is_ok() {
+            permit.success();
+        } else {
+            permit.failure();
+        }
+        self.log_transition();
         match answer {
             Ok((granted, _)) if granted > 0 => {
                 if granted > 1 {
@@ -226,12 +155,9 @@ impl RedisRateLimit {
             }
             Ok((_, wait_us)) => Err(RateLimited { retry_after: Duration::from_micros(wait_us) }.into()),
             Err(e) => {
-                metrics::counter!("perfstack_admission_redis_errors_total", "policy" => match inner.policy {
-                    FailPolicy::Open => "open",
-                    FailPolicy::Closed => "closed",
-                })
-                .increment(1);
-                tracing::warn!(error = ?e, key = ?inner.key, policy = ?inner.policy, "redis rate limit unavailable");
+                inner.errors_total.increment(1);
+                // Per call at debug only: the breaker's state changes are the warnings.
+                tracing::debug!(error = ?e, key = ?inner.key, policy = ?inner.policy, "redis rate limit round trip failed");
                 match (inner.policy, e) {
                     (FailPolicy::Open, _) => Ok(()),
                     (FailPolicy::Closed, Some(e)) => Err(RedisRateError::Unavailable(e)),
@@ -241,7 +167,41 @@ impl RedisRateLimit {
         }
     }
 
-    /// Round trips to Redis so far (each check that found no leased cell makes one).
+    /// Logs a breaker state change once, by whichever check sees it first.
+    fn log_transition(&self) {
+        let inner = &self.inner;
+        let generation = inner.breaker.generation();
+        if inner.logged_generation.fetch_max(generation, Ordering::Relaxed) >= generation {
+            return;
+        }
+        let (key, policy) = (&inner.key, inner.policy);
+        match inner.breaker.state() {
+            State::Open | State::ForcedOpen => tracing::warn!(
+                key = ?key,
+                policy = ?policy,
+                "redis rate limit: redis unavailable, circuit open; applying the fail policy without round trips"
+            ),
+            State::HalfOpen => tracing::info!(key = ?key, "redis rate limit: probing redis"),
+            _ => {
+                tracing::info!(key = ?key, "redis rate limit: redis answers again, circuit closed");
+            }
+        }
+    }
+
+    /// The circuit breaker guarding the round trip (its state, stats, manual overrides).
+    #[must_use]
+    pub fn circuit_breaker(&self) -> &CircuitBreaker {
+        &self.inner.breaker
+    }
+
+    /// Checks decided by the [`FailPolicy`] without a round trip because the breaker was open.
+    #[must_use]
+    pub fn short_circuits(&self) -> u64 {
+        self.inner.short_circuits.load(Ordering::Relaxed)
+    }
+
+    /// Round trips to Redis so far (each check that found no leased cell and a closed or
+    /// probing breaker makes one).
     #[must_use]
     pub fn round_trips(&self) -> u64 {
         self.inner.round_trips.load(Ordering::Relaxed)
