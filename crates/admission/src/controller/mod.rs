@@ -74,16 +74,21 @@ impl AdmissionController {
     /// `Concurrency`, with a retry hint for rate and concurrency.
     #[inline]
     pub fn try_acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
-        let r = self.admit(meta)?;
-        Ok(Permit {
+        let r = self.admit(meta, false)?;
+        Ok(self.owned(meta.priority, r))
+    }
+
+    #[inline]
+    fn owned(&self, priority: Priority, r: inner::Released) -> Permit {
+        Permit {
             inner: Some(spare::take_or_clone(&self.inner)),
             start: r.start,
-            priority: meta.priority,
+            priority,
             outcome: Outcome::Success,
             armed: true,
             sampled: r.sampled,
             inflight_at_admit: r.inflight_at_admit,
-        })
+        }
     }
 
     /// [`try_acquire`](Self::try_acquire) with a permit that borrows the controller, for work
@@ -97,12 +102,15 @@ impl AdmissionController {
     /// As [`try_acquire`](Self::try_acquire).
     #[inline]
     pub fn try_acquire_ref(&self, meta: &RequestMeta<'_>) -> Result<PermitRef<'_>, Rejected> {
-        let released = self.admit(meta)?;
+        let released = self.admit(meta, false)?;
         Ok(PermitRef { controller: self, priority: meta.priority, released })
     }
 
+    /// The admission decision. With `will_queue` (the caller waits in the queue when the
+    /// concurrency limit is reached) a concurrency refusal is returned uncounted: the request
+    /// is counted once, with its final outcome.
     #[inline]
-    fn admit(&self, meta: &RequestMeta<'_>) -> Result<inner::Released, Rejected> {
+    fn admit(&self, meta: &RequestMeta<'_>, will_queue: bool) -> Result<inner::Released, Rejected> {
         let inner = &self.inner;
         let p = meta.priority;
         if let Some(d) = meta.deadline {
@@ -131,6 +139,9 @@ impl AdmissionController {
             // About one request time from now a slot frees; unknown before the first window.
             // Lock-free: at overload most calls take this path, and must not contend with release().
             let retry = Some(inner.last_rtt()).filter(|d| !d.is_zero());
+            if will_queue {
+                return Err(Rejected::new(RejectReason::Concurrency, p, retry));
+            }
             return Err(inner.reject(RejectReason::Concurrency, p, retry));
         };
         if sampled && now.is_zero() {
@@ -151,9 +162,11 @@ impl AdmissionController {
         let inner = &self.inner;
         let p = meta.priority;
         self.check_store(meta).await?;
-        match self.try_acquire(meta) {
-            Err(r) if r.reason == RejectReason::Concurrency && inner.queue_timeout > Duration::ZERO => {}
-            other => return other,
+        let will_queue = inner.queue_timeout > Duration::ZERO;
+        match self.admit(meta, will_queue) {
+            Ok(r) => return Ok(self.owned(p, r)),
+            Err(r) if r.reason == RejectReason::Concurrency && will_queue => {}
+            Err(r) => return Err(r),
         }
         let tokio_now = Instant::now();
         // Bounded by build() (at most a day), so this cannot overflow.
