@@ -76,10 +76,14 @@ impl RedisRateLimitBuilder {
     ///
     /// # Errors
     ///
-    /// A bad rate or burst, a lease of 0 or above the burst, a zero timeout. A Redis failure
+    /// A bad rate or burst, a rate whose emission interval whole microseconds cannot express
+    /// within 1 % ([`RedisConfigError::RateNotRepresentable`]: above 20,000/s only rates with
+    /// a whole-µs interval, at most 1,000,000/s), a lease of 0 or above the burst, a zero
+    /// timeout. A Redis failure
     /// while loading the script is not an error: it is loaded again on first use.
     pub async fn build(self) -> Result<RedisRateLimit, RedisConfigError> {
         let gcra = Gcra::per_second(self.rate, self.burst)?;
+        let args = gcra_args(&gcra, self.rate)?;
         if self.instances == 0 {
             return Err(RateConfigError::NotPositive { name: "instances", value: 0.0 }.into());
         }
@@ -116,7 +120,7 @@ impl RedisRateLimitBuilder {
             inner: Arc::new(Inner {
                 client: self.client,
                 key: Key::from(self.key),
-                args: gcra_args(&gcra),
+                args,
                 gcra,
                 local,
                 policy: self.policy,

@@ -32,6 +32,18 @@ pub enum RedisConfigError {
     /// A bad rate, burst, lease, instance count or timeout.
     #[error(transparent)]
     Rate(#[from] RateConfigError),
+    /// The script counts in whole microseconds (Redis `TIME`; Lua's doubles cannot hold
+    /// nanoseconds since the epoch exactly), and this rate's emission interval rounded to a
+    /// whole µs would change the rate by more than 1 % (or be 0, above 1,000,000/s).
+    #[error(
+        "rate {rate}/s cannot be kept in Redis: the emission interval is counted in whole microseconds and the nearest rate is {nearest}/s (more than 1 % off); use at most 20000/s, or a rate whose interval is a whole number of microseconds (at most 1000000/s)"
+    )]
+    RateNotRepresentable {
+        /// The rate asked for, per second.
+        rate: f64,
+        /// The nearest rate a whole-µs interval gives.
+        nearest: f64,
+    },
     /// The default circuit breaker could not be built.
     #[error("circuit breaker: {0}")]
     Breaker(#[from] perfstack_resilience::ConfigError),

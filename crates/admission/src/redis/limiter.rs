@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use perfstack_resilience::{CircuitBreaker, State};
 
 use super::builder::RedisRateLimitBuilder;
-use super::error::RedisRateError;
+use super::error::{RedisConfigError, RedisRateError};
 use super::script::GCRA_LUA;
 use crate::rate::{Gcra, RateLimit, RateLimited};
 
@@ -24,10 +24,19 @@ pub enum FailPolicy {
     Closed,
 }
 
-/// Emission interval and tolerance in µs, the script's first two arguments.
-pub(super) fn gcra_args(gcra: &Gcra) -> [i64; 2] {
-    let t_us = (gcra.interval_nanos() / 1000).max(1);
-    [to_i64(t_us), to_i64(t_us * (gcra.burst() - 1))]
+/// Emission interval and tolerance in whole µs, the script's first two arguments. The script
+/// counts in µs because Redis `TIME` is µs and Lua numbers are doubles: nanoseconds since the
+/// epoch (about 1.8e18) are past 2^53 and would lose precision. So the interval is rounded to
+/// the nearest µs, and a rate that rounding moves by more than 1 % is refused rather than
+/// silently changed (above 1,000,000/s the interval would be 0).
+pub(super) fn gcra_args(gcra: &Gcra, rate: f64) -> Result<[i64; 2], RedisConfigError> {
+    let ns = gcra.interval_nanos();
+    let us = (ns + 500) / 1000;
+    if us == 0 || (us * 1000).abs_diff(ns) * 100 > ns {
+        let nearest = 1e6 / us.max(1) as f64;
+        return Err(RedisConfigError::RateNotRepresentable { rate, nearest });
+    }
+    Ok([to_i64(us), to_i64(us.saturating_mul(gcra.burst() - 1))])
 }
 
 #[derive(Debug, Default)]
@@ -40,7 +49,7 @@ pub(super) struct Lease {
 pub(super) struct Inner {
     pub(super) client: Client,
     pub(super) key: Key,
-    /// Interval and tolerance in µs, computed once.
+    /// Interval and tolerance in whole µs, computed once.
     pub(super) args: [i64; 2],
     pub(super) gcra: Gcra,
     pub(super) local: RateLimit,
@@ -256,5 +265,39 @@ impl crate::rate::RateLimitStore for RedisRateLimit {
                 Err(_) => Err(crate::rate::StoreRefusal::Unavailable),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(rate: f64) -> Result<[i64; 2], RedisConfigError> {
+        gcra_args(&Gcra::per_second(rate, 3).unwrap(), rate)
+    }
+
+    #[test]
+    fn whole_microsecond_intervals_are_sent_exactly() {
+        assert_eq!(args(1_000_000.0).unwrap(), [1, 2]);
+        assert_eq!(args(250_000.0).unwrap(), [4, 8]);
+        assert_eq!(args(100.0).unwrap(), [10_000, 20_000]);
+    }
+
+    #[test]
+    fn rounding_within_one_percent_is_accepted() {
+        // 1/15,000 s = 66.67 µs, sent as 67 µs: 0.5 % slower.
+        assert_eq!(args(15_000.0).unwrap()[0], 67);
+    }
+
+    #[test]
+    fn rates_whole_microseconds_cannot_express_are_refused() {
+        for rate in [2_000_000.0, 1e9, 300_000.0, 600_000.0] {
+            let e = args(rate).unwrap_err();
+            assert!(matches!(e, RedisConfigError::RateNotRepresentable { .. }), "{rate}: {e:?}");
+        }
+        let RedisConfigError::RateNotRepresentable { nearest, .. } = args(2_000_000.0).unwrap_err() else {
+            unreachable!()
+        };
+        assert_eq!(nearest, 1_000_000.0);
     }
 }
