@@ -11,12 +11,13 @@ use crate::{AdmissionController, Priority};
 /// # Examples
 ///
 /// ```
+/// use http::HeaderName;
 /// use perfstack_admission::tower::AdmissionLayer;
 /// use perfstack_admission::AdmissionController;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let layer = AdmissionLayer::new(AdmissionController::builder().fixed_limit(64).build()?)
-///     .priority_header("x-priority")
-///     .key_header("x-tenant");
+///     .priority_header(HeaderName::from_static("x-priority"))
+///     .key_header(HeaderName::from_static("x-tenant"));
 /// # let _ = layer; Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -67,18 +68,19 @@ impl AdmissionLayer {
         self
     }
 
-    /// The header the priority is read from (an invalid name disables it).
+    /// The header the priority is read from (default `x-priority`). A typed name, so a
+    /// misspelt one fails where it is written (`HeaderName::from_static` panics at startup on
+    /// an invalid name, `HeaderName::try_from` returns the error) instead of silently turning
+    /// priorities off.
     #[must_use]
-    pub fn priority_header(self, name: &str) -> Self {
-        let h = HeaderName::try_from(name).ok();
-        self.with(|c| c.priority_header = h)
+    pub fn priority_header(self, name: HeaderName) -> Self {
+        self.with(|c| c.priority_header = Some(name))
     }
 
-    /// The header holding the keyed rate-limit key (tenant, client).
+    /// The header holding the keyed rate-limit key (tenant, client); none by default.
     #[must_use]
-    pub fn key_header(self, name: &str) -> Self {
-        let h = HeaderName::try_from(name).ok();
-        self.with(|c| c.key_header = h)
+    pub fn key_header(self, name: HeaderName) -> Self {
+        self.with(|c| c.key_header = Some(name))
     }
 
     /// Priority of requests without (or with an unreadable) priority header.
