@@ -5,7 +5,11 @@
 //! holds across all connections.
 //!
 //! The priority comes from a header (default `x-priority`: `low`, `normal`, `high`, `urgent`,
-//! `critical`) and the keyed rate-limit key from another (none by default).
+//! `critical`), or from a classifier over the request's head
+//! ([`AdmissionLayer::priority_fn`], which then replaces the header), and the keyed
+//! rate-limit key from another header (none by default). A client can send any priority
+//! header it likes: trust it only from an internal proxy, strip or overwrite it at the edge,
+//! or derive the priority from the authenticated identity with `priority_fn`.
 //!
 //! [`AdmissionController`]: crate::AdmissionController
 

@@ -38,9 +38,10 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let config = &self.config;
+        let (priority, req) = classify(config, req);
         if config.controller.never_waits(config.queue) {
             // The common case: decided now, the ready service called now, nothing boxed.
-            let (priority, key) = read_headers(config, req.headers());
+            let key = read_key(config, req.headers());
             let mut meta = RequestMeta::new(priority);
             if let Some(k) = key {
                 meta = meta.key(k);
@@ -58,7 +59,7 @@ where
         // on this thread while the task is parked in the queue (tracing's documented misuse).
         let span = tracing::Span::current();
         ResponseFuture::waiting(Box::pin(async move {
-            let admitted = admit(&config, req.headers()).instrument(span).await;
+            let admitted = admit(&config, priority, req.headers()).instrument(span).await;
             match admitted {
                 Ok(permit) => {
                     let res = inner.call(req).await;
@@ -71,24 +72,37 @@ where
     }
 }
 
-/// The priority (header, else the layer's default) and the rate-limit key (header, if any).
-fn read_headers<'h>(config: &LayerConfig, headers: &'h http::HeaderMap) -> (Priority, Option<&'h str>) {
-    let priority = config
-        .priority_header
-        .as_ref()
-        .and_then(|h| headers.get(h))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<Priority>().ok())
-        .unwrap_or(config.default_priority);
-    let key = config.key_header.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok());
-    (priority, key)
+/// The priority: the layer's classifier when it has one (the header is then not read), else
+/// the header, else the layer's default. Splitting the request into head and body moves it,
+/// nothing more.
+fn classify<B>(config: &LayerConfig, req: Request<B>) -> (Priority, Request<B>) {
+    match &config.priority_fn {
+        Some(f) => {
+            let (parts, body) = req.into_parts();
+            (f(&parts), Request::from_parts(parts, body))
+        }
+        None => {
+            let priority = config
+                .priority_header
+                .as_ref()
+                .and_then(|h| req.headers().get(h))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<Priority>().ok())
+                .unwrap_or(config.default_priority);
+            (priority, req)
+        }
+    }
 }
 
-/// Reads the priority and key headers and asks the controller.
-async fn admit(config: &LayerConfig, headers: &http::HeaderMap) -> Result<crate::Permit, Rejected> {
-    let (priority, key) = read_headers(config, headers);
+/// The rate-limit key (header, if any).
+fn read_key<'h>(config: &LayerConfig, headers: &'h http::HeaderMap) -> Option<&'h str> {
+    config.key_header.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok())
+}
+
+/// Reads the key header and asks the controller.
+async fn admit(config: &LayerConfig, priority: Priority, headers: &http::HeaderMap) -> Result<crate::Permit, Rejected> {
     let mut meta = RequestMeta::new(priority);
-    if let Some(k) = key {
+    if let Some(k) = read_key(config, headers) {
         meta = meta.key(k);
     }
     if config.queue {
