@@ -81,12 +81,14 @@ async fn rejection_says_why_and_when() {
     let e = ctl.try_acquire(&meta(Priority::Critical)).unwrap_err();
     assert_eq!(e.reason, RejectReason::Concurrency);
     assert_eq!(e.reason.http_status(), 503);
+    drop(p);
+    // The concurrency refusal spent no rate cell: the burst's second cell is still there.
+    drop(ctl.try_acquire(&meta(Priority::Critical)).unwrap());
     let e = ctl.try_acquire(&meta(Priority::Critical)).unwrap_err();
     assert_eq!(e.reason, RejectReason::Rate);
     assert_eq!(e.reason.http_status(), 429);
     assert!(e.retry_after.unwrap() <= Duration::from_millis(100));
     assert_eq!(e.retry_after_secs(), Some(1));
-    drop(p);
     let past = meta(Priority::Critical).deadline(Instant::now());
     assert_eq!(ctl.try_acquire(&past).unwrap_err().reason, RejectReason::Deadline);
     let s = ctl.stats();
@@ -242,7 +244,7 @@ impl perfstack_admission::rate::RateLimitStore for CountingStore {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_distributed_store_is_checked_by_acquire_before_a_slot_is_taken() {
+async fn a_distributed_store_refusal_gives_the_slot_back() {
     let ctl = AdmissionController::builder()
         .fixed_limit(10)
         .rate_limit_store(CountingStore(std::sync::atomic::AtomicU32::new(1)))
@@ -251,7 +253,7 @@ async fn a_distributed_store_is_checked_by_acquire_before_a_slot_is_taken() {
     let p = ctl.acquire_now(&meta(Priority::Critical)).await.unwrap();
     let e = ctl.acquire(&meta(Priority::Critical)).await.unwrap_err();
     assert_eq!((e.reason, e.retry_after), (RejectReason::Rate, Some(Duration::from_millis(250))));
-    assert_eq!(ctl.inflight(), 1, "the refused request took no slot");
+    assert_eq!(ctl.inflight(), 1, "the refused request gave its slot back");
     // try_acquire never does I/O: the store is not consulted.
     assert!(ctl.try_acquire(&meta(Priority::Critical)).is_ok());
     drop(p);

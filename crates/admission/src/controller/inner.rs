@@ -242,6 +242,22 @@ impl Inner {
         this.queued.store(core.queue.len(), Ordering::SeqCst);
     }
 
+    /// Gives back a slot taken by a request refused afterwards (by a rate limit or the store):
+    /// it was never admitted, and a waiter in the queue gets the slot, as at a release.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn return_slot(this: &Arc<Inner>, level: usize, counted: bool) {
+        if counted {
+            this.admitted_sampled[level].fetch_sub(1, Ordering::Relaxed);
+        }
+        this.slots.fetch_sub(ONE + ONE_ADMITTED, Ordering::SeqCst);
+        if this.queued.load(Ordering::SeqCst) > 0 {
+            let now = crate::clock::now(&*this.clock);
+            let mut core = this.core.lock();
+            Self::hand_off(this, &mut core, now);
+        }
+    }
+
     /// Undoes a slot taken for a waiter that is gone (the count may keep one sampled extra).
     fn give_back(&self, _level: Priority) {
         self.slots.fetch_sub(ONE + ONE_ADMITTED, Ordering::SeqCst);

@@ -118,23 +118,12 @@ impl AdmissionController {
                 return Err(inner.reject(RejectReason::Deadline, p, None));
             }
         }
-        let sampled = inner::sample_this(inner.sample_every);
-        let mut now = Duration::ZERO;
-        if let Some(rate) = &inner.rate {
-            let checked = if inner.rate_shares_clock {
-                now = crate::clock::now(&*inner.clock);
-                rate.check_at(now)
-            } else {
-                rate.check()
-            };
-            checked.map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
-        }
-        if let (Some(keyed), Some(key)) = (&inner.keyed, meta.key) {
-            keyed.check(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
-        }
+        // Checks that consume nothing come first, then the slot, then the rate cell: a request
+        // refused for overload or concurrency has spent no rate quota.
         if p.index() < inner.shed_levels.load(Ordering::Relaxed) {
             return Err(inner.reject(RejectReason::Overload, p, Some(inner.window.max)));
         }
+        let sampled = inner::sample_this(inner.sample_every);
         let Some(inflight) = inner.try_take_slot(p.index(), sampled) else {
             // About one request time from now a slot frees; unknown before the first window.
             // Lock-free: at overload most calls take this path, and must not contend with release().
@@ -144,10 +133,86 @@ impl AdmissionController {
             }
             return Err(inner.reject(RejectReason::Concurrency, p, retry));
         };
+        let mut now = Duration::ZERO;
+        if let Err(e) = self.take_rate(meta, &mut now) {
+            Inner::return_slot(inner, p.index(), sampled);
+            return Err(e);
+        }
         if sampled && now.is_zero() {
             now = crate::clock::now(&*inner.clock);
         }
         Ok(inner::Released { start: now, outcome: Outcome::Success, sampled, inflight_at_admit: inflight })
+    }
+
+    /// Consumes one cell of the rate limit and of the key's bucket, if configured; `now` is set
+    /// when the clock was read for it.
+    #[inline]
+    fn take_rate(&self, meta: &RequestMeta<'_>, now: &mut Duration) -> Result<(), Rejected> {
+        let inner = &self.inner;
+        let p = meta.priority;
+        if let Some(rate) = &inner.rate {
+            let checked = if inner.rate_shares_clock {
+                *now = crate::clock::now(&*inner.clock);
+                rate.check_at(*now)
+            } else {
+                rate.check()
+            };
+            checked.map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
+        if let (Some(keyed), Some(key)) = (&inner.keyed, meta.key) {
+            keyed.check(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the rate limits would admit the request now, consuming nothing: a request they
+    /// would refuse does not wait in the queue for a slot it could not use.
+    fn peek_rate(&self, meta: &RequestMeta<'_>) -> Result<(), Rejected> {
+        let inner = &self.inner;
+        let p = meta.priority;
+        if let Some(rate) = &inner.rate {
+            rate.peek().map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
+        if let (Some(keyed), Some(key)) = (&inner.keyed, meta.key) {
+            keyed.peek(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
+        Ok(())
+    }
+
+    /// Gives a permit's slot back without a latency sample (its request was refused after the
+    /// slot was taken); a waiter in the queue gets the slot.
+    fn revoke(&self, mut permit: Permit) {
+        permit.armed = false;
+        Inner::return_slot(&self.inner, permit.priority.index(), false);
+    }
+
+    /// The last step of an admission that holds a slot: the rate cell (unless already taken)
+    /// and the distributed store. Either refusing gives the slot back.
+    async fn finish(&self, meta: &RequestMeta<'_>, mut permit: Permit, rate_taken: bool) -> Result<Permit, Rejected> {
+        if !rate_taken {
+            if let Err(e) = self.take_rate(meta, &mut Duration::default()) {
+                self.revoke(permit);
+                return Err(e);
+            }
+        }
+        if self.inner.store.is_none() {
+            return Ok(permit);
+        }
+        // No sample if the caller gives up while the store answers: the drop frees the slot.
+        let outcome = std::mem::replace(&mut permit.outcome, Outcome::Ignore);
+        match self.check_store(meta).await {
+            Ok(()) => {
+                permit.outcome = outcome;
+                if permit.sampled {
+                    permit.start = crate::clock::now(&*self.inner.clock); // the store's delay is not the work's
+                }
+                Ok(permit)
+            }
+            Err(e) => {
+                self.revoke(permit);
+                Err(e)
+            }
+        }
     }
 
     /// Admits the request, waiting in the bounded priority queue when the concurrency limit is
@@ -161,13 +226,13 @@ impl AdmissionController {
     pub async fn acquire(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
         let inner = &self.inner;
         let p = meta.priority;
-        self.check_store(meta).await?;
         let will_queue = inner.queue_timeout > Duration::ZERO;
         match self.admit(meta, will_queue) {
-            Ok(r) => return Ok(self.owned(p, r)),
+            Ok(r) => return self.finish(meta, self.owned(p, r), true).await,
             Err(r) if r.reason == RejectReason::Concurrency && will_queue => {}
             Err(r) => return Err(r),
         }
+        self.peek_rate(meta)?;
         let tokio_now = Instant::now();
         // Bounded by build() (at most a day), so this cannot overflow.
         let mut until = tokio_now + inner.queue_timeout;
@@ -175,24 +240,14 @@ impl AdmissionController {
             until = until.min(d);
         }
         let (tx, rx) = oneshot::channel();
-        let evicted = {
+        let evicted = 'locked: {
             let mut core = inner.core.lock();
             if core.queue.capacity == 0 {
                 drop(core);
                 return Err(inner.reject(RejectReason::QueueFull, p, None));
             }
             if let Some(inflight) = inner.try_take_slot(p.index(), inner::sample_this(inner.sample_every)) {
-                drop(core);
-                let start = crate::clock::now(&*inner.clock);
-                return Ok(Permit {
-                    inner: Some(Arc::clone(inner)),
-                    start,
-                    priority: p,
-                    outcome: Outcome::Success,
-                    armed: true,
-                    sampled: true,
-                    inflight_at_admit: inflight,
-                });
+                break 'locked Err(inflight);
             }
             let evicted = match core.queue.push(p, Waiter { tx, until }, tokio_now) {
                 Enqueue::Queued => None,
@@ -209,7 +264,23 @@ impl AdmissionController {
                 let now = crate::clock::now(&*inner.clock);
                 Inner::hand_off(inner, &mut core, now);
             }
-            evicted
+            Ok(evicted)
+        };
+        let evicted = match evicted {
+            Ok(evicted) => evicted,
+            // A slot freed since admit() looked: take it without waiting.
+            Err(inflight) => {
+                let permit = Permit {
+                    inner: Some(Arc::clone(inner)),
+                    start: crate::clock::now(&*inner.clock),
+                    priority: p,
+                    outcome: Outcome::Success,
+                    armed: true,
+                    sampled: true,
+                    inflight_at_admit: inflight,
+                };
+                return self.finish(meta, permit, false).await;
+            }
         };
         if let Some((w, level, retry)) = evicted {
             let _ = w.tx.send(Err(inner.reject(RejectReason::QueueFull, level, Some(retry))));
@@ -220,7 +291,7 @@ impl AdmissionController {
                 Ok(Ok(mut permit)) => {
                     permit.outcome = Outcome::Success;
                     permit.start = crate::clock::now(&*inner.clock);
-                    Ok(permit)
+                    self.finish(meta, permit, false).await
                 }
                 Ok(Err(rejected)) => Err(rejected),
                 Err(_) => Err(inner.reject(RejectReason::Deadline, p, None)),
@@ -237,8 +308,8 @@ impl AdmissionController {
     /// As [`try_acquire`](Self::try_acquire); a store that refuses gives `Rate` (over the limit)
     /// or `Overload` (unreachable and failing closed).
     pub async fn acquire_now(&self, meta: &RequestMeta<'_>) -> Result<Permit, Rejected> {
-        self.check_store(meta).await?;
-        self.try_acquire(meta)
+        let permit = self.try_acquire(meta)?;
+        self.finish(meta, permit, true).await
     }
 
     async fn check_store(&self, meta: &RequestMeta<'_>) -> Result<(), Rejected> {
