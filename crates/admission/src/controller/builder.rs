@@ -224,6 +224,7 @@ impl AdmissionControllerBuilder {
                 queue_timeout,
                 signals: self.signals,
                 shed_levels: AtomicUsize::new(0),
+                overload_read_at: AtomicU64::new(0),
                 rejected: Default::default(),
                 core: Mutex::new(core),
             }),

@@ -57,6 +57,10 @@ pub(crate) struct Inner {
     pub(crate) signals: Vec<Arc<dyn OverloadSignal>>,
     /// Levels below this index are shed by overload signals.
     pub(crate) shed_levels: AtomicUsize,
+    /// When the signals were last read (clock nanoseconds): admissions read them again once
+    /// this is a shortest window old, so shedding lifts even when no admitted traffic closes
+    /// windows (every request of the shed levels refused).
+    pub(crate) overload_read_at: AtomicU64,
     /// In flight (low 24 bits) and admitted so far (high 40 bits), in one word so that one
     /// atomic operation admits and counts.
     pub(crate) slots: AtomicU64,
@@ -100,6 +104,10 @@ pub(crate) struct Released {
 pub(crate) const MAX_INFLIGHT: usize = (1 << 24) - 1;
 const ONE: u64 = 1;
 const ONE_ADMITTED: u64 = 1 << 24;
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
 impl Inner {
     pub(crate) fn set_limit(&self, limit: usize) {
@@ -274,9 +282,44 @@ impl Inner {
         }
     }
 
+    /// Reads the overload signals again if the last reading is at least a shortest window
+    /// (`window.min`) old at `now`; only the caller that wins the compare-exchange reads them.
+    /// Returns whether it read them.
+    #[inline]
+    pub(crate) fn refresh_overload_if_due(&self, now: Duration) -> bool {
+        let now = duration_nanos(now);
+        let last = self.overload_read_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < duration_nanos(self.window.min) {
+            return false;
+        }
+        if self.overload_read_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return false; // another caller is reading them
+        }
+        self.read_signals();
+        true
+    }
+
+    /// Whether `level`, shed at the last reading, is admitted after reading the signals again
+    /// (if that reading is due). The overload-refusal path: without it, a controller whose
+    /// shed levels are all its traffic would never close a window and never lift shedding.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn overload_lifted(&self, level: usize) -> bool {
+        !self.signals.is_empty()
+            && self.refresh_overload_if_due(crate::clock::now(&*self.clock))
+            && level >= self.shed_levels.load(Ordering::Relaxed)
+    }
+
+    /// Reads every overload signal now (and restarts the refresh interval).
+    pub(crate) fn refresh_overload(&self) -> usize {
+        self.overload_read_at.fetch_max(duration_nanos(crate::clock::now(&*self.clock)), Ordering::Relaxed);
+        self.read_signals()
+    }
+
     /// Reads every overload signal and sets how many levels to shed: none below pressure 1,
     /// then one more level for every 10 % above it; `Critical` is never shed by a signal.
-    pub(crate) fn refresh_overload(&self) -> usize {
+    #[inline(never)]
+    fn read_signals(&self) -> usize {
         let pressure = self.signals.iter().map(|s| s.pressure()).filter(|p| p.is_finite()).fold(0.0_f64, f64::max);
         let shed = if pressure < 1.0 { 0 } else { (1 + ((pressure - 1.0) / 0.1) as usize).min(4) };
         let before = self.shed_levels.swap(shed, Ordering::Relaxed);

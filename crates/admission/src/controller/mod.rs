@@ -120,7 +120,7 @@ impl AdmissionController {
         }
         // Checks that consume nothing come first, then the slot, then the rate cell: a request
         // refused for overload or concurrency has spent no rate quota.
-        if p.index() < inner.shed_levels.load(Ordering::Relaxed) {
+        if p.index() < inner.shed_levels.load(Ordering::Relaxed) && !inner.overload_lifted(p.index()) {
             return Err(inner.reject(RejectReason::Overload, p, Some(inner.window.max)));
         }
         let sampled = inner::sample_this(inner.sample_every);
@@ -138,8 +138,15 @@ impl AdmissionController {
             Inner::return_slot(inner, p.index(), sampled);
             return Err(e);
         }
-        if sampled && now.is_zero() {
-            now = crate::clock::now(&*inner.clock);
+        if sampled {
+            if now.is_zero() {
+                now = crate::clock::now(&*inner.clock);
+            }
+            // Sampled admissions (which read the clock anyway) also re-read due signals, so
+            // shedding starts even while no window closes (every admitted request still running).
+            if !inner.signals.is_empty() {
+                inner.refresh_overload_if_due(now);
+            }
         }
         Ok(inner::Released { start: now, outcome: Outcome::Success, sampled, inflight_at_admit: inflight })
     }
@@ -344,8 +351,9 @@ impl AdmissionController {
         self.inner.inflight()
     }
 
-    /// Reads the overload signals now (they are also read at every window close) and returns
-    /// how many priority levels are shed.
+    /// Reads the overload signals now and returns how many priority levels are shed. They are
+    /// also read at every window close, and by an admission (a refused one of a shed level, or
+    /// a sampled one) when the last reading is a shortest window (`window` `min`) old.
     pub fn refresh_overload(&self) -> usize {
         self.inner.refresh_overload()
     }
