@@ -15,6 +15,28 @@ fn resident_memory_reads_procfs() {
     assert!(ResidentMemory::new(0).is_err());
 }
 
+/// `VmRSS` (kB) agrees with the page count of `/proc/self/statm` times the real page size.
+#[cfg(target_os = "linux")]
+#[test]
+fn resident_memory_agrees_with_statm_and_the_real_page_size() {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let from_statm = pages * rustix::param::page_size() as u64;
+    let rss = ResidentMemory::rss_bytes().unwrap();
+    let (lo, hi) = (rss.min(from_statm) as f64, rss.max(from_statm) as f64);
+    assert!(hi / lo < 1.1, "VmRSS {rss} B, statm {from_statm} B");
+    assert!((1 << 20..1 << 40).contains(&rss), "rss {rss}");
+}
+
+#[test]
+fn process_cpu_is_supported_on_linux() {
+    assert_eq!(ProcessCpu::supported(), cfg!(target_os = "linux"));
+    if cfg!(target_os = "linux") {
+        let s = ProcessCpu::cpu_seconds().unwrap();
+        assert!((0.0..1e6).contains(&s), "{s}");
+    }
+}
+
 #[tokio::test]
 async fn process_cpu_sees_a_busy_loop() {
     let cpu = ProcessCpu::new(0.01).unwrap();

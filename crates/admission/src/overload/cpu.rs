@@ -4,11 +4,11 @@ use parking_lot::Mutex;
 
 use super::{check_threshold, OverloadSignal, ThresholdError};
 
-/// Linux reports process CPU time in clock ticks of 1/100 s on every mainstream platform.
-const TICKS_PER_SEC: f64 = 100.0;
-
 /// Process CPU use from `/proc/self/stat` (user + system time) between two readings, as a
-/// fraction of the machine's cores, divided by a threshold. Returns 0 where procfs is absent.
+/// fraction of the machine's cores, divided by a threshold.
+///
+/// Linux only: elsewhere (no procfs) [`supported`](Self::supported) is false, construction
+/// logs a warning, and the pressure stays 0.
 #[derive(Debug)]
 pub struct ProcessCpu {
     threshold: f64,
@@ -23,21 +23,48 @@ impl ProcessCpu {
     ///
     /// A threshold that is NaN, infinite or not above zero.
     pub fn new(threshold: f64) -> Result<Self, ThresholdError> {
+        let threshold = check_threshold("cpu", threshold)?;
+        if !Self::supported() {
+            tracing::warn!("process CPU overload signal unsupported here (needs Linux procfs): its pressure stays 0");
+        }
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-        Ok(Self { threshold: check_threshold("cpu", threshold)?, cores, last: Mutex::new(None) })
+        Ok(Self { threshold, cores, last: Mutex::new(None) })
     }
 
-    /// CPU seconds used by this process so far.
+    /// Whether this platform can read process CPU time (Linux with `/proc` mounted).
+    #[must_use]
+    pub fn supported() -> bool {
+        ticks_per_second().is_some() && Self::cpu_seconds().is_some()
+    }
+
+    /// CPU seconds used by this process so far; `None` where unsupported.
     #[must_use]
     pub fn cpu_seconds() -> Option<f64> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the command name (which may hold spaces) start at ')'.
-        let rest = stat.rsplit_once(')')?.1;
-        let mut f = rest.split_whitespace();
-        let utime: f64 = f.nth(11)?.parse().ok()?;
-        let stime: f64 = f.next()?.parse().ok()?;
-        Some((utime + stime) / TICKS_PER_SEC)
+        Some(stat_cpu_ticks(&stat)? as f64 / ticks_per_second()?)
     }
+}
+
+/// The kernel's clock tick (`sysconf(_SC_CLK_TCK)`), the unit of `/proc/*/stat` times: 100
+/// on most builds, but not a constant (some kernels and architectures use others).
+#[cfg(target_os = "linux")]
+fn ticks_per_second() -> Option<f64> {
+    Some(rustix::param::clock_ticks_per_second()).filter(|&t| t > 0).map(|t| t as f64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ticks_per_second() -> Option<f64> {
+    None
+}
+
+/// `utime + stime` in clock ticks from the text of `/proc/<pid>/stat`.
+pub(crate) fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    // Fields after the command name (which may hold spaces and ')') start at the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace();
+    let utime: u64 = f.nth(11)?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    utime.checked_add(stime)
 }
 
 impl OverloadSignal for ProcessCpu {
@@ -56,5 +83,34 @@ impl OverloadSignal for ProcessCpu {
     }
     fn name(&self) -> &'static str {
         "cpu"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields 14 and 15 (utime, stime) are 1234 and 56; the command name holds ") (" and spaces.
+    const STAT: &str = "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 12345 0 0 0 1234 56 0 0 20 0 5 0 \
+                        987654 123456789 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0";
+
+    #[test]
+    fn stat_times_are_read_after_the_last_parenthesis() {
+        assert_eq!(stat_cpu_ticks(STAT), Some(1290));
+    }
+
+    #[test]
+    fn malformed_stat_gives_none_not_a_panic() {
+        for bad in ["", "4242 (x", "4242 (x) S 1 2", "4242 (x) S 1 2 3 4 5 6 7 8 9 10 -3 4"] {
+            assert_eq!(stat_cpu_ticks(bad), None, "{bad:?}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_tick_rate_is_the_kernels_not_a_constant() {
+        let t = ticks_per_second().unwrap();
+        assert_eq!(t, rustix::param::clock_ticks_per_second() as f64);
+        assert!((1.0..=100_000.0).contains(&t), "{t}");
     }
 }

@@ -1,9 +1,8 @@
 use super::{check_threshold, OverloadSignal, ThresholdError};
 
-const PAGE: f64 = 4096.0;
-
-/// Resident set size from `/proc/self/statm` divided by a byte limit. Returns 0 where procfs is
-/// absent.
+/// Resident set size (`VmRSS` of `/proc/self/status`, in kB, so no page-size assumption)
+/// divided by a byte limit. Linux only: elsewhere [`rss_bytes`](Self::rss_bytes) is `None`
+/// and the pressure stays 0.
 #[derive(Debug, Clone)]
 pub struct ResidentMemory {
     limit_bytes: f64,
@@ -16,16 +15,30 @@ impl ResidentMemory {
     ///
     /// A zero limit.
     pub fn new(limit_bytes: u64) -> Result<Self, ThresholdError> {
-        Ok(Self { limit_bytes: check_threshold("memory", limit_bytes as f64)? })
+        let limit_bytes = check_threshold("memory", limit_bytes as f64)?;
+        if Self::rss_bytes().is_none() {
+            tracing::warn!(
+                "resident memory overload signal unsupported here (needs Linux procfs): its pressure stays 0"
+            );
+        }
+        Ok(Self { limit_bytes })
     }
 
-    /// This process's RSS in bytes.
+    /// This process's RSS in bytes; `None` where unsupported.
     #[must_use]
     pub fn rss_bytes() -> Option<u64> {
-        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-        let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-        Some((pages * PAGE) as u64)
+        status_vm_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
     }
+}
+
+/// `VmRSS` from the text of `/proc/<pid>/status` (`VmRSS:\t  12345 kB`), in bytes.
+pub(crate) fn status_vm_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let mut f = line.split_whitespace();
+    let kib: u64 = f.next()?.parse().ok()?;
+    // The kernel always writes kB (KiB); anything else is not a format we know.
+    (f.next()? == "kB").then_some(())?;
+    kib.checked_mul(1024)
 }
 
 impl OverloadSignal for ResidentMemory {
@@ -34,5 +47,25 @@ impl OverloadSignal for ResidentMemory {
     }
     fn name(&self) -> &'static str {
         "memory"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "Name:\tperfstack\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t  900000 kB\n\
+                          VmSize:\t  800000 kB\nVmHWM:\t   20000 kB\nVmRSS:\t   12345 kB\nRssAnon:\t    8000 kB\n";
+
+    #[test]
+    fn vm_rss_is_read_in_kib() {
+        assert_eq!(status_vm_rss_bytes(STATUS), Some(12345 * 1024));
+    }
+
+    #[test]
+    fn missing_or_odd_vm_rss_gives_none() {
+        for bad in ["", "Name:\tx\n", "VmRSS:\n", "VmRSS:\t 12 MB\n", "VmRSS:\t x kB\n"] {
+            assert_eq!(status_vm_rss_bytes(bad), None, "{bad:?}");
+        }
     }
 }
