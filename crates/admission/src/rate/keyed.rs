@@ -1,5 +1,5 @@
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Arc;
 
@@ -11,13 +11,16 @@ use crate::clock::{Clock, TokioClock};
 
 const MAX_KEYS: usize = 100_000_000;
 const SHARDS: usize = 16;
+/// Most remembered keys one call examines to make room: eviction never scans a shard.
+const EVICT_STEP: usize = 8;
 
 /// One GCRA bucket per key (tenant, route, client) with a hard bound on remembered keys.
 ///
-/// Keys whose bucket is full again are forgotten first (that loses nothing: a fresh bucket is
-/// the same state). When a shard is still full, the keys closest to a full bucket are evicted,
-/// an eighth of the shard at a time; an evicted key restarts with a full burst, which is the
-/// price of bounded memory under key churn.
+/// A new key that finds its shard full makes room by looking at the 8 longest-unexamined keys of the shard, a constant amount of work under the shard's lock: the
+/// first whose bucket is full again is forgotten (that loses nothing: a fresh bucket is the
+/// same state); if none is, the one closest to a full bucket is evicted, and the others go
+/// to the back of the line. An evicted key restarts with a full burst, which is the price of
+/// bounded memory under key churn.
 ///
 /// # Examples
 ///
@@ -46,8 +49,22 @@ struct Inner<K> {
     gcra: Gcra,
     shard_cap: usize,
     hasher: RandomState,
-    shards: Box<[Mutex<HashMap<K, u64>>]>,
+    shards: Box<[Mutex<Shard<K>>]>,
     clock: Arc<dyn Clock>,
+}
+
+/// The keys of one shard: their buckets' TATs, and every key once in the order eviction
+/// examines them (insertion order, with examined live keys moved to the back).
+#[derive(Debug)]
+struct Shard<K> {
+    tats: HashMap<K, u64>,
+    order: VecDeque<K>,
+}
+
+impl<K> Default for Shard<K> {
+    fn default() -> Self {
+        Self { tats: HashMap::new(), order: VecDeque::new() }
+    }
 }
 
 /// Builds a [`KeyedRateLimit`]; every setting is checked in [`build`](Self::build).
@@ -78,19 +95,20 @@ impl KeyedRateLimitBuilder {
     /// # Errors
     ///
     /// A bad rate or burst ([`Gcra::per_second`]) or `max_keys` of 0 or above 10⁸.
-    pub fn build<K: Hash + Eq>(self) -> Result<KeyedRateLimit<K>, RateConfigError> {
+    pub fn build<K: Hash + Eq + Clone>(self) -> Result<KeyedRateLimit<K>, RateConfigError> {
         let gcra = Gcra::per_second(self.rate, self.burst)?;
         if self.max_keys == 0 || self.max_keys > MAX_KEYS {
             return Err(RateConfigError::MaxKeys { got: self.max_keys, max: MAX_KEYS });
         }
         let shards = SHARDS.min(self.max_keys);
-        let shard_cap = self.max_keys.div_ceil(shards);
+        // Rounded down, so the shards together never hold more than `max_keys`.
+        let shard_cap = self.max_keys / shards;
         Ok(KeyedRateLimit {
             inner: Arc::new(Inner {
                 gcra,
                 shard_cap,
                 hasher: RandomState::new(),
-                shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+                shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
                 clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
             }),
         })
@@ -104,8 +122,9 @@ impl KeyedRateLimit<String> {
     }
 }
 
-impl<K: Hash + Eq> KeyedRateLimit<K> {
-    /// Consumes one cell of `key`'s bucket. The key is copied only the first time it is seen.
+impl<K: Hash + Eq + Clone> KeyedRateLimit<K> {
+    /// Consumes one cell of `key`'s bucket. The key is copied (twice: for the map and the
+    /// eviction order) only the first time it is seen.
     ///
     /// # Errors
     ///
@@ -117,15 +136,17 @@ impl<K: Hash + Eq> KeyedRateLimit<K> {
     {
         let now = self.inner.clock.now_nanos();
         let mut shard = self.shard(key).lock();
-        if let Some(tat) = shard.get_mut(key) {
+        if let Some(tat) = shard.tats.get_mut(key) {
             *tat = self.inner.gcra.decide(Some(*tat), now).map_err(limited)?;
             return Ok(());
         }
         let tat = self.inner.gcra.decide(None, now).map_err(limited)?;
-        if shard.len() >= self.inner.shard_cap {
-            self.evict(&mut shard, now);
+        if shard.tats.len() >= self.inner.shard_cap {
+            evict_one(&mut shard, now, &self.inner.gcra);
         }
-        shard.insert(key.to_owned(), tat);
+        let key = key.to_owned();
+        shard.order.push_back(key.clone());
+        shard.tats.insert(key, tat);
         Ok(())
     }
 
@@ -140,14 +161,14 @@ impl<K: Hash + Eq> KeyedRateLimit<K> {
         Q: Hash + Eq + ?Sized,
     {
         let now = self.inner.clock.now_nanos();
-        let tat = self.shard(key).lock().get(key).copied();
+        let tat = self.shard(key).lock().tats.get(key).copied();
         self.inner.gcra.decide(tat, now).map(|_| ()).map_err(limited)
     }
 
     /// Keys remembered now (never above `max_keys`).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+        self.inner.shards.iter().map(|s| s.lock().tats.len()).sum()
     }
 
     /// True when no key is remembered.
@@ -156,38 +177,101 @@ impl<K: Hash + Eq> KeyedRateLimit<K> {
         self.len() == 0
     }
 
-    /// Forgets every key whose bucket is full again (no effect on decisions).
+    /// Forgets every key whose bucket is full again (no effect on decisions). Scans every key,
+    /// one shard at a time: for a periodic cleanup task, not the request path (which keeps
+    /// memory bounded by itself).
     pub fn retain_recent(&self) {
         let now = self.inner.clock.now_nanos();
         for s in self.inner.shards.iter() {
-            s.lock().retain(|_, tat| !self.inner.gcra.is_fresh(*tat, now));
+            let mut guard = s.lock();
+            let shard = &mut *guard;
+            shard.tats.retain(|_, tat| !self.inner.gcra.is_fresh(*tat, now));
+            let tats = &shard.tats;
+            shard.order.retain(|k| tats.contains_key(k));
         }
     }
 
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<HashMap<K, u64>> {
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<Shard<K>> {
         let i = (self.inner.hasher.hash_one(key) as usize) % self.inner.shards.len();
         &self.inner.shards[i]
     }
+}
 
-    fn evict(&self, shard: &mut HashMap<K, u64>, now: u64) {
-        shard.retain(|_, tat| !self.inner.gcra.is_fresh(*tat, now));
-        if shard.len() < self.inner.shard_cap {
-            return;
-        }
-        // Still full of live keys: drop the eighth closest to a full bucket (smallest TAT).
-        let mut tats: Vec<u64> = shard.values().copied().collect();
-        let cut = (tats.len() / 8).max(1);
-        let (_, threshold, _) = tats.select_nth_unstable(cut - 1);
-        let threshold = *threshold;
-        let mut budget = cut;
-        shard.retain(|_, tat| {
-            if budget > 0 && *tat <= threshold {
-                budget -= 1;
-                false
-            } else {
-                true
+/// Removes one key of a full shard, examining at most [`EVICT_STEP`] keys; returns how many
+/// it examined.
+fn evict_one<K: Hash + Eq>(shard: &mut Shard<K>, now: u64, gcra: &Gcra) -> usize {
+    // The live key closest to a full bucket seen so far: evicted if no fresh key turns up.
+    let mut victim: Option<(K, u64)> = None;
+    let mut examined = 0;
+    while examined < EVICT_STEP {
+        let Some(key) = shard.order.pop_front() else { break };
+        examined += 1;
+        let Some(&tat) = shard.tats.get(&key) else { continue };
+        if gcra.is_fresh(tat, now) {
+            shard.tats.remove(&key);
+            if let Some((v, _)) = victim {
+                shard.order.push_back(v);
             }
-        });
-        tracing::debug!(evicted = cut, "keyed rate limit shard full; evicted the least-indebted keys");
+            return examined;
+        }
+        match &victim {
+            Some((_, best)) if *best <= tat => shard.order.push_back(key),
+            _ => {
+                if let Some((v, _)) = victim.replace((key, tat)) {
+                    shard.order.push_back(v);
+                }
+            }
+        }
+    }
+    if let Some((v, _)) = victim {
+        shard.tats.remove(&v);
+        tracing::trace!("keyed rate limit shard full; evicted a live key");
+    }
+    examined
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn full_shard(n: u64, live_from: u64) -> Shard<u64> {
+        let mut s = Shard::default();
+        for k in 0..n {
+            // Keys below `live_from` have a TAT in the past (fresh), the rest in the future.
+            let tat = if k < live_from { 1 } else { 1_000 + k };
+            s.tats.insert(k, tat);
+            s.order.push_back(k);
+        }
+        s
+    }
+
+    #[test]
+    fn eviction_examines_a_bounded_number_of_keys_in_a_huge_shard() {
+        let gcra = Gcra::per_second(1.0, 1).unwrap();
+        // 100,000 live keys: the old eviction scanned them all (twice) under the lock.
+        let mut s = full_shard(100_000, 0);
+        for round in 1..=1_000 {
+            let examined = evict_one(&mut s, 10, &gcra);
+            assert!(examined <= EVICT_STEP, "examined {examined}");
+            assert_eq!(s.tats.len(), 100_000 - round, "each call frees exactly one place");
+            assert_eq!(s.order.len(), s.tats.len(), "every key once in the eviction order");
+        }
+    }
+
+    #[test]
+    fn a_fresh_key_goes_before_a_live_one_and_the_least_indebted_live_key_next() {
+        let gcra = Gcra::per_second(1.0, 1).unwrap();
+        let mut s = full_shard(16, 0);
+        *s.tats.get_mut(&5).unwrap() = 1; // fresh, among the first 8 examined
+        evict_one(&mut s, 10, &gcra);
+        assert!(!s.tats.contains_key(&5));
+        assert_eq!(s.tats.len(), 15);
+        // No fresh key among the next 8 examined: the smallest TAT among them goes.
+        let mut s = full_shard(16, 0);
+        evict_one(&mut s, 10, &gcra);
+        assert!(!s.tats.contains_key(&0), "key 0 has the smallest TAT of the 8 examined");
+        assert_eq!(s.order.len(), 15);
     }
 }
