@@ -4,7 +4,10 @@
 //! The handler does real work on a bounded resource: a PostgreSQL query (`pg_sleep(5 ms)`) on
 //! a pool of 4 connections when PostgreSQL is reachable, else the same shape in memory (a
 //! 4-slot semaphore and a 5 ms timer). Refused requests get 429/503 with `Retry-After`; the
-//! priority comes from the `x-priority` header.
+//! priority comes from the `x-priority` header, trusted here because the only client is this
+//! program's own load generator; in front of real clients, strip that header at the edge or
+//! derive the priority from the authenticated identity with `AdmissionLayer::priority_fn`
+//! (docs/admission.md, "Trusting the priority header").
 //!
 //! ```text
 //! cargo run -p perfstack-examples --bin admission            # 3 s per run
