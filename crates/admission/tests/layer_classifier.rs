@@ -1,5 +1,5 @@
-//! `AdmissionLayer::priority_fn`: a classifier over the request head decides the priority, and
-//! the (client-controlled) priority header is then ignored.
+//! `AdmissionLayer::priority_fn` / `key_fn`: classifiers over the request head decide the
+//! priority and the rate-limit key, and the (client-controlled) headers are then ignored.
 #![cfg(feature = "tower")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -69,4 +69,30 @@ async fn classifier_decides_priority_on_the_queued_path_too() {
 fn the_layer_with_a_classifier_stays_send_sync_and_cheap_to_clone() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<AdmissionLayer>();
+}
+
+/// The tenant an authentication layer would have put in the extensions.
+#[derive(Clone)]
+struct Tenant(String);
+
+#[tokio::test(start_paused = true)]
+async fn key_fn_keys_the_rate_limit_and_the_key_header_is_ignored() {
+    let ctl = AdmissionController::builder()
+        .fixed_limit(100)
+        .keyed_rate_limit(perfstack_admission::rate::KeyedRateLimit::builder(1.0, 1).build().unwrap())
+        .build()
+        .unwrap();
+    let svc = AdmissionLayer::new(ctl)
+        .key_header(http::HeaderName::from_static("x-tenant"))
+        .key_fn(|req| req.extensions.get::<Tenant>().map(|t| t.0.as_str()))
+        .layer(ok_service());
+    let tenant = |name: &str| {
+        // Every request claims the same tenant in the header; only the extension counts.
+        let mut r = Request::builder().header("x-tenant", "shared").body(String::new()).unwrap();
+        r.extensions_mut().insert(Tenant(name.to_string()));
+        r
+    };
+    assert_eq!(svc.clone().oneshot(tenant("a")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(svc.clone().oneshot(tenant("b")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(svc.clone().oneshot(tenant("a")).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -36,11 +36,15 @@ pub struct AdmissionLayer {
 /// Decides a request's priority from its head (method, URI, headers, extensions).
 pub(crate) type PriorityFn = Arc<dyn Fn(&Parts) -> Priority + Send + Sync>;
 
+/// Finds a request's rate-limit key in its head.
+pub(crate) type KeyFn = Arc<dyn for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync>;
+
 pub(crate) struct LayerConfig {
     pub(crate) controller: AdmissionController,
     pub(crate) priority_fn: Option<PriorityFn>,
     pub(crate) priority_header: Option<HeaderName>,
     pub(crate) key_header: Option<HeaderName>,
+    pub(crate) key_fn: Option<KeyFn>,
     pub(crate) default_priority: Priority,
     pub(crate) queue: bool,
 }
@@ -52,6 +56,7 @@ impl std::fmt::Debug for LayerConfig {
             .field("priority_fn", &self.priority_fn.as_ref().map(|_| "Fn(&Parts) -> Priority"))
             .field("priority_header", &self.priority_header)
             .field("key_header", &self.key_header)
+            .field("key_fn", &self.key_fn.as_ref().map(|_| "Fn(&Parts) -> Option<&str>"))
             .field("default_priority", &self.default_priority)
             .field("queue", &self.queue)
             .finish()
@@ -69,6 +74,7 @@ impl AdmissionLayer {
                 priority_fn: None,
                 priority_header: Some(HeaderName::from_static("x-priority")),
                 key_header: None,
+                key_fn: None,
                 default_priority: Priority::Normal,
                 queue: true,
             }),
@@ -85,6 +91,7 @@ impl AdmissionLayer {
                 priority_fn: old.priority_fn.clone(),
                 priority_header: old.priority_header.clone(),
                 key_header: old.key_header.clone(),
+                key_fn: old.key_fn.clone(),
                 default_priority: old.default_priority,
                 queue: old.queue,
             };
@@ -137,6 +144,33 @@ impl AdmissionLayer {
     #[must_use]
     pub fn key_header(self, name: HeaderName) -> Self {
         self.with(|c| c.key_header = Some(name))
+    }
+
+    /// Finds each request's keyed rate-limit key with `f`, from the request's head (e.g. the
+    /// tenant an authentication layer put in the extensions). When set, the key header is not
+    /// read. `None` checks no keyed limit for that request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perfstack_admission::tower::AdmissionLayer;
+    /// use perfstack_admission::AdmissionController;
+    ///
+    /// #[derive(Clone)]
+    /// struct Tenant(String);
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = AdmissionLayer::new(AdmissionController::builder().fixed_limit(64).build()?)
+    ///     .key_fn(|req| req.extensions.get::<Tenant>().map(|t| t.0.as_str()));
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn key_fn<F>(self, f: F) -> Self
+    where
+        F: for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync + 'static,
+    {
+        let f: KeyFn = Arc::new(f);
+        self.with(|c| c.key_fn = Some(f))
     }
 
     /// Priority of requests without (or with an unreadable) priority header; unused with

@@ -7,7 +7,8 @@
 //! The priority comes from a header (default `x-priority`: `low`, `normal`, `high`, `urgent`,
 //! `critical`), or from a classifier over the request's head
 //! ([`AdmissionLayer::priority_fn`], which then replaces the header), and the keyed
-//! rate-limit key from another header (none by default). A client can send any priority
+//! rate-limit key from another header (none by default) or from
+//! [`AdmissionLayer::key_fn`]. A client can send any priority
 //! header it likes: trust it only from an internal proxy, strip or overwrite it at the edge,
 //! or derive the priority from the authenticated identity with `priority_fn`.
 //!

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 use tracing::Instrument;
@@ -38,15 +39,13 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let config = &self.config;
-        let (priority, req) = classify(config, req);
+        // Head and body apart (moves, no allocation): the classifiers see the head.
+        let (parts, body) = req.into_parts();
         if config.controller.never_waits(config.queue) {
             // The common case: decided now, the ready service called now, nothing boxed.
-            let key = read_key(config, req.headers());
-            let mut meta = RequestMeta::new(priority);
-            if let Some(k) = key {
-                meta = meta.key(k);
-            }
-            return match config.controller.try_acquire(&meta) {
+            let decided = config.controller.try_acquire(&meta(config, &parts));
+            let req = Request::from_parts(parts, body);
+            return match decided {
                 Ok(permit) => ResponseFuture::admitted(self.inner.call(req), permit),
                 Err(rejected) => ResponseFuture::refused(refusal(&rejected)),
             };
@@ -59,7 +58,8 @@ where
         // on this thread while the task is parked in the queue (tracing's documented misuse).
         let span = tracing::Span::current();
         ResponseFuture::waiting(Box::pin(async move {
-            let admitted = admit(&config, priority, req.headers()).instrument(span).await;
+            let admitted = admit(&config, &parts).instrument(span).await;
+            let req = Request::from_parts(parts, body);
             match admitted {
                 Ok(permit) => {
                     let res = inner.call(req).await;
@@ -72,39 +72,41 @@ where
     }
 }
 
-/// The priority: the layer's classifier when it has one (the header is then not read), else
-/// the header, else the layer's default. Splitting the request into head and body moves it,
-/// nothing more.
-fn classify<B>(config: &LayerConfig, req: Request<B>) -> (Priority, Request<B>) {
-    match &config.priority_fn {
-        Some(f) => {
-            let (parts, body) = req.into_parts();
-            (f(&parts), Request::from_parts(parts, body))
-        }
-        None => {
-            let priority = config
-                .priority_header
-                .as_ref()
-                .and_then(|h| req.headers().get(h))
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<Priority>().ok())
-                .unwrap_or(config.default_priority);
-            (priority, req)
-        }
-    }
-}
-
-/// The rate-limit key (header, if any).
-fn read_key<'h>(config: &LayerConfig, headers: &'h http::HeaderMap) -> Option<&'h str> {
-    config.key_header.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok())
-}
-
-/// Reads the key header and asks the controller.
-async fn admit(config: &LayerConfig, priority: Priority, headers: &http::HeaderMap) -> Result<crate::Permit, Rejected> {
-    let mut meta = RequestMeta::new(priority);
-    if let Some(k) = read_key(config, headers) {
+/// The request's priority and rate-limit key.
+fn meta<'p>(config: &LayerConfig, parts: &'p Parts) -> RequestMeta<'p> {
+    let mut meta = RequestMeta::new(priority(config, parts));
+    if let Some(k) = key(config, parts) {
         meta = meta.key(k);
     }
+    meta
+}
+
+/// The layer's classifier when it has one (the header is then not read), else the header,
+/// else the layer's default.
+fn priority(config: &LayerConfig, parts: &Parts) -> Priority {
+    if let Some(f) = &config.priority_fn {
+        return f(parts);
+    }
+    config
+        .priority_header
+        .as_ref()
+        .and_then(|h| parts.headers.get(h))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Priority>().ok())
+        .unwrap_or(config.default_priority)
+}
+
+/// The layer's key function when it has one (the header is then not read), else the header.
+fn key<'p>(config: &LayerConfig, parts: &'p Parts) -> Option<&'p str> {
+    if let Some(f) = &config.key_fn {
+        return f(parts);
+    }
+    config.key_header.as_ref().and_then(|h| parts.headers.get(h)).and_then(|v| v.to_str().ok())
+}
+
+/// Asks the controller, waiting in its queue when the layer queues.
+async fn admit(config: &LayerConfig, parts: &Parts) -> Result<crate::Permit, Rejected> {
+    let meta = meta(config, parts);
     if config.queue {
         config.controller.acquire(&meta).await
     } else {
