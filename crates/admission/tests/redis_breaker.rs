@@ -168,3 +168,9 @@ async fn half_open_probe_closes_the_breaker_when_redis_is_back() {
     limit.check().await.unwrap();
     assert_eq!(limit.round_trips(), trips + 2);
 }
+
+#[test]
+fn the_limit_is_a_cheap_send_sync_handle() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<RedisRateLimit>();
+}
