@@ -35,17 +35,19 @@ struct ContextInner {
 }
 
 impl TaskContext {
-    pub(crate) fn new(task: &LeasedTask) -> Self {
+    /// Takes the leased task's kind, payload and cancellation token by move: each clone of
+    /// them is an atomic on a cache line every worker thread shares.
+    pub(crate) fn new(task: LeasedTask) -> Self {
         Self {
             inner: Arc::new(ContextInner {
                 id: task.id,
-                kind: Arc::clone(&task.kind),
-                payload: Arc::clone(&task.payload),
+                kind: task.kind,
+                payload: task.payload,
                 priority: task.priority,
                 attempt: task.attempt,
                 max_attempts: task.max_attempts,
                 fence: task.fence,
-                cancel: task.cancel.clone(),
+                cancel: task.cancel,
                 settled: AtomicBool::new(false),
             }),
         }

@@ -78,13 +78,15 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     }
 
     let registered = shared.handlers.get(&*task.kind);
-    let ctx = TaskContext::new(&task);
+    let Attempt { id, fence, attempt, max_attempts, backoff, timeout } = Attempt::of(&task);
+    let ctx = TaskContext::new(task);
+    let cancel = ctx.cancellation();
     let started = Instant::now();
     let ended = match registered {
-        None => Ended::Returned(Err(TaskError::Permanent(format!("no handler for kind {:?}", &*task.kind)))),
+        None => Ended::Returned(Err(TaskError::Permanent(format!("no handler for kind {:?}", ctx.kind())))),
         Some(r) => {
             let attempt = AssertUnwindSafe(r.handler.run(ctx.clone())).catch_unwind();
-            let deadline = task.timeout.map(|t| started + t);
+            let deadline = timeout.map(|t| started + t);
             tokio::select! {
                 // Biased: a handler that is ready at once never registers with the kill token.
                 biased;
@@ -99,15 +101,15 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     };
     let elapsed = started.elapsed();
     if shared.track_leases {
-        shared.running.lock().remove(&task.id);
+        shared.running.lock().remove(&id);
     }
     shared.in_flight.fetch_sub(1, Relaxed);
 
     let retry_or_dead = |error: String| {
-        let delay = if task.attempt < task.max_attempts {
+        let delay = if attempt < max_attempts {
             match registered.and_then(|r| r.backoff.as_ref()) {
-                Some(b) => b.delay(task.attempt),
-                None => task.backoff.delay(task.attempt),
+                Some(b) => b.delay(attempt),
+                None => backoff.delay(attempt),
             }
         } else {
             None
@@ -120,7 +122,7 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     let outcome = match ended {
         Ended::Returned(Ok(())) => Outcome::Completed,
         Ended::Returned(Err(TaskError::Permanent(e))) => Outcome::Dead { error: e },
-        Ended::Returned(Err(_)) | Ended::Panicked(_) if task.cancel.is_cancelled() && !shared.kill.is_cancelled() => {
+        Ended::Returned(Err(_)) | Ended::Panicked(_) if cancel.is_cancelled() && !shared.kill.is_cancelled() => {
             Outcome::Cancelled
         }
         Ended::Returned(Err(TaskError::Retry(e))) => retry_or_dead(e),
@@ -130,12 +132,12 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
             retry_or_dead(format!("handler panicked: {msg}"))
         }
         Ended::TimedOut => {
-            task.cancel.cancel();
+            cancel.cancel();
             counters.timed_out.fetch_add(1, Relaxed);
-            retry_or_dead(format!("timed out after {:?}", task.timeout.unwrap_or_default()))
+            retry_or_dead(format!("timed out after {:?}", timeout.unwrap_or_default()))
         }
         Ended::Killed => {
-            task.cancel.cancel();
+            cancel.cancel();
             Outcome::Released
         }
     };
@@ -164,13 +166,36 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
         }
     };
     counters.run.record(elapsed);
-    let m = shared.metrics.kind(&task.kind);
+    let m = shared.metrics.kind(ctx.kind());
     m.outcomes[i].increment(1);
     m.durations[i].record(elapsed.as_secs_f64());
     if ctx.is_settled() && outcome == Outcome::Completed {
         return None; // the handler wrote the completion in its own transaction
     }
-    Some(Completion { id: task.id, fence: task.fence, outcome })
+    Some(Completion { id, fence, outcome })
+}
+
+/// What the runner still needs of a leased task once its context owns the rest.
+struct Attempt {
+    id: crate::task::TaskId,
+    fence: i64,
+    attempt: u32,
+    max_attempts: u32,
+    backoff: crate::backoff::BackoffPolicy,
+    timeout: Option<std::time::Duration>,
+}
+
+impl Attempt {
+    fn of(task: &LeasedTask) -> Self {
+        Self {
+            id: task.id,
+            fence: task.fence,
+            attempt: task.attempt,
+            max_attempts: task.max_attempts,
+            backoff: task.backoff,
+            timeout: task.timeout,
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -1,5 +1,6 @@
 //! The in-memory backend: one process, no durability, bounded with backpressure.
 
+mod ready;
 mod state;
 
 use std::sync::Arc;
@@ -142,20 +143,23 @@ impl Backend for MemoryBackend {
         _lease: Duration,
     ) -> Result<(Vec<TaskId>, Vec<LeasedTask>), QueueError> {
         let now = Instant::now();
-        let (rejected, woke, out, freed) = {
+        let (applied, out, freed) = {
             let mut st = self.inner.state.lock();
-            let (rejected, woke) = st.apply(std::iter::once(done), now);
+            let applied = st.apply_one(done, now);
             let (out, freed) = st.take(max, now);
-            (rejected, woke, out, freed)
+            (applied, out, freed)
         };
+        // What the finished task leaves is dropped here, after the lock.
+        let state::Applied { rejected, woke, leftover } = applied;
+        drop(leftover);
         if freed > 0 {
             self.inner.slots.add_permits(freed);
         }
-        // Retries made ready now wake other workers (rare: completions make nothing ready).
-        for _ in 0..woke.min(64) {
+        // A retry made ready now wakes another worker (rare: completions make nothing ready).
+        if woke {
             self.inner.notify.notify_one();
         }
-        Ok((rejected, out))
+        Ok((rejected.into_iter().collect(), out))
     }
 
     async fn heartbeat(&self, leases: &[(TaskId, i64)], _lease: Duration) -> Result<HeartbeatReply, QueueError> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::ready::Ready;
 use super::MemoryConfig;
 use crate::backend::{Completion, LeasedTask, Outcome};
 use crate::error::QueueError;
@@ -45,11 +46,34 @@ struct Done {
     last_error: Option<String>,
 }
 
+/// What finishing a task leaves behind: shared handles (an atomic on a cache line other
+/// threads touch) and heap blocks, dropped by the caller after it releases the lock.
+#[derive(Debug)]
+pub(super) struct Leftover {
+    _payload: Arc<[u8]>,
+    _span: Option<tracing::Span>,
+    _cancel: Option<CancellationToken>,
+    _unique_key: Option<String>,
+    _tags: Vec<String>,
+    _purged: [Option<Done>; 2],
+}
+
+/// The result of applying one outcome.
+#[derive(Debug)]
+pub(super) struct Applied {
+    /// The outcome was stale (the lease moved on).
+    pub(super) rejected: Option<TaskId>,
+    /// The task is ready again (released, or retried without delay).
+    pub(super) woke: bool,
+    /// To drop outside the lock.
+    pub(super) leftover: Option<Leftover>,
+}
+
 #[derive(Debug)]
 pub(super) struct State {
     epoch: Instant,
     cfg: MemoryConfig,
-    ready: BinaryHeap<Reverse<(i64, u64, i64)>>,
+    ready: Ready,
     delayed: BinaryHeap<Reverse<(Instant, u64, i64)>>,
     /// Pending, delayed, failed (awaiting retry) and running tasks.
     tasks: HashMap<i64, Entry, IdHash>,
@@ -66,7 +90,7 @@ impl State {
         Self {
             epoch,
             cfg,
-            ready: BinaryHeap::new(),
+            ready: Ready::default(),
             delayed: BinaryHeap::new(),
             tasks: HashMap::default(),
             done: HashMap::default(),
@@ -92,7 +116,7 @@ impl State {
         let p = e.task.priority;
         if at <= now {
             let k = self.key(at, p);
-            self.ready.push(Reverse((k, seq, id)));
+            self.ready.push(level(p), (k, seq, id));
             true
         } else {
             self.delayed.push(Reverse((at, seq, id)));
@@ -145,8 +169,9 @@ impl State {
             self.delayed.pop();
             if let Some(e) = self.tasks.get(&id) {
                 if e.seq == seq && matches!(e.state, TaskState::Pending | TaskState::Failed) {
-                    let k = self.key(at, e.task.priority);
-                    self.ready.push(Reverse((k, seq, id)));
+                    let p = e.task.priority;
+                    let k = self.key(at, p);
+                    self.ready.push(level(p), (k, seq, id));
                 }
             }
         }
@@ -166,7 +191,7 @@ impl State {
         let mut out = Vec::with_capacity(max.min(self.ready.len()));
         let mut freed = 0;
         while out.len() < max {
-            let Some(Reverse((_, seq, id))) = self.ready.pop() else { break };
+            let Some((_, seq, id)) = self.ready.pop() else { break };
             let Some(e) = self.tasks.get_mut(&id) else { continue };
             if e.seq != seq || !matches!(e.state, TaskState::Pending | TaskState::Failed) {
                 continue;
@@ -198,22 +223,25 @@ impl State {
         (out, freed)
     }
 
-    fn finish(&mut self, id: i64, state: TaskState, now: Instant) {
-        if let Some(e) = self.tasks.remove(&id) {
-            if let Some(k) = &e.task.unique_key {
-                self.unique.remove(k);
-            }
-            let done = Done {
-                kind: e.task.kind,
-                priority: e.task.priority,
-                state,
-                attempts: e.attempts,
-                max_attempts: e.task.max_attempts,
-                last_error: e.last_error,
-            };
-            self.done.insert(id, done);
-            self.finished.push_back((now, id));
+    /// Moves task `id` to the finished records; returns what the caller should drop once the
+    /// lock is released.
+    fn finish(&mut self, id: i64, state: TaskState, now: Instant) -> Option<Leftover> {
+        let e = self.tasks.remove(&id)?;
+        let Entry { task, attempts, last_error, span, cancel, .. } = e;
+        let Task { kind, payload, priority, max_attempts, unique_key, tags, .. } = task;
+        if let Some(k) = &unique_key {
+            self.unique.remove(k);
         }
+        self.done.insert(id, Done { kind, priority, state, attempts, max_attempts, last_error });
+        self.finished.push_back((now, id));
+        Some(Leftover {
+            _payload: payload,
+            _span: span,
+            _cancel: cancel,
+            _unique_key: unique_key,
+            _tags: tags,
+            _purged: [None, None],
+        })
     }
 
     /// Applies outcomes; returns the rejected (stale) ids and how many tasks became ready.
@@ -221,43 +249,70 @@ impl State {
         let mut rejected = Vec::new();
         let mut woke = 0;
         for c in batch {
-            let id = c.id.0;
-            let Some(e) = self.tasks.get_mut(&id) else {
-                rejected.push(c.id);
-                continue;
-            };
-            if e.state != TaskState::Running || e.fence != c.fence {
-                rejected.push(c.id);
-                continue;
+            let applied = self.apply_one(c, now);
+            rejected.extend(applied.rejected);
+            woke += usize::from(applied.woke);
+        }
+        (rejected, woke)
+    }
+
+    /// Applies one outcome. Finished records beyond the retention are forgotten two at a time
+    /// (one more than each outcome adds, so a backlog drains), which keeps every call O(1);
+    /// [`purge`](Self::purge) forgets them all at once.
+    pub(super) fn apply_one(&mut self, c: Completion, now: Instant) -> Applied {
+        let id = c.id.0;
+        let mut applied = Applied { rejected: None, woke: false, leftover: None };
+        let Some(e) = self.tasks.get_mut(&id) else {
+            applied.rejected = Some(c.id);
+            return applied;
+        };
+        if e.state != TaskState::Running || e.fence != c.fence {
+            applied.rejected = Some(c.id);
+            return applied;
+        }
+        let outcome = match c.outcome {
+            Outcome::Retry { .. } | Outcome::Released if e.cancel_requested => Outcome::Cancelled,
+            o => o,
+        };
+        match outcome {
+            Outcome::Completed => applied.leftover = self.finish(id, TaskState::Completed, now),
+            Outcome::Cancelled => applied.leftover = self.finish(id, TaskState::Cancelled, now),
+            Outcome::Dead { error } => {
+                e.last_error = Some(error);
+                applied.leftover = self.finish(id, TaskState::Dead, now);
             }
-            let outcome = match c.outcome {
-                Outcome::Retry { .. } | Outcome::Released if e.cancel_requested => Outcome::Cancelled,
-                o => o,
-            };
-            match outcome {
-                Outcome::Completed => self.finish(id, TaskState::Completed, now),
-                Outcome::Cancelled => self.finish(id, TaskState::Cancelled, now),
-                Outcome::Dead { error } => {
-                    e.last_error = Some(error);
-                    self.finish(id, TaskState::Dead, now);
-                }
-                Outcome::Retry { delay, error } => {
-                    e.last_error = Some(error);
-                    e.state = TaskState::Failed;
-                    e.cancel = None;
-                    woke += usize::from(self.enqueue(id, now + delay, now));
-                }
-                Outcome::Released => {
-                    e.state = TaskState::Pending;
-                    e.attempts = e.attempts.saturating_sub(1);
-                    e.cancel = None;
-                    let at = e.ready_at;
-                    woke += usize::from(self.enqueue(id, at, now));
-                }
+            Outcome::Retry { delay, error } => {
+                e.last_error = Some(error);
+                e.state = TaskState::Failed;
+                e.cancel = None;
+                applied.woke = self.enqueue(id, now + delay, now);
+            }
+            Outcome::Released => {
+                e.state = TaskState::Pending;
+                e.attempts = e.attempts.saturating_sub(1);
+                e.cancel = None;
+                let at = e.ready_at;
+                applied.woke = self.enqueue(id, at, now);
             }
         }
-        self.purge(now, self.cfg.retention, self.cfg.retention_max);
-        (rejected, woke)
+        if let Some(left) = &mut applied.leftover {
+            for slot in &mut left._purged {
+                *slot = self.purge_one(now);
+            }
+        }
+        applied
+    }
+
+    /// Forgets the oldest finished record if it is past the retention time or beyond the
+    /// retention count.
+    fn purge_one(&mut self, now: Instant) -> Option<Done> {
+        let &(at, id) = self.finished.front()?;
+        let too_many = self.cfg.retention_max > 0 && self.finished.len() > self.cfg.retention_max;
+        if !too_many && now.saturating_duration_since(at) < self.cfg.retention {
+            return None;
+        }
+        self.finished.pop_front();
+        self.done.remove(&id)
     }
 
     pub(super) fn lost(&self, leases: &[(TaskId, i64)]) -> Vec<TaskId> {
@@ -303,7 +358,7 @@ impl State {
         match e.state {
             TaskState::Pending | TaskState::Failed => {
                 let freed = std::mem::take(&mut e.holds_slot);
-                self.finish(id.0, TaskState::Cancelled, now);
+                drop(self.finish(id.0, TaskState::Cancelled, now));
                 (CancelOutcome::Removed, freed)
             }
             TaskState::Running => {
