@@ -210,7 +210,7 @@ impl Inner {
             }
         }
         if let Some((s, limit)) = closed {
-            this.window_closed(&s, limit);
+            this.window_closed(&s, limit, now);
         }
     }
 
@@ -271,14 +271,16 @@ impl Inner {
         self.slots.fetch_sub(ONE + ONE_ADMITTED, Ordering::SeqCst);
     }
 
-    fn window_closed(&self, sample: &Sample, limit: usize) {
+    fn window_closed(&self, sample: &Sample, limit: usize, now: Duration) {
         let inflight = self.inflight();
         self.metrics.limit.set(limit as f64);
         self.metrics.inflight.set(inflight as f64);
         self.metrics.rtt.record(sample.rtt.as_secs_f64());
         tracing::trace!(controller = %self.name, limit, rtt = ?sample.rtt, min_rtt = ?sample.min_rtt, "admission window closed");
+        // On the admissions' schedule (`overload_read_at`), not on top of it: a sampled
+        // admission may have read the signals a moment ago.
         if !self.signals.is_empty() {
-            self.refresh_overload();
+            self.refresh_overload_if_due(now);
         }
     }
 

@@ -13,8 +13,24 @@ use super::{check_threshold, OverloadSignal, ThresholdError};
 pub struct ProcessCpu {
     threshold: f64,
     cores: f64,
-    last: Mutex<Option<(f64, tokio::time::Instant)>>,
+    last: Mutex<Option<Reading>>,
 }
+
+/// The reference point pressure is measured from, and the pressure last measured.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    cpu: f64,
+    at: tokio::time::Instant,
+    pressure: f64,
+}
+
+/// Shortest interval measured: `/proc` counts CPU time in clock ticks (10 ms on most kernels),
+/// so a shorter one would read mostly rounding.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `/proc/self/stat` is one line of about 52 numbers after a command name of at most 15 bytes:
+/// well under this.
+const STAT_BUF: usize = 2048;
 
 impl ProcessCpu {
     /// Pressure reaches 1 when the process uses `threshold` of all cores (0.9 = 90 %).
@@ -40,8 +56,9 @@ impl ProcessCpu {
     /// CPU seconds used by this process so far; `None` where unsupported.
     #[must_use]
     pub fn cpu_seconds() -> Option<f64> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        Some(stat_cpu_ticks(&stat)? as f64 / ticks_per_second()?)
+        let mut buf = [0_u8; STAT_BUF];
+        let stat = super::procfs::read_small("/proc/self/stat", &mut buf)?;
+        Some(stat_cpu_ticks(stat)? as f64 / ticks_per_second()?)
     }
 }
 
@@ -68,18 +85,26 @@ pub(crate) fn stat_cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 impl OverloadSignal for ProcessCpu {
+    /// CPU use since the previous reading. A reading less than 10 ms after the previous one
+    /// returns the pressure last measured and keeps the old reference point: several readers
+    /// (two controllers sharing this signal, or a controller's admission and window close)
+    /// may read it close together, and a shorter interval must not reset it to 0 (which would
+    /// lift shedding while the process is still busy).
     fn pressure(&self) -> f64 {
-        let Some(cpu) = Self::cpu_seconds() else { return 0.0 };
-        let now = tokio::time::Instant::now();
         let mut last = self.last.lock();
-        let prev = last.replace((cpu, now));
-        match prev {
-            Some((c0, t0)) if now.duration_since(t0) >= Duration::from_millis(10) => {
-                let used = (cpu - c0) / now.duration_since(t0).as_secs_f64() / self.cores;
-                used / self.threshold
+        let now = tokio::time::Instant::now();
+        if let Some(r) = *last {
+            if now.duration_since(r.at) < MIN_INTERVAL {
+                return r.pressure;
             }
-            _ => 0.0,
         }
+        let Some(cpu) = Self::cpu_seconds() else { return 0.0 };
+        let pressure = match *last {
+            Some(r) => (cpu - r.cpu) / now.duration_since(r.at).as_secs_f64() / self.cores / self.threshold,
+            None => 0.0,
+        };
+        *last = Some(Reading { cpu, at: now, pressure });
+        pressure
     }
     fn name(&self) -> &'static str {
         "cpu"

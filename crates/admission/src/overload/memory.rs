@@ -27,7 +27,9 @@ impl ResidentMemory {
     /// This process's RSS in bytes; `None` where unsupported.
     #[must_use]
     pub fn rss_bytes() -> Option<u64> {
-        status_vm_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
+        // About 1.5 kB on current kernels; read without allocating (see `OverloadSignal`).
+        let mut buf = [0_u8; 8192];
+        status_vm_rss_bytes(super::procfs::read_small("/proc/self/status", &mut buf)?)
     }
 }
 
