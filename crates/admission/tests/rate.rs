@@ -104,3 +104,28 @@ fn stale_keys_are_forgotten_without_changing_decisions() {
     l.check("b").unwrap();
     assert!(l.check("b").is_err());
 }
+
+/// A request its tenant's limit refuses spends no cell of the global limit: an abusive tenant
+/// cannot use up the global quota its own limit already refuses it.
+#[tokio::test(start_paused = true)]
+async fn a_tenant_refused_by_its_keyed_limit_spends_no_global_cell() {
+    use perfstack_admission::{AdmissionController, Priority, RejectReason, RequestMeta};
+    let ctl = AdmissionController::builder()
+        .fixed_limit(1000)
+        .rate_limit(RateLimit::per_second(10.0, 10).unwrap())
+        .keyed_rate_limit(KeyedRateLimit::builder(1.0, 1).build().unwrap())
+        .build()
+        .unwrap();
+    let abuser: Vec<_> = (0..12)
+        .map(|_| ctl.try_acquire(&RequestMeta::new(Priority::Normal).key("abuser")).map(drop).map_err(|e| e.reason))
+        .collect();
+    assert_eq!(abuser[0], Ok(()));
+    assert!(abuser[1..].iter().all(|r| *r == Err(RejectReason::Rate)), "{abuser:?}");
+    // One global cell spent (the abuser's admitted request): nine are left for the others.
+    for i in 0..9 {
+        let tenant = format!("innocent-{i}");
+        assert!(ctl.try_acquire(&RequestMeta::new(Priority::Normal).key(&tenant)).is_ok(), "tenant {i}");
+    }
+    let err = ctl.try_acquire(&RequestMeta::new(Priority::Normal).key("one-more")).unwrap_err();
+    assert_eq!(err.reason, RejectReason::Rate, "the global burst of 10 is spent now");
+}

@@ -153,10 +153,19 @@ impl AdmissionController {
 
     /// Consumes one cell of the rate limit and of the key's bucket, if configured; `now` is set
     /// when the clock was read for it.
+    ///
+    /// A request either limit refuses spends neither: the key's bucket is peeked first, so a
+    /// tenant over its own limit does not spend the global cells other tenants need; then the
+    /// global cell is taken, then the key's. Only a race (another request of the same key
+    /// takes its last cell between the peek and the take) spends a global cell for nothing.
     #[inline]
     fn take_rate(&self, meta: &RequestMeta<'_>, now: &mut Duration) -> Result<(), Rejected> {
         let inner = &self.inner;
         let p = meta.priority;
+        let keyed = inner.keyed.as_ref().zip(meta.key);
+        if let (Some((keyed, key)), Some(_)) = (keyed, &inner.rate) {
+            keyed.peek(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
+        }
         if let Some(rate) = &inner.rate {
             let checked = if inner.rate_shares_clock {
                 *now = crate::clock::now(&*inner.clock);
@@ -166,7 +175,7 @@ impl AdmissionController {
             };
             checked.map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
         }
-        if let (Some(keyed), Some(key)) = (&inner.keyed, meta.key) {
+        if let Some((keyed, key)) = keyed {
             keyed.check(key).map_err(|e| inner.reject(RejectReason::Rate, p, Some(e.retry_after)))?;
         }
         Ok(())
