@@ -129,3 +129,21 @@ async fn a_tenant_refused_by_its_keyed_limit_spends_no_global_cell() {
     let err = ctl.try_acquire(&RequestMeta::new(Priority::Normal).key("one-more")).unwrap_err();
     assert_eq!(err.reason, RejectReason::Rate, "the global burst of 10 is spent now");
 }
+
+/// `max_keys` bounds all keys together, not each shard: with exactly `max_keys` live keys none
+/// is forgotten (a forgotten key would come back with a full burst and be admitted again).
+#[test]
+fn no_live_key_is_evicted_while_the_total_fits_in_max_keys() {
+    for max_keys in [1, 2, 3, 10, 16, 17, 40, 100] {
+        let clock = ManualClock::default();
+        let l: KeyedRateLimit =
+            KeyedRateLimit::builder(1.0, 1).max_keys(max_keys).clock(Arc::new(clock.clone())).build().unwrap();
+        let keys: Vec<String> = (0..max_keys).map(|i| format!("route-{i}")).collect();
+        let mut admitted = 0;
+        for _round in 0..5 {
+            admitted += keys.iter().filter(|k| l.check(k.as_str()).is_ok()).count();
+        }
+        assert_eq!(admitted, max_keys, "max_keys {max_keys}: each key's burst of 1, once");
+        assert_eq!(l.len(), max_keys);
+    }
+}

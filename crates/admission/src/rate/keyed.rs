@@ -1,6 +1,7 @@
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -16,11 +17,14 @@ const EVICT_STEP: usize = 8;
 
 /// One GCRA bucket per key (tenant, route, client) with a hard bound on remembered keys.
 ///
-/// A new key that finds its shard full makes room by looking at the 8 longest-unexamined keys of the shard, a constant amount of work under the shard's lock: the
-/// first whose bucket is full again is forgotten (that loses nothing: a fresh bucket is the
-/// same state); if none is, the one closest to a full bucket is evicted, and the others go
-/// to the back of the line. An evicted key restarts with a full burst, which is the price of
-/// bounded memory under key churn.
+/// The bound is on all keys together (one counter across the 16 shards): no key is forgotten
+/// while fewer than `max_keys` are remembered. A new key that finds `max_keys` remembered
+/// makes room by looking at the 8 longest-unexamined keys of its shard (of another shard if
+/// its own is empty), a constant amount of work under one shard's lock: the first whose
+/// bucket is full again is forgotten (that loses nothing: a fresh bucket is the same state);
+/// if none is, the one closest to a full bucket is evicted, and the others go to the back of
+/// the line. An evicted key restarts with a full burst, which is the price of bounded memory
+/// under key churn.
 ///
 /// # Examples
 ///
@@ -47,7 +51,9 @@ impl<K> Clone for KeyedRateLimit<K> {
 #[derive(Debug)]
 struct Inner<K> {
     gcra: Gcra,
-    shard_cap: usize,
+    max_keys: usize,
+    /// Keys remembered in all shards, at most `max_keys`: a new key reserves its place here.
+    keys: AtomicUsize,
     hasher: RandomState,
     shards: Box<[Mutex<Shard<K>>]>,
     clock: Arc<dyn Clock>,
@@ -101,12 +107,11 @@ impl KeyedRateLimitBuilder {
             return Err(RateConfigError::MaxKeys { got: self.max_keys, max: MAX_KEYS });
         }
         let shards = SHARDS.min(self.max_keys);
-        // Rounded down, so the shards together never hold more than `max_keys`.
-        let shard_cap = self.max_keys / shards;
         Ok(KeyedRateLimit {
             inner: Arc::new(Inner {
                 gcra,
-                shard_cap,
+                max_keys: self.max_keys,
+                keys: AtomicUsize::new(0),
                 hasher: RandomState::new(),
                 shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
                 clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
@@ -135,19 +140,49 @@ impl<K: Hash + Eq + Clone> KeyedRateLimit<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let now = self.inner.clock.now_nanos();
-        let mut shard = self.shard(key).lock();
-        if let Some(tat) = shard.tats.get_mut(key) {
-            *tat = self.inner.gcra.decide(Some(*tat), now).map_err(limited)?;
+        let i = self.shard_index(key);
+        loop {
+            let mut shard = self.inner.shards[i].lock();
+            if let Some(tat) = shard.tats.get_mut(key) {
+                *tat = self.inner.gcra.decide(Some(*tat), now).map_err(limited)?;
+                return Ok(());
+            }
+            let tat = self.inner.gcra.decide(None, now).map_err(limited)?;
+            let reserved = self
+                .inner
+                .keys
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.inner.max_keys).then_some(n + 1))
+                .is_ok();
+            if !reserved && shard.tats.is_empty() {
+                // Every remembered key is in other shards: free a place in one of them (one lock
+                // at a time, so no lock order to keep), then look again.
+                drop(shard);
+                self.evict_elsewhere(i, now);
+                continue;
+            }
+            if !reserved {
+                // Full: the new key takes the place of one of this shard's.
+                evict_one(&mut shard, now, &self.inner.gcra);
+            }
+            let key = key.to_owned();
+            shard.order.push_back(key.clone());
+            shard.tats.insert(key, tat);
             return Ok(());
         }
-        let tat = self.inner.gcra.decide(None, now).map_err(limited)?;
-        if shard.tats.len() >= self.inner.shard_cap {
-            evict_one(&mut shard, now, &self.inner.gcra);
+    }
+
+    /// Forgets one key of the first non-empty shard after `from`, freeing a place in the count.
+    #[cold]
+    fn evict_elsewhere(&self, from: usize, now: u64) {
+        let n = self.inner.shards.len();
+        for j in (1..n).map(|d| (from + d) % n) {
+            let mut shard = self.inner.shards[j].lock();
+            if !shard.tats.is_empty() {
+                evict_one(&mut shard, now, &self.inner.gcra);
+                self.inner.keys.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
         }
-        let key = key.to_owned();
-        shard.order.push_back(key.clone());
-        shard.tats.insert(key, tat);
-        Ok(())
     }
 
     /// Whether [`check`](Self::check) would succeed for `key`, without consuming.
@@ -168,7 +203,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimit<K> {
     /// Keys remembered now (never above `max_keys`).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().tats.len()).sum()
+        self.inner.keys.load(Ordering::Acquire)
     }
 
     /// True when no key is remembered.
@@ -185,15 +220,20 @@ impl<K: Hash + Eq + Clone> KeyedRateLimit<K> {
         for s in self.inner.shards.iter() {
             let mut guard = s.lock();
             let shard = &mut *guard;
+            let before = shard.tats.len();
             shard.tats.retain(|_, tat| !self.inner.gcra.is_fresh(*tat, now));
+            self.inner.keys.fetch_sub(before - shard.tats.len(), Ordering::AcqRel);
             let tats = &shard.tats;
             shard.order.retain(|k| tats.contains_key(k));
         }
     }
 
     fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<Shard<K>> {
-        let i = (self.inner.hasher.hash_one(key) as usize) % self.inner.shards.len();
-        &self.inner.shards[i]
+        &self.inner.shards[self.shard_index(key)]
+    }
+
+    fn shard_index<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        (self.inner.hasher.hash_one(key) as usize) % self.inner.shards.len()
     }
 }
 
@@ -273,5 +313,23 @@ mod tests {
         evict_one(&mut s, 10, &gcra);
         assert!(!s.tats.contains_key(&0), "key 0 has the smallest TAT of the 8 examined");
         assert_eq!(s.order.len(), 15);
+    }
+
+    #[test]
+    fn the_count_matches_the_shards_and_never_passes_max_keys() {
+        let clock = Arc::new(crate::clock::ManualClock::default());
+        for max_keys in [1, 2, 5, 16, 33] {
+            let l: KeyedRateLimit<u64> =
+                KeyedRateLimit::builder(1.0, 1).max_keys(max_keys).clock(clock.clone()).build().unwrap();
+            for k in 0..(max_keys as u64 * 20) {
+                l.check(&k).unwrap();
+                let in_shards: usize = l.inner.shards.iter().map(|s| s.lock().tats.len()).sum();
+                assert_eq!(in_shards, l.len());
+                assert_eq!(l.len(), (k as usize + 1).min(max_keys));
+            }
+            clock.advance(std::time::Duration::from_secs(2));
+            l.retain_recent();
+            assert_eq!(l.len(), 0);
+        }
     }
 }
