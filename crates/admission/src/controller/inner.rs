@@ -130,6 +130,13 @@ impl Inner {
         (self.slots.load(Ordering::Relaxed) & (ONE_ADMITTED - 1)) as usize
     }
 
+    /// Requests in flight now, read in the single total order of `SeqCst` operations: for a
+    /// check that must see every release that ran before its own `SeqCst` store.
+    #[inline]
+    pub(crate) fn inflight_seqcst(&self) -> usize {
+        (self.slots.load(Ordering::SeqCst) & (ONE_ADMITTED - 1)) as usize
+    }
+
     /// Requests admitted so far.
     pub(crate) fn admitted_total(&self) -> u64 {
         self.slots.load(Ordering::Relaxed) >> 24

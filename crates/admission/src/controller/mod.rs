@@ -275,8 +275,12 @@ impl AdmissionController {
             };
             inner.queued.store(core.queue.len(), Ordering::SeqCst);
             // A release that ran between our slot check and the store above saw an empty queue:
-            // look again, so no slot stays free while we wait.
-            if inner.inflight() < inner.caps[p.index()].load(Ordering::Relaxed) {
+            // look again, so no slot stays free while we wait. SeqCst on both sides (our store
+            // of `queued` then load of `slots`; release's `fetch_sub` of `slots` then load of
+            // `queued`): at least one of the two sees the other's write. A relaxed load here
+            // could read a stale count on weak memory while release read `queued` as 0: a
+            // free slot and a waiter left waiting.
+            if inner.inflight_seqcst() < inner.caps[p.index()].load(Ordering::Relaxed) {
                 let now = crate::clock::now(&*inner.clock);
                 Inner::hand_off(inner, &mut core, now);
             }
