@@ -33,9 +33,24 @@ impl Ready {
         }
     }
 
+    /// The smallest item.
+    pub(super) fn peek(&self) -> Option<Item> {
+        self.best().map(|(_, item)| item)
+    }
+
     /// Removes and returns the smallest item.
     pub(super) fn pop(&mut self) -> Option<Item> {
-        // `LEVELS` stands for the heap.
+        let (from, item) = self.best()?;
+        if from == LEVELS {
+            self.late.pop();
+        } else {
+            self.fifo[from].pop_front();
+        }
+        Some(item)
+    }
+
+    /// Where the smallest item is (`LEVELS` stands for the heap), and the item.
+    fn best(&self) -> Option<(usize, Item)> {
         let mut best: Option<(usize, Item)> = None;
         for (i, q) in self.fifo.iter().enumerate() {
             if let Some(&front) = q.front() {
@@ -49,16 +64,11 @@ impl Ready {
                 best = Some((LEVELS, top));
             }
         }
-        let (from, item) = best?;
-        if from == LEVELS {
-            self.late.pop();
-        } else {
-            self.fifo[from].pop_front();
-        }
-        Some(item)
+        best
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.late.is_empty() && self.fifo.iter().all(VecDeque::is_empty)
     }
 
@@ -99,7 +109,10 @@ mod tests {
                         ready.push(level, (key, seq, i64::try_from(seq).unwrap()));
                         model.push(Reverse((key, seq, i64::try_from(seq).unwrap())));
                     }
-                    Op::Pop => prop_assert_eq!(ready.pop(), model.pop().map(|Reverse(i)| i)),
+                    Op::Pop => {
+                        prop_assert_eq!(ready.peek(), model.peek().map(|Reverse(i)| *i));
+                        prop_assert_eq!(ready.pop(), model.pop().map(|Reverse(i)| i));
+                    }
                 }
                 prop_assert_eq!(ready.len(), model.len());
                 prop_assert_eq!(ready.is_empty(), model.is_empty());

@@ -82,11 +82,15 @@ pub(super) struct State {
     unique: HashMap<String, TaskId>,
     finished: VecDeque<(Instant, i64)>,
     next_id: i64,
+    /// Ids step by the number of shards, so an id names its shard.
+    id_step: i64,
     next_seq: u64,
 }
 
 impl State {
-    pub(super) fn new(epoch: Instant, cfg: MemoryConfig) -> Self {
+    /// One shard's state: its ids are `first_id`, `first_id + id_step`, ...; `epoch` is shared
+    /// by every shard so that their sort keys compare.
+    pub(super) fn new(epoch: Instant, cfg: MemoryConfig, first_id: i64, id_step: i64) -> Self {
         Self {
             epoch,
             cfg,
@@ -96,14 +100,14 @@ impl State {
             done: HashMap::default(),
             unique: HashMap::new(),
             finished: VecDeque::new(),
-            next_id: 1,
+            next_id: first_id,
+            id_step,
             next_seq: 0,
         }
     }
 
     fn key(&self, at: Instant, p: Priority) -> i64 {
-        let ns = i64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(i64::MAX / 2);
-        self.cfg.aging.sort_key(ns, p)
+        self.cfg.aging.sort_key(self.ns(at), p)
     }
 
     /// Queues entry `id` to become ready at `at`; returns true when it is ready now.
@@ -136,7 +140,7 @@ impl State {
             }
         }
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id += self.id_step;
         if let Some(k) = &task.unique_key {
             self.unique.insert(k.clone(), TaskId(id));
         }
@@ -177,25 +181,43 @@ impl State {
         }
     }
 
-    pub(super) fn has_ready(&self, now: Instant) -> bool {
-        !self.ready.is_empty() || self.delayed.peek().is_some_and(|Reverse((at, ..))| *at <= now)
+    /// The sort key of the first ready task (`i64::MAX` when none), and when the first delayed
+    /// task is due, in nanoseconds from the epoch (`i64::MAX` when none): what the backend
+    /// publishes so that workers pick a shard without locking them all.
+    pub(super) fn heads(&self) -> (i64, i64) {
+        let ready = self.ready.peek().map_or(i64::MAX, |(k, ..)| k);
+        let due = self.delayed.peek().map_or(i64::MAX, |Reverse((at, ..))| self.ns(*at));
+        (ready, due)
     }
 
-    pub(super) fn next_due(&self) -> Option<Instant> {
-        self.delayed.peek().map(|Reverse((at, ..))| *at)
+    /// Nanoseconds from the epoch.
+    pub(super) fn ns(&self, at: Instant) -> i64 {
+        i64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(i64::MAX / 2)
     }
 
-    /// Leases up to `max` tasks; returns them and how many queue slots they freed.
-    pub(super) fn take(&mut self, max: usize, now: Instant) -> (Vec<LeasedTask>, usize) {
+    /// Leases up to `max` tasks whose sort key is at most `bound` (the best head of the other
+    /// shards, so that one shard does not serve a task another shard ranks later); returns
+    /// them and how many queue slots they freed.
+    pub(super) fn take(&mut self, max: usize, now: Instant, bound: i64) -> (Vec<LeasedTask>, usize) {
         self.promote(now);
         let mut out = Vec::with_capacity(max.min(self.ready.len()));
         let mut freed = 0;
         while out.len() < max {
-            let Some((_, seq, id)) = self.ready.pop() else { break };
-            let Some(e) = self.tasks.get_mut(&id) else { continue };
-            if e.seq != seq || !matches!(e.state, TaskState::Pending | TaskState::Failed) {
+            // Stale items (cancelled, or re-queued under a newer sequence number) are dropped
+            // whatever their key; a live one is leased only within the bound.
+            let Some((key, seq, id)) = self.ready.peek() else { break };
+            let live = self
+                .tasks
+                .get(&id)
+                .is_some_and(|e| e.seq == seq && matches!(e.state, TaskState::Pending | TaskState::Failed));
+            if live && key > bound {
+                break;
+            }
+            self.ready.pop();
+            if !live {
                 continue;
             }
+            let Some(e) = self.tasks.get_mut(&id) else { continue };
             e.state = TaskState::Running;
             e.attempts += 1;
             e.fence += 1;
