@@ -73,6 +73,7 @@ mod priority;
 mod queue;
 mod stats;
 mod status;
+mod striped;
 mod task;
 
 #[cfg(feature = "postgres")]

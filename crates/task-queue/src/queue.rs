@@ -1,6 +1,5 @@
 //! [`TaskQueue`]: the front door for producers.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::backend::memory::{MemoryBackend, MemoryConfig};
@@ -97,9 +96,9 @@ impl TaskQueue {
 
     pub(crate) fn count_submit<T>(&self, res: &Result<T, QueueError>) {
         if res.is_ok() {
-            self.inner.counters.submitted.fetch_add(1, Relaxed);
+            self.inner.counters.submitted.add(1);
         } else {
-            self.inner.counters.refused.fetch_add(1, Relaxed);
+            self.inner.counters.refused.add(1);
             metrics::counter!("perfstack_task_refused_total").increment(1);
         }
     }

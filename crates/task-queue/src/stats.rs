@@ -1,32 +1,26 @@
 //! Counters, latency histograms and the `stats()` snapshot.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use crate::striped::Counter;
 use std::time::Duration;
 
 use serde::Serialize;
 
 /// A lock-free histogram with power-of-two microsecond buckets (bucket `i` holds values below
 /// `2^i` µs), good for p50/p99 within a factor of two.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Log2Histogram {
-    buckets: [AtomicU64; 40],
-}
-
-impl Default for Log2Histogram {
-    fn default() -> Self {
-        Self { buckets: std::array::from_fn(|_| AtomicU64::new(0)) }
-    }
+    buckets: crate::striped::Buckets<40>,
 }
 
 impl Log2Histogram {
     pub(crate) fn record(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let i = (64 - us.leading_zeros()) as usize;
-        self.buckets[i.min(39)].fetch_add(1, Relaxed);
+        self.buckets.add(i);
     }
 
     fn snapshot(&self) -> LatencySummary {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let counts = self.buckets.counts();
         let total: u64 = counts.iter().sum();
         let pct = |q: f64| -> u64 {
             if total == 0 {
@@ -61,16 +55,16 @@ pub struct LatencySummary {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) submitted: AtomicU64,
-    pub(crate) refused: AtomicU64,
-    pub(crate) completed: AtomicU64,
-    pub(crate) retried: AtomicU64,
-    pub(crate) dead: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-    pub(crate) released: AtomicU64,
-    pub(crate) panicked: AtomicU64,
-    pub(crate) timed_out: AtomicU64,
-    pub(crate) stale_rejected: AtomicU64,
+    pub(crate) submitted: Counter,
+    pub(crate) refused: Counter,
+    pub(crate) completed: Counter,
+    pub(crate) retried: Counter,
+    pub(crate) dead: Counter,
+    pub(crate) cancelled: Counter,
+    pub(crate) released: Counter,
+    pub(crate) panicked: Counter,
+    pub(crate) timed_out: Counter,
+    pub(crate) stale_rejected: Counter,
     pub(crate) wait: Log2Histogram,
     pub(crate) run: Log2Histogram,
 }
@@ -85,16 +79,16 @@ impl Counters {
                 urgent: depth[3],
                 critical: depth[4],
             },
-            submitted: self.submitted.load(Relaxed),
-            refused: self.refused.load(Relaxed),
-            completed: self.completed.load(Relaxed),
-            retried: self.retried.load(Relaxed),
-            dead_lettered: self.dead.load(Relaxed),
-            cancelled: self.cancelled.load(Relaxed),
-            released: self.released.load(Relaxed),
-            panicked: self.panicked.load(Relaxed),
-            timed_out: self.timed_out.load(Relaxed),
-            stale_completions_rejected: self.stale_rejected.load(Relaxed),
+            submitted: self.submitted.get(),
+            refused: self.refused.get(),
+            completed: self.completed.get(),
+            retried: self.retried.get(),
+            dead_lettered: self.dead.get(),
+            cancelled: self.cancelled.get(),
+            released: self.released.get(),
+            panicked: self.panicked.get(),
+            timed_out: self.timed_out.get(),
+            stale_completions_rejected: self.stale_rejected.get(),
             wait: self.wait.snapshot(),
             run: self.run.snapshot(),
         }

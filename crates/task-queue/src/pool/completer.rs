@@ -1,6 +1,5 @@
 //! Writes outcomes in batches, so that a busy pool does one write per batch, not per task.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +26,7 @@ async fn write(shared: &Shared, batch: Vec<Completion>) {
             Ok(rejected) => {
                 if !rejected.is_empty() {
                     let n = rejected.len() as u64;
-                    shared.queue.inner.counters.stale_rejected.fetch_add(n, Relaxed);
+                    shared.queue.inner.counters.stale_rejected.add(n);
                     metrics::counter!("perfstack_task_stale_completions_total").increment(n);
                     tracing::info!(n, "outcome writes rejected: the lease moved on (fencing token)");
                 }

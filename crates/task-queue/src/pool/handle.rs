@@ -67,7 +67,7 @@ impl WorkerPool {
             metrics: super::metrics::PoolMetrics::new(b.handlers.keys()),
             handlers: b.handlers,
             running: Mutex::default(),
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            in_flight: crate::striped::Gauge::default(),
             track_leases: !in_process,
             stop: CancellationToken::new(),
             kill: CancellationToken::new(),
@@ -88,7 +88,7 @@ impl WorkerPool {
     /// Tasks running right now.
     #[must_use]
     pub fn running(&self) -> usize {
-        self.inner.shared.in_flight.load(std::sync::atomic::Ordering::Acquire)
+        self.inner.shared.in_flight.get()
     }
 
     /// Stops fetching, lets running tasks finish within the grace period, then cancels the rest
@@ -106,7 +106,7 @@ impl WorkerPool {
         let drained = tokio::time::timeout(shared.cfg.grace, shared.slots.acquire_many(all)).await;
         if drained.is_err() {
             report.finished_in_grace = false;
-            report.handed_back = shared.in_flight.load(std::sync::atomic::Ordering::Acquire);
+            report.handed_back = shared.in_flight.get();
             tracing::warn!(n = report.handed_back, "grace period over; cancelling running tasks");
             shared.kill.cancel();
             let _ = shared.slots.acquire_many(all).await;

@@ -1,7 +1,6 @@
 //! Runs one attempt: handler lookup, timeout, panic capture, outcome.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -61,7 +60,7 @@ pub(super) async fn run_inline(shared: &Shared, task: LeasedTask) -> Option<Comp
 /// Counts outcome writes the backend rejected as stale.
 pub(super) fn count_rejected(shared: &Shared, n: usize) {
     if n > 0 {
-        shared.queue.inner.counters.stale_rejected.fetch_add(n as u64, Relaxed);
+        shared.queue.inner.counters.stale_rejected.add(n as u64);
         metrics::counter!("perfstack_task_stale_completions_total").increment(n as u64);
     }
 }
@@ -72,7 +71,7 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     let counters = &shared.queue.inner.counters;
     counters.wait.record(task.waited);
     shared.metrics.wait[usize::from(level(task.priority))].record(task.waited.as_secs_f64());
-    shared.in_flight.fetch_add(1, Relaxed);
+    shared.in_flight.add(1);
     if shared.track_leases {
         shared.running.lock().insert(task.id, (task.fence, task.cancel.clone()));
     }
@@ -103,7 +102,7 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     if shared.track_leases {
         shared.running.lock().remove(&id);
     }
-    shared.in_flight.fetch_sub(1, Relaxed);
+    shared.in_flight.add(-1);
 
     let retry_or_dead = |error: String| {
         let delay = if attempt < max_attempts {
@@ -127,13 +126,13 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
         }
         Ended::Returned(Err(TaskError::Retry(e))) => retry_or_dead(e),
         Ended::Panicked(msg) => {
-            counters.panicked.fetch_add(1, Relaxed);
+            counters.panicked.add(1);
             tracing::warn!(panic = %msg, "task handler panicked");
             retry_or_dead(format!("handler panicked: {msg}"))
         }
         Ended::TimedOut => {
             cancel.cancel();
-            counters.timed_out.fetch_add(1, Relaxed);
+            counters.timed_out.add(1);
             retry_or_dead(format!("timed out after {:?}", timeout.unwrap_or_default()))
         }
         Ended::Killed => {
@@ -143,25 +142,25 @@ async fn run(shared: &Shared, task: LeasedTask) -> Option<Completion> {
     };
     let i = match &outcome {
         Outcome::Completed => {
-            counters.completed.fetch_add(1, Relaxed);
+            counters.completed.add(1);
             0
         }
         Outcome::Retry { error, .. } => {
-            counters.retried.fetch_add(1, Relaxed);
+            counters.retried.add(1);
             tracing::info!(%error, "task attempt failed; will retry");
             1
         }
         Outcome::Dead { error } => {
-            counters.dead.fetch_add(1, Relaxed);
+            counters.dead.add(1);
             tracing::warn!(%error, "task dead-lettered");
             2
         }
         Outcome::Cancelled => {
-            counters.cancelled.fetch_add(1, Relaxed);
+            counters.cancelled.add(1);
             3
         }
         Outcome::Released => {
-            counters.released.fetch_add(1, Relaxed);
+            counters.released.add(1);
             4
         }
     };

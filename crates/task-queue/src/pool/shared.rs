@@ -1,7 +1,6 @@
 //! State shared by a pool's fetch loop, runners, heartbeat and completer.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -26,7 +25,7 @@ pub(super) struct Shared {
     /// Only kept when leases can expire (not for in-process backends).
     pub(super) running: Mutex<HashMap<TaskId, (i64, CancellationToken), IdHash>>,
     /// Attempts running right now.
-    pub(super) in_flight: AtomicUsize,
+    pub(super) in_flight: crate::striped::Gauge,
     /// Whether to track leases in `running` (the backend is not in-process).
     pub(super) track_leases: bool,
     /// Stop fetching.
