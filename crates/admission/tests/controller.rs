@@ -139,6 +139,8 @@ async fn a_request_whose_deadline_passes_in_the_queue_never_runs() {
 async fn serve_order(order: QueueOrder, arrivals: &[Priority]) -> Vec<usize> {
     let ctl = AdmissionController::builder()
         .fixed_limit(1)
+        // Every level may use the one slot: this is about the queue's order, not the reserves.
+        .priority_shares(PriorityShares::none())
         .queue(16, Duration::from_secs(5))
         .queue_order(order)
         .build()
@@ -257,4 +259,23 @@ async fn a_distributed_store_refusal_gives_the_slot_back() {
     // try_acquire never does I/O: the store is not consulted.
     assert!(ctl.try_acquire(&meta(Priority::Critical)).is_ok());
     drop(p);
+}
+
+/// At a limit too small for the reserves, the reserve wins: `Critical` gets the only slot, and
+/// the lower levels none (they used to get at least one each, so `Low` could take it).
+#[tokio::test(start_paused = true)]
+async fn at_limit_one_only_critical_is_admitted_and_at_two_low_gets_one() {
+    let ctl = AdmissionController::builder().fixed_limit(1).build().unwrap();
+    for p in [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent] {
+        assert_eq!(ctl.try_acquire(&meta(p)).unwrap_err().reason, RejectReason::Concurrency, "{p:?}");
+    }
+    let critical = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    assert_eq!(ctl.stats().priorities.iter().map(|s| s.cap).collect::<Vec<_>>(), [0, 0, 0, 0, 1]);
+    drop(critical);
+
+    let ctl = AdmissionController::builder().fixed_limit(2).build().unwrap();
+    let low = ctl.try_acquire(&meta(Priority::Low)).unwrap();
+    assert_eq!(ctl.try_acquire(&meta(Priority::Urgent)).unwrap_err().reason, RejectReason::Concurrency);
+    let critical = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
+    drop((low, critical));
 }

@@ -79,11 +79,29 @@ impl PriorityShares {
         1.0 - self.reserved[priority.index() + 1..].iter().sum::<f64>()
     }
 
-    /// How many requests of `priority` may be in flight under `limit` (at least 1, and
-    /// monotone in priority).
+    /// How many requests of `priority` may be in flight under `limit` (monotone in priority).
+    /// `Critical` may always use the whole limit (at least 1); a lower level's cap may be 0
+    /// when the limit is too small to cover the reserves above it: at limit 1 (default
+    /// reserves) only `Critical` is admitted, rather than `Low` taking the only slot.
+    ///
+    /// With an adaptive limit, a service whose traffic is all of lower levels should keep
+    /// `min_limit` high enough that they have a slot (2 with the default reserves): with
+    /// every request refused, no latency sample arrives to raise the limit again.
+    ///
+    /// ```
+    /// use perfstack_admission::{Priority, PriorityShares};
+    /// let s = PriorityShares::default();
+    /// assert_eq!((s.cap(Priority::Low, 1), s.cap(Priority::Critical, 1)), (0, 1));
+    /// assert_eq!((s.cap(Priority::Low, 2), s.cap(Priority::Critical, 2)), (1, 2));
+    /// ```
     #[must_use]
     pub fn cap(&self, priority: Priority, limit: usize) -> usize {
-        ((limit as f64 * self.fraction(priority)).floor() as usize).clamp(1, limit.max(1))
+        let cap = ((limit as f64 * self.fraction(priority)).floor() as usize).min(limit);
+        if priority == Priority::Critical {
+            cap.max(1)
+        } else {
+            cap
+        }
     }
 
     pub(crate) fn caps(&self, limit: usize) -> [usize; 5] {
