@@ -279,3 +279,22 @@ async fn at_limit_one_only_critical_is_admitted_and_at_two_low_gets_one() {
     let critical = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
     drop((low, critical));
 }
+
+/// A signal reading +∞ is fully overloaded (not ignored); NaN is ignored; negative is 0.
+#[tokio::test(start_paused = true)]
+async fn an_infinite_pressure_sheds_every_level_but_critical() {
+    let (inf, nan) = (ManualPressure::default(), ManualPressure::default());
+    let ctl = AdmissionController::builder()
+        .fixed_limit(100)
+        .overload_signal(inf.clone())
+        .overload_signal(nan.clone())
+        .build()
+        .unwrap();
+    inf.set(f64::INFINITY);
+    nan.set(f64::NAN);
+    assert_eq!(ctl.refresh_overload(), 4);
+    assert_eq!(ctl.try_acquire(&meta(Priority::Urgent)).unwrap_err().reason, RejectReason::Overload);
+    assert!(ctl.try_acquire(&meta(Priority::Critical)).is_ok());
+    inf.set(f64::NEG_INFINITY);
+    assert_eq!(ctl.refresh_overload(), 0);
+}

@@ -329,7 +329,9 @@ impl Inner {
     /// then one more level for every 10 % above it; `Critical` is never shed by a signal.
     #[inline(never)]
     fn read_signals(&self) -> usize {
-        let pressure = self.signals.iter().map(|s| s.pressure()).filter(|p| p.is_finite()).fold(0.0_f64, f64::max);
+        // NaN says nothing and is skipped; +inf is fully overloaded; below 0 counts as 0.
+        let pressure = self.signals.iter().map(|s| s.pressure()).filter(|p| !p.is_nan()).fold(0.0_f64, f64::max);
+        // `as usize` saturates, so +inf sheds every level but Critical.
         let shed = if pressure < 1.0 { 0 } else { (1 + ((pressure - 1.0) / 0.1) as usize).min(4) };
         let before = self.shed_levels.swap(shed, Ordering::Relaxed);
         if before != shed {

@@ -25,7 +25,8 @@ pub use scheduler::SchedulerDelay;
 /// and possibly by several controllers (through an `Arc`) close together: a reading should
 /// be cheap, and one taken soon after another should return the same pressure, not reset it.
 pub trait OverloadSignal: Send + Sync + std::fmt::Debug + 'static {
-    /// Current pressure: `< 1` fine, `≥ 1` overloaded. NaN is ignored.
+    /// Current pressure: `< 1` fine, `≥ 1` overloaded, `+∞` fully overloaded. NaN is
+    /// ignored; a negative pressure counts as 0.
     fn pressure(&self) -> f64;
     /// Short name for logs.
     fn name(&self) -> &'static str;
