@@ -331,8 +331,8 @@ impl Inner {
     fn read_signals(&self) -> usize {
         // NaN says nothing and is skipped; +inf is fully overloaded; below 0 counts as 0.
         let pressure = self.signals.iter().map(|s| s.pressure()).filter(|p| !p.is_nan()).fold(0.0_f64, f64::max);
-        // `as usize` saturates, so +inf sheds every level but Critical.
-        let shed = if pressure < 1.0 { 0 } else { (1 + ((pressure - 1.0) / 0.1) as usize).min(4) };
+        // Capped before the cast: a huge or infinite pressure sheds every level but Critical.
+        let shed = if pressure < 1.0 { 0 } else { 1 + ((pressure - 1.0) / 0.1).min(3.0) as usize };
         let before = self.shed_levels.swap(shed, Ordering::Relaxed);
         if before != shed {
             tracing::info!(controller = %self.name, pressure, shed_levels = shed, "overload shedding changed");
