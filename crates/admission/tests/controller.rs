@@ -298,3 +298,39 @@ async fn an_infinite_pressure_sheds_every_level_but_critical() {
     inf.set(f64::NEG_INFINITY);
     assert_eq!(ctl.refresh_overload(), 0);
 }
+
+/// A store that answers (yes) after a fixed delay.
+#[derive(Debug)]
+struct SlowStore(Duration);
+
+impl perfstack_admission::rate::RateLimitStore for SlowStore {
+    fn check<'a>(&'a self, _key: Option<&'a str>) -> perfstack_admission::rate::StoreFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Ok(())
+        })
+    }
+}
+
+/// The deadline bounds the wait for the distributed store: past it the request is refused
+/// (`Deadline`) and its slot given back, not admitted to run late.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_that_passes_while_the_store_answers_refuses_the_request() {
+    let ctl = AdmissionController::builder()
+        .fixed_limit(4)
+        .rate_limit_store(SlowStore(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let late = meta(Priority::Critical).deadline(start + Duration::from_millis(100));
+    let err = ctl.acquire_now(&late).await.unwrap_err();
+    assert_eq!(err.reason, RejectReason::Deadline);
+    assert_eq!(Instant::now() - start, Duration::from_millis(100), "refused at the deadline, not after the store");
+    assert_eq!(ctl.inflight(), 0, "the slot is given back");
+    assert_eq!(ctl.stats().windows, 0, "no latency sample");
+    // With time to spare, the same store admits.
+    let ok = meta(Priority::Critical).deadline(Instant::now() + Duration::from_secs(2));
+    let permit = ctl.acquire_now(&ok).await.unwrap();
+    assert_eq!(ctl.inflight(), 1);
+    drop(permit);
+}

@@ -216,7 +216,19 @@ impl AdmissionController {
         }
         // No sample if the caller gives up while the store answers: the drop frees the slot.
         let outcome = std::mem::replace(&mut permit.outcome, Outcome::Ignore);
-        match self.check_store(meta).await {
+        let checked = match meta.deadline {
+            // The store is I/O: a request whose deadline passes while it answers is refused
+            // then, not admitted to run late.
+            Some(deadline) => match tokio::time::timeout_at(deadline, self.check_store(meta)).await {
+                Ok(Ok(())) if deadline <= Instant::now() => {
+                    Err(self.inner.reject(RejectReason::Deadline, meta.priority, None))
+                }
+                Ok(checked) => checked,
+                Err(_elapsed) => Err(self.inner.reject(RejectReason::Deadline, meta.priority, None)),
+            },
+            None => self.check_store(meta).await,
+        };
+        match checked {
             Ok(()) => {
                 permit.outcome = outcome;
                 if permit.sampled {
