@@ -357,6 +357,28 @@ impl AdmissionController {
         }
     }
 
+    /// [`acquire`](Self::acquire)'s first step without waiting, for a caller that boxes the
+    /// wait only when there is one: the permit when admitted at once, `Err(None)` when the
+    /// request should wait in the queue (its concurrency refusal not counted: `acquire`
+    /// counts it once, with its final outcome), `Err(Some(_))` when refused outright. Only
+    /// for controllers without a distributed store (that needs I/O).
+    #[cfg(feature = "tower")]
+    pub(crate) fn try_acquire_before_queue(&self, meta: &RequestMeta<'_>) -> Result<Permit, Option<Rejected>> {
+        debug_assert!(self.inner.store.is_none());
+        let will_queue = self.inner.queue_timeout > Duration::ZERO;
+        match self.admit(meta, will_queue) {
+            Ok(r) => Ok(self.owned(meta.priority, r)),
+            Err(r) if will_queue && r.reason == RejectReason::Concurrency => Err(None),
+            Err(r) => Err(Some(r)),
+        }
+    }
+
+    /// True when a distributed rate limit must be asked (I/O) before admitting.
+    #[cfg(feature = "tower")]
+    pub(crate) fn has_store(&self) -> bool {
+        self.inner.store.is_some()
+    }
+
     /// True when admission is decided at once: no distributed rate limit to ask, and no queue
     /// to wait in (none configured, or `queue` is false: the caller will not wait).
     #[cfg(feature = "tower")]

@@ -13,9 +13,9 @@ use crate::{Priority, Rejected, RequestMeta};
 /// The service [`AdmissionLayer`](super::AdmissionLayer) produces. The permit is held until the
 /// inner service's response future completes (for a streamed body: until its headers).
 ///
-/// When admission cannot wait (no queue, or the layer does not queue, and no distributed rate
-/// limit), `call` decides at once and its [`ResponseFuture`] allocates nothing; otherwise the wait
-/// and the call are one boxed future.
+/// Without a distributed rate limit, a request admitted or refused at once is decided in `call`
+/// and its [`ResponseFuture`] allocates nothing; one that waits in the queue, or asks the
+/// distributed store, makes the wait and the call one boxed future.
 #[derive(Debug, Clone)]
 pub struct Admission<S> {
     pub(crate) inner: S,
@@ -49,6 +49,18 @@ where
                 Ok(permit) => ResponseFuture::admitted(self.inner.call(req), permit),
                 Err(rejected) => ResponseFuture::refused(refusal(&rejected)),
             };
+        }
+        if !config.controller.has_store() {
+            // A queue, and this layer waits in it: but a request admitted (or refused) at once
+            // is decided here without boxing; only one that has to wait pays for the box.
+            let decided = config.controller.try_acquire_before_queue(&meta(config, &parts));
+            match decided {
+                Ok(permit) => {
+                    return ResponseFuture::admitted(self.inner.call(Request::from_parts(parts, body)), permit)
+                }
+                Err(Some(rejected)) => return ResponseFuture::refused(refusal(&rejected)),
+                Err(None) => {}
+            }
         }
         // The clone that was driven to readiness serves this request (tower's usual swap).
         let clone = self.inner.clone();
