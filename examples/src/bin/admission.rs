@@ -3,7 +3,9 @@
 //!
 //! The handler does real work on a bounded resource: a PostgreSQL query (`pg_sleep(5 ms)`) on
 //! a pool of 4 connections when PostgreSQL is reachable, else the same shape in memory (a
-//! 4-slot semaphore and a 5 ms timer). Refused requests get 429/503 with `Retry-After`; the
+//! 4-slot semaphore and a 5 ms timer). Refused requests get 429 (a client over its rate
+//! limit, keyed by the `x-client` header) or 503 (over the concurrency limit), both with
+//! `Retry-After`; the
 //! priority comes from the `x-priority` header, trusted here because the only client is this
 //! program's own load generator; in front of real clients, strip that header at the edge or
 //! derive the priority from the authenticated identity with `AdmissionLayer::priority_fn`
@@ -24,6 +26,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use perfstack_admission::limit::{Vegas, VegasConfig};
+use perfstack_admission::rate::KeyedRateLimit;
 use perfstack_admission::tower::AdmissionLayer;
 use perfstack_admission::AdmissionController;
 use perfstack_examples::services::Services;
@@ -129,9 +132,13 @@ async fn drained(backend: &Backend) {
 }
 
 async fn serve(backend: Arc<Backend>, admission: Option<AdmissionController>) -> Result<std::net::SocketAddr, Error> {
+    serve_layer(backend, admission.map(|ctl| AdmissionLayer::new(ctl).queue(false))).await
+}
+
+async fn serve_layer(backend: Arc<Backend>, layer: Option<AdmissionLayer>) -> Result<std::net::SocketAddr, Error> {
     let app = Router::new().route("/work", get(handler)).with_state(backend);
-    let app = match admission {
-        Some(ctl) => app.layer(AdmissionLayer::new(ctl).queue(false)),
+    let app = match layer {
+        Some(layer) => app.layer(layer),
         None => app,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -142,15 +149,69 @@ async fn serve(backend: Arc<Backend>, admission: Option<AdmissionController>) ->
 
 /// One HTTP/1.1 request on its own connection; the status code, or `None` past the deadline.
 async fn request(addr: std::net::SocketAddr, priority: &str) -> Option<u16> {
+    request_as(addr, priority, "load").await.map(|(status, _)| status)
+}
+
+/// One request from client `client`: the status code and the `Retry-After` header, if any.
+async fn request_as(addr: std::net::SocketAddr, priority: &str, client: &str) -> Option<(u16, Option<u64>)> {
     let go = async {
         let mut s = TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET /work HTTP/1.1\r\nHost: x\r\nx-priority: {priority}\r\nConnection: close\r\n\r\n");
+        let req = format!(
+            "GET /work HTTP/1.1\r\nHost: x\r\nx-priority: {priority}\r\nx-client: {client}\r\nConnection: close\r\n\r\n"
+        );
         s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = [0u8; 64];
-        let n = s.read(&mut buf).await.ok()?;
-        std::str::from_utf8(&buf[..n]).ok()?.split(' ').nth(1)?.parse().ok()
+        let mut head = Vec::with_capacity(512);
+        s.read_to_end(&mut head).await.ok()?;
+        let head = std::str::from_utf8(&head).ok()?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        let retry_after = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("retry-after")))
+            .and_then(|(_, v)| v.trim().parse().ok());
+        Some((status, retry_after))
     };
     tokio::time::timeout(DEADLINE, go).await.ok().flatten()
+}
+
+/// Both refusals with their `Retry-After`: a client over its own rate limit gets 429 while
+/// another client is still served; a burst over the concurrency limit gets 503.
+async fn refusals(backend: Arc<Backend>) -> Result<(), Error> {
+    let ctl = AdmissionController::builder()
+        .name("example-refusals")
+        .fixed_limit(POOL)
+        .priority_shares(perfstack_admission::PriorityShares::none())
+        // 5 requests per second per client, in bursts of up to 5.
+        .keyed_rate_limit(KeyedRateLimit::builder(5.0, 5).build()?)
+        .build()?;
+    let layer = AdmissionLayer::new(ctl).queue(false).key_header(axum::http::HeaderName::from_static("x-client"));
+    let addr = serve_layer(backend, Some(layer)).await?;
+    let mut greedy = Vec::new();
+    for _ in 0..8 {
+        greedy.push(request_as(addr, "normal", "greedy").await);
+    }
+    let polite = request_as(addr, "normal", "polite").await;
+    let show = |r: &Option<(u16, Option<u64>)>| match r {
+        Some((status, Some(secs))) => format!("{status} (Retry-After {secs} s)"),
+        Some((status, None)) => status.to_string(),
+        None => "late".to_owned(),
+    };
+    println!(
+        "rate limit 5/s per x-client: greedy's 8 back-to-back requests: {}; then polite: {}",
+        greedy.iter().map(show).collect::<Vec<_>>().join(", "),
+        show(&polite)
+    );
+    // Many clients at once, each within its rate: the concurrency limit (4) refuses the excess.
+    let burst: Vec<_> = (0..4 * POOL)
+        .map(|i| tokio::spawn(async move { request_as(addr, "normal", &format!("client-{i}")).await }))
+        .collect();
+    let mut answers = Vec::new();
+    for t in burst {
+        answers.push(t.await.ok().flatten());
+    }
+    let refused = answers.iter().filter(|a| matches!(a, Some((503, _)))).count();
+    let example = answers.iter().find(|a| matches!(a, Some((503, _)))).map_or_else(|| "none".to_owned(), show);
+    println!("{} clients at once on a limit of {POOL}: {refused} got 503, e.g. {example}", 4 * POOL);
+    Ok(())
 }
 
 struct Run {
@@ -215,6 +276,8 @@ async fn main() -> Result<(), Error> {
         },
         if quick { " (quick mode)" } else { "" }
     );
+    refusals(Arc::clone(&backend)).await?;
+    drained(&backend).await;
     let bare = serve(Arc::clone(&backend), None).await?;
     // Measure capacity: a short open-loop burst above it; throughput = answered / time to answer.
     let probe = load(bare, 1500.0, 0.5).await;
@@ -229,7 +292,7 @@ async fn main() -> Result<(), Error> {
     // Warm the adaptive limit up at capacity before measuring.
     load(guarded, capacity, secs.min(1.0)).await;
     drained(&backend).await;
-    // A hand-tuned static limit for comparison: the pool size plus a short queue.
+    // A hand-tuned static limit for comparison: twice the pool size, no queue.
     let fixed = AdmissionController::builder()
         .name("example-static")
         .fixed_limit(2 * POOL)
