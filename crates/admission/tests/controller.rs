@@ -266,10 +266,10 @@ async fn a_distributed_store_refusal_gives_the_slot_back() {
 #[tokio::test(start_paused = true)]
 async fn at_limit_one_only_critical_is_admitted_and_at_two_low_gets_one() {
     let ctl = AdmissionController::builder().fixed_limit(1).build().unwrap();
+    let critical = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
     for p in [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent] {
         assert_eq!(ctl.try_acquire(&meta(p)).unwrap_err().reason, RejectReason::Concurrency, "{p:?}");
     }
-    let critical = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
     assert_eq!(ctl.stats().priorities.iter().map(|s| s.cap).collect::<Vec<_>>(), [0, 0, 0, 0, 1]);
     drop(critical);
 
@@ -278,6 +278,21 @@ async fn at_limit_one_only_critical_is_admitted_and_at_two_low_gets_one() {
     assert_eq!(ctl.try_acquire(&meta(Priority::Urgent)).unwrap_err().reason, RejectReason::Concurrency);
     let critical = ctl.try_acquire(&meta(Priority::Critical)).unwrap();
     drop((low, critical));
+}
+
+/// Work-conserving at a limit too small for the reserves: a level whose cap is 0 still runs
+/// when nothing else is in flight (else an adaptive limit at 1 under lower-level traffic would
+/// refuse everything, get no latency sample and never rise), but not beside running work.
+#[tokio::test(start_paused = true)]
+async fn a_level_with_cap_zero_runs_when_nothing_else_does() {
+    let ctl = AdmissionController::builder().fixed_limit(1).build().unwrap();
+    assert_eq!(ctl.stats().priorities[0].cap, 0);
+    let low = ctl.try_acquire(&meta(Priority::Low)).expect("an idle controller admits Low");
+    assert_eq!(ctl.try_acquire(&meta(Priority::Normal)).unwrap_err().reason, RejectReason::Concurrency);
+    drop(low);
+    for _ in 0..3 {
+        drop(ctl.try_acquire(&meta(Priority::Normal)).expect("admitted one at a time"));
+    }
 }
 
 /// A signal reading +∞ is fully overloaded (not ignored); NaN is ignored; negative is 0.

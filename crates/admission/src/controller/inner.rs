@@ -149,7 +149,11 @@ impl Inner {
         let mut cur = self.slots.load(Ordering::Relaxed);
         loop {
             let inflight = cur & (ONE_ADMITTED - 1);
-            if inflight >= cap {
+            // Work-conserving: a level whose cap is 0 (a limit too small for the reserves above
+            // it) still runs when nothing else does. Otherwise an adaptive limit that fell to 1
+            // under traffic of lower levels only would refuse everything, receive no latency
+            // sample, and never rise again.
+            if inflight >= cap && (cap > 0 || inflight > 0) {
                 return None;
             }
             match self.slots.compare_exchange_weak(cur, cur + ONE + ONE_ADMITTED, Ordering::SeqCst, Ordering::Relaxed) {

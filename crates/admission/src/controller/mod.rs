@@ -292,7 +292,8 @@ impl AdmissionController {
             // `queued`): at least one of the two sees the other's write. A relaxed load here
             // could read a stale count on weak memory while release read `queued` as 0: a
             // free slot and a waiter left waiting.
-            if inner.inflight_seqcst() < inner.caps[p.index()].load(Ordering::Relaxed) {
+            let inflight = inner.inflight_seqcst();
+            if inflight < inner.caps[p.index()].load(Ordering::Relaxed) || inflight == 0 {
                 let now = crate::clock::now(&*inner.clock);
                 Inner::hand_off(inner, &mut core, now);
             }

@@ -82,11 +82,10 @@ impl PriorityShares {
     /// How many requests of `priority` may be in flight under `limit` (monotone in priority).
     /// `Critical` may always use the whole limit (at least 1); a lower level's cap may be 0
     /// when the limit is too small to cover the reserves above it: at limit 1 (default
-    /// reserves) only `Critical` is admitted, rather than `Low` taking the only slot.
-    ///
-    /// With an adaptive limit, a service whose traffic is all of lower levels should keep
-    /// `min_limit` high enough that they have a slot (2 with the default reserves): with
-    /// every request refused, no latency sample arrives to raise the limit again.
+    /// reserves) `Low` does not take the only slot while anything runs. The controller is
+    /// work-conserving: a level with cap 0 still runs when nothing else is in flight, so an
+    /// adaptive limit that fell to 1 under lower-level traffic keeps receiving latency samples
+    /// and can rise again.
     ///
     /// ```
     /// use perfstack_admission::{Priority, PriorityShares};
