@@ -206,18 +206,18 @@ impl State {
             // Stale items (cancelled, or re-queued under a newer sequence number) are dropped
             // whatever their key; a live one is leased only within the bound.
             let Some((key, seq, id)) = self.ready.peek() else { break };
-            let live = self
+            let e = self
                 .tasks
-                .get(&id)
-                .is_some_and(|e| e.seq == seq && matches!(e.state, TaskState::Pending | TaskState::Failed));
-            if live && key > bound {
+                .get_mut(&id)
+                .filter(|e| e.seq == seq && matches!(e.state, TaskState::Pending | TaskState::Failed));
+            let Some(e) = e else {
+                self.ready.pop();
+                continue;
+            };
+            if key > bound {
                 break;
             }
             self.ready.pop();
-            if !live {
-                continue;
-            }
-            let Some(e) = self.tasks.get_mut(&id) else { continue };
             e.state = TaskState::Running;
             e.attempts += 1;
             e.fence += 1;
