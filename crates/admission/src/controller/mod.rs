@@ -158,6 +158,8 @@ impl AdmissionController {
     /// tenant over its own limit does not spend the global cells other tenants need; then the
     /// global cell is taken, then the key's. Only a race (another request of the same key
     /// takes its last cell between the peek and the take) spends a global cell for nothing.
+    /// The distributed store is asked after this: a request it refuses has spent its local
+    /// cells.
     #[inline]
     fn take_rate(&self, meta: &RequestMeta<'_>, now: &mut Duration) -> Result<(), Rejected> {
         let inner = &self.inner;
@@ -199,7 +201,8 @@ impl AdmissionController {
     /// slot was taken); a waiter in the queue gets the slot.
     fn revoke(&self, mut permit: Permit) {
         permit.armed = false;
-        Inner::return_slot(&self.inner, permit.priority.index(), false);
+        // A sampled admission counted itself in `admitted_sampled`: take it back.
+        Inner::return_slot(&self.inner, permit.priority.index(), permit.sampled);
     }
 
     /// The last step of an admission that holds a slot: the rate cell (unless already taken)

@@ -81,11 +81,12 @@ impl PriorityShares {
 
     /// How many requests of `priority` may be in flight under `limit` (monotone in priority).
     /// `Critical` may always use the whole limit (at least 1); a lower level's cap may be 0
-    /// when the limit is too small to cover the reserves above it: at limit 1 (default
-    /// reserves) `Low` does not take the only slot while anything runs. The controller is
-    /// work-conserving: a level with cap 0 still runs when nothing else is in flight, so an
-    /// adaptive limit that fell to 1 under lower-level traffic keeps receiving latency samples
-    /// and can rise again.
+    /// when the limit is too small to cover the reserves above it (below 1 / reserve: at limit
+    /// 1 with the default reserves). Whole slots cannot honour a fraction of one, so the
+    /// controller is then work-conserving rather than strict: a level with cap 0 still runs
+    /// when nothing else is in flight (and while it runs, `Critical` waits or is refused like
+    /// everyone else). Strict zero caps would let an adaptive limit that fell to 1 under
+    /// lower-level traffic refuse everything, receive no latency sample and never rise again.
     ///
     /// ```
     /// use perfstack_admission::{Priority, PriorityShares};
