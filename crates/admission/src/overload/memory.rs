@@ -1,6 +1,6 @@
 use super::{check_threshold, OverloadSignal, ThresholdError};
 
-/// Resident set size (`VmRSS` of `/proc/self/status`, in kB, so no page-size assumption)
+/// Resident set size (the resident pages of `/proc/self/statm` times the kernel's page size)
 /// divided by a byte limit. Linux only: elsewhere [`rss_bytes`](Self::rss_bytes) is `None`
 /// and the pressure stays 0.
 #[derive(Debug, Clone)]
@@ -27,20 +27,30 @@ impl ResidentMemory {
     /// This process's RSS in bytes; `None` where unsupported.
     #[must_use]
     pub fn rss_bytes() -> Option<u64> {
-        // About 1.5 kB on current kernels; read without allocating (see `OverloadSignal`).
-        let mut buf = [0_u8; 8192];
-        status_vm_rss_bytes(super::procfs::read_small("/proc/self/status", &mut buf)?)
+        // `statm` is one short line whatever the process (unlike `status`, which grows with
+        // supplementary groups and CPU masks); read without allocating (see `OverloadSignal`).
+        let mut buf = [0_u8; 256];
+        statm_rss_bytes(super::procfs::read_small("/proc/self/statm", &mut buf)?, page_size())
     }
 }
 
-/// `VmRSS` from the text of `/proc/<pid>/status` (`VmRSS:\t  12345 kB`), in bytes.
-pub(crate) fn status_vm_rss_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
-    let mut f = line.split_whitespace();
-    let kib: u64 = f.next()?.parse().ok()?;
-    // The kernel always writes kB (KiB); anything else is not a format we know.
-    (f.next()? == "kB").then_some(())?;
-    kib.checked_mul(1024)
+#[cfg(target_os = "linux")]
+fn page_size() -> u64 {
+    rustix::param::page_size() as u64
+}
+
+#[cfg(not(target_os = "linux"))]
+fn page_size() -> u64 {
+    0
+}
+
+/// Resident bytes from the text of `/proc/<pid>/statm` (`size resident shared ...`, in pages).
+pub(crate) fn statm_rss_bytes(statm: &str, page_size: u64) -> Option<u64> {
+    if page_size == 0 {
+        return None;
+    }
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    pages.checked_mul(page_size)
 }
 
 impl OverloadSignal for ResidentMemory {
@@ -56,18 +66,18 @@ impl OverloadSignal for ResidentMemory {
 mod tests {
     use super::*;
 
-    const STATUS: &str = "Name:\tperfstack\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t  900000 kB\n\
-                          VmSize:\t  800000 kB\nVmHWM:\t   20000 kB\nVmRSS:\t   12345 kB\nRssAnon:\t    8000 kB\n";
-
     #[test]
-    fn vm_rss_is_read_in_kib() {
-        assert_eq!(status_vm_rss_bytes(STATUS), Some(12345 * 1024));
+    fn resident_pages_times_the_page_size() {
+        assert_eq!(statm_rss_bytes("200000 12345 3000 400 0 9000 0\n", 4096), Some(12345 * 4096));
+        assert_eq!(statm_rss_bytes("200000 12345 3000 400 0 9000 0\n", 65536), Some(12345 * 65536));
     }
 
     #[test]
-    fn missing_or_odd_vm_rss_gives_none() {
-        for bad in ["", "Name:\tx\n", "VmRSS:\n", "VmRSS:\t 12 MB\n", "VmRSS:\t x kB\n"] {
-            assert_eq!(status_vm_rss_bytes(bad), None, "{bad:?}");
+    fn missing_or_odd_statm_gives_none() {
+        for bad in ["", "200000", "200000 x 3\n", "1 -5 3\n"] {
+            assert_eq!(statm_rss_bytes(bad, 4096), None, "{bad:?}");
         }
+        assert_eq!(statm_rss_bytes("1 2 3\n", 0), None);
+        assert_eq!(statm_rss_bytes("1 18446744073709551615 3\n", 4096), None, "overflow");
     }
 }

@@ -9,7 +9,12 @@ pub(crate) fn read_small<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     let mut len = 0;
     loop {
         if len == buf.len() {
-            return None;
+            // Full: it fits only if the file ends exactly here.
+            let mut probe = [0_u8; 1];
+            match file.read(&mut probe) {
+                Ok(0) => break,
+                _ => return None,
+            }
         }
         match file.read(&mut buf[len..]) {
             Ok(0) => break,
