@@ -141,26 +141,43 @@ impl<K: Hash + Eq + Clone> KeyedRateLimit<K> {
     {
         let now = self.inner.clock.now_nanos();
         let i = self.shard_index(key);
-        loop {
+        // Whether this call holds a place in the key count (taken, or handed over by an
+        // eviction in another shard).
+        let mut reserved = false;
+        for _ in 0..8 {
             let mut shard = self.inner.shards[i].lock();
             if let Some(tat) = shard.tats.get_mut(key) {
+                if reserved {
+                    // Another call remembered the key meanwhile: the place is not needed.
+                    self.inner.keys.fetch_sub(1, Ordering::AcqRel);
+                }
                 *tat = self.inner.gcra.decide(Some(*tat), now).map_err(limited)?;
                 return Ok(());
             }
-            let tat = self.inner.gcra.decide(None, now).map_err(limited)?;
-            let reserved = self
-                .inner
-                .keys
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.inner.max_keys).then_some(n + 1))
-                .is_ok();
-            if !reserved && shard.tats.is_empty() {
-                // Every remembered key is in other shards: free a place in one of them (one lock
-                // at a time, so no lock order to keep), then look again.
-                drop(shard);
-                self.evict_elsewhere(i, now);
-                continue;
+            let tat = match self.inner.gcra.decide(None, now) {
+                Ok(t) => t,
+                Err(e) => {
+                    if reserved {
+                        self.inner.keys.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    return Err(limited(e));
+                }
+            };
+            if !reserved {
+                reserved = self
+                    .inner
+                    .keys
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.inner.max_keys).then_some(n + 1))
+                    .is_ok();
             }
             if !reserved {
+                if shard.tats.is_empty() {
+                    // Every remembered key is in other shards: one of them gives its place to
+                    // this key (one lock at a time, so no lock order to keep).
+                    drop(shard);
+                    reserved = self.evict_elsewhere(i, now);
+                    continue;
+                }
                 // Full: the new key takes the place of one of this shard's.
                 evict_one(&mut shard, now, &self.inner.gcra);
             }
@@ -169,20 +186,27 @@ impl<K: Hash + Eq + Clone> KeyedRateLimit<K> {
             shard.tats.insert(key, tat);
             return Ok(());
         }
+        // Only under extreme churn (every try found the other shards emptied meanwhile): admit
+        // without remembering the key, as a forgotten key would be.
+        if reserved {
+            self.inner.keys.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(())
     }
 
-    /// Forgets one key of the first non-empty shard after `from`, freeing a place in the count.
+    /// Forgets one key of the first non-empty shard after `from` and keeps its place in the
+    /// count for the caller; false when every other shard is empty.
     #[cold]
-    fn evict_elsewhere(&self, from: usize, now: u64) {
+    fn evict_elsewhere(&self, from: usize, now: u64) -> bool {
         let n = self.inner.shards.len();
         for j in (1..n).map(|d| (from + d) % n) {
             let mut shard = self.inner.shards[j].lock();
             if !shard.tats.is_empty() {
                 evict_one(&mut shard, now, &self.inner.gcra);
-                self.inner.keys.fetch_sub(1, Ordering::AcqRel);
-                return;
+                return true;
             }
         }
+        false
     }
 
     /// Whether [`check`](Self::check) would succeed for `key`, without consuming.
