@@ -261,8 +261,8 @@ async fn a_distributed_store_refusal_gives_the_slot_back() {
     drop(p);
 }
 
-/// At a limit too small for the reserves, the reserve wins: `Critical` gets the only slot, and
-/// the lower levels none (they used to get at least one each, so `Low` could take it).
+/// At a limit too small for the reserves, lower levels get no slot of their own: while
+/// `Critical` runs they are refused (ADR 0037: when nothing runs, they still may).
 #[tokio::test(start_paused = true)]
 async fn at_limit_one_only_critical_is_admitted_and_at_two_low_gets_one() {
     let ctl = AdmissionController::builder().fixed_limit(1).build().unwrap();
