@@ -94,6 +94,7 @@ mod redis;
 mod stats;
 mod tier;
 mod ttl;
+mod upkeep;
 
 pub use cache::{BuildError, TieredCache, TieredCacheBuilder};
 pub use codec::{Codec, JsonCodec, PostcardCodec};

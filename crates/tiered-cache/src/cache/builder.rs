@@ -267,6 +267,7 @@ where
             waiters: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
+            upkeep: crate::upkeep::Upkeep::default(),
         });
         if let Some(l2) = &inner.l2 {
             // The close transition flushes L1 from inside the guard: no call site can miss it.

@@ -60,7 +60,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
 
     /// Removes `key` from L1, counting it as an explicit eviction when it was there.
     pub(crate) async fn l1_remove(&self, key: &str) {
-        if self.l1.remove(key).await.is_some() {
+        let removed = self.l1.remove(key).await;
+        self.upkeep.note(&self.l1).await;
+        if removed.is_some() {
             self.counters.evict_explicit.add();
         }
     }

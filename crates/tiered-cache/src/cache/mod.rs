@@ -87,6 +87,8 @@ pub(crate) struct Inner<V> {
     /// Bumped by every invalidation: an L2 read that raced one is not promoted.
     pub(crate) generation: AtomicU64,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
+    /// Runs moka's housekeeping in small slices on the L2 path (see `upkeep`).
+    pub(crate) upkeep: crate::upkeep::Upkeep,
 }
 
 impl<V> Drop for Inner<V> {

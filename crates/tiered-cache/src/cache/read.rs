@@ -109,12 +109,15 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if self.generation.load(Ordering::Acquire) != generation {
             self.l1.invalidate(key).await;
         }
+        // After the re-check: a stale entry is not left in L1 while moka's logs are applied.
+        self.upkeep.note(&self.l1).await;
     }
 
     pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
         let Some(e) = self.l1.get(key).await else {
             self.counters.l1_miss.add();
             self.hot.record(key);
+            self.upkeep.note(&self.l1).await;
             return L1Look::Miss;
         };
         let sample = SAMPLE.with(|c| {

@@ -66,6 +66,7 @@ where
                 match self.inner.look_l2(&key).await {
                     L2Look::Fresh(e) | L2Look::Stale(e) => {
                         self.inner.l1.insert(key, e).await;
+                        self.inner.upkeep.note(&self.inner.l1).await;
                         true
                     }
                     L2Look::Miss | L2Look::Unavailable if self.inner.loader.is_some() => {

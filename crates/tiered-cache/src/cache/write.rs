@@ -158,6 +158,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if voided(flight) {
             self.l1_remove(key).await;
         }
+        self.upkeep.note(&self.l1).await;
         Ok(())
     }
 }
