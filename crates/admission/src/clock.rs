@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 #[doc(inline)]
-pub use perfstack_resilience::{Clock, ManualClock, TokioClock};
+pub use perfstack_resilience::{Clock, ManualClock, TokioClock, TscClock};
 
 /// The clock's reading as a `Duration`, the unit of the controller's window and latency maths.
 #[inline]

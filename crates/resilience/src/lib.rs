@@ -103,7 +103,7 @@ pub use breaker::{
 };
 pub use budget::{BudgetBuilder, BudgetConfig, BudgetStats, RetryBudget};
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadFull, BulkheadPermit, BulkheadStats};
-pub use clock::{Clock, CoarseClock, ManualClock, TokioClock};
+pub use clock::{Clock, CoarseClock, ManualClock, TokioClock, TscClock};
 pub use degradation::{
     DegradationBuilder, DegradationConfig, DegradationManager, DegradationStats, LevelChange, LevelConfig,
 };
