@@ -180,6 +180,22 @@ impl Inner {
         Some(usize::try_from(id.0.checked_sub(1)?).ok()? % self.shards.len())
     }
 
+    /// The shard for `task`, locked: its unique key's shard; else this thread's next shard, or
+    /// the one after it when another thread holds that lock (any shard will do).
+    fn lock_for_submit(&self, task: &Task) -> (&Shard, MutexGuard<'_, State>) {
+        let first = self.submit_shard(task);
+        if task.unique_key.is_none() && self.shards.len() > 1 {
+            if let Some(g) = first.state.try_lock() {
+                return (first, g);
+            }
+            let next = self.submit_shard(task);
+            if let Some(g) = next.state.try_lock() {
+                return (next, g);
+            }
+        }
+        (first, first.state.lock())
+    }
+
     fn submit_shard(&self, task: &Task) -> &Shard {
         let n = self.shards.len();
         let i = match &task.unique_key {
@@ -202,9 +218,14 @@ impl Inner {
     /// The shard to lease from at `now`, and the best rank among the others (the bound it
     /// must not serve past); `None` when no shard has work.
     fn pick(&self, now: Instant) -> Option<(usize, i64)> {
+        self.pick_except(now, usize::MAX)
+    }
+
+    /// [`pick`](Self::pick) leaving out shard `skip`.
+    fn pick_except(&self, now: Instant, skip: usize) -> Option<(usize, i64)> {
         let now_ns = self.now_ns(now);
         let (mut best, mut best_rank, mut second) = (0, i64::MAX, i64::MAX);
-        for (i, sh) in self.shards.iter().enumerate() {
+        for (i, sh) in self.shards.iter().enumerate().filter(|(i, _)| *i != skip) {
             let r = sh.rank(now_ns, &self.cfg.aging);
             if r < best_rank {
                 second = best_rank;
@@ -230,18 +251,18 @@ impl Inner {
         // settle it, and the last round serves from the best shard whatever the bound.
         let rounds = self.shards.len() * 2 + 1;
         for round in 0..rounds {
-            let Some((i, second)) = self.pick(now) else { break };
-            let bound = if round + 1 == rounds { i64::MAX } else { second };
-            let shard = &self.shards[i];
-            let mut st = match held.take() {
-                Some((h, guard)) if h == i => guard,
+            let Some((best, second)) = self.pick(now) else { break };
+            let last = round + 1 == rounds;
+            let (i, bound, mut st) = match held.take() {
+                Some((h, guard)) if h == best => (best, if last { i64::MAX } else { second }, guard),
                 other => {
                     // Never hold one shard's lock while taking another's: two workers doing
                     // so in opposite order would deadlock.
                     drop(other);
-                    shard.state.lock()
+                    self.lock_for_lease(now, best, if last { i64::MAX } else { second })
                 }
             };
+            let shard = &self.shards[i];
             let (got, f) = st.take(max - out.len(), now, bound);
             shard.publish(&st);
             drop(st);
@@ -256,6 +277,23 @@ impl Inner {
             }
         }
         (out, freed)
+    }
+
+    /// Locks shard `best` to lease below `bound`; when another worker holds it (leasing that
+    /// shard's first task), the next-best shard instead, if its lock is free, rather than
+    /// waiting: its first task is the next in rank but for the ones behind the first of
+    /// `best`. Returns the shard, the bound to lease under and the guard.
+    fn lock_for_lease(&self, now: Instant, best: usize, bound: i64) -> (usize, i64, MutexGuard<'_, State>) {
+        if let Some(g) = self.shards[best].state.try_lock() {
+            return (best, bound, g);
+        }
+        if let Some((j, next)) = self.pick_except(now, best) {
+            if let Some(g) = self.shards[j].state.try_lock() {
+                // Up to the best rank of the shards but `best` and `j`.
+                return (j, next, g);
+            }
+        }
+        (best, bound, self.shards[best].state.lock())
     }
 
     fn has_ready(&self, now: Instant) -> bool {
@@ -286,9 +324,8 @@ impl Backend for MemoryBackend {
                 self.inner.slots.try_acquire().map_err(|_| QueueError::Full { capacity: self.inner.cfg.capacity })?
             }
         };
-        let shard = self.inner.submit_shard(&task);
         let res = {
-            let mut st = shard.state.lock();
+            let (shard, mut st) = self.inner.lock_for_submit(&task);
             let res = st.insert(task, span, Instant::now());
             shard.publish(&st);
             res
