@@ -111,8 +111,11 @@ impl Shard {
     /// The key this shard would serve next if leased at `now_ns`: its ready head, or for a due
     /// delayed task the best key it can have once promoted.
     fn rank(&self, now_ns: i64, aging: &Aging) -> i64 {
-        let head = self.head.load(Ordering::Acquire);
+        // `due` first: `publish` stores `head` then `due`, so a reader that sees a new `due`
+        // also sees the `head` stored with it (a task promoted from delayed to ready is in one
+        // of the two, never in neither).
         let due = self.due.load(Ordering::Acquire);
+        let head = self.head.load(Ordering::Acquire);
         if due <= now_ns {
             head.min(aging.sort_key(due, crate::Priority::Critical))
         } else {
@@ -120,6 +123,10 @@ impl Shard {
         }
     }
 }
+
+/// How far behind the best shard's first task (in sort-key nanoseconds) a busy-shard fallback
+/// may serve: tasks that became ready this close together are in no meaningful order.
+const FALLBACK_SLACK_NS: i64 = 1_000_000;
 
 thread_local! {
     /// The shard this thread submits to next; each thread starts at its own place and moves
@@ -279,18 +286,23 @@ impl Inner {
         (out, freed)
     }
 
-    /// Locks shard `best` to lease below `bound`; when another worker holds it (leasing that
-    /// shard's first task), the next-best shard instead, if its lock is free, rather than
-    /// waiting: its first task is the next in rank but for the ones behind the first of
-    /// `best`. Returns the shard, the bound to lease under and the guard.
+    /// Locks shard `best` to lease below `bound`. When its lock is busy (mostly another
+    /// worker leasing its first task), the next-best shard instead, if its lock is free and its
+    /// first task ranks within [`FALLBACK_SLACK_NS`] of `best`'s: that task would come next but
+    /// for a few just submitted around the same time. A task ranked further back waits, so
+    /// priority order and aging hold to within that slack. Returns the shard, the bound to
+    /// lease under and the guard.
     fn lock_for_lease(&self, now: Instant, best: usize, bound: i64) -> (usize, i64, MutexGuard<'_, State>) {
         if let Some(g) = self.shards[best].state.try_lock() {
             return (best, bound, g);
         }
+        let now_ns = self.now_ns(now);
+        let slack = self.shards[best].rank(now_ns, &self.cfg.aging).saturating_add(FALLBACK_SLACK_NS);
         if let Some((j, next)) = self.pick_except(now, best) {
-            if let Some(g) = self.shards[j].state.try_lock() {
-                // Up to the best rank of the shards but `best` and `j`.
-                return (j, next, g);
+            if self.shards[j].rank(now_ns, &self.cfg.aging) <= slack {
+                if let Some(g) = self.shards[j].state.try_lock() {
+                    return (j, next.min(slack), g);
+                }
             }
         }
         (best, bound, self.shards[best].state.lock())
@@ -298,9 +310,11 @@ impl Inner {
 
     fn has_ready(&self, now: Instant) -> bool {
         let now_ns = self.now_ns(now);
-        self.shards
-            .iter()
-            .any(|sh| sh.head.load(Ordering::Acquire) != i64::MAX || sh.due.load(Ordering::Acquire) <= now_ns)
+        // `due` before `head`, as in `Shard::rank`.
+        self.shards.iter().any(|sh| {
+            let due = sh.due.load(Ordering::Acquire);
+            sh.head.load(Ordering::Acquire) != i64::MAX || due <= now_ns
+        })
     }
 
     fn next_due(&self) -> Option<Instant> {
@@ -422,7 +436,11 @@ impl Backend for MemoryBackend {
     }
 
     async fn wait_for_work(&self, max: Duration) {
+        // Registered before the check, so a notify_one between the check and the wait is not
+        // lost, and two of them wake two waiters.
         let notified = self.inner.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         let now = Instant::now();
         if self.inner.has_ready(now) {
             return;
