@@ -222,7 +222,7 @@ fn l2_hit(c: &mut Criterion) {
     g.finish();
 
     // p99 of sequential single gets, interleaved so noise hits both alike.
-    let samples = if quick() { 2_000 } else { 10_000 };
+    let samples = if quick() { 10_000 } else { 20_000 };
     let (raw_p99, tiered_p99, forgot_p99) = rt.block_on(async {
         let (mut raw, mut tiered, mut forgot) =
             (Vec::with_capacity(samples), Vec::with_capacity(samples), Vec::with_capacity(samples));
