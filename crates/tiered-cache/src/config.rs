@@ -19,6 +19,9 @@ pub struct Config {
     pub soft_ttl: Duration,
     /// TTL of a cached "not found". Default 30 s.
     pub negative_ttl: Duration,
+    /// After a failed refresh, stale reads of that key start no other refresh for this long
+    /// (the stale value is served meanwhile). Default 1 s.
+    pub refresh_retry_after: Duration,
     /// TTLs are shortened by a random fraction up to this. Default 0.1.
     pub jitter: f64,
     /// L1 TTL for values that could not be written to L2 (Redis down). Default 1 s.
@@ -91,6 +94,7 @@ impl Config {
             ttl: Duration::from_secs(300),
             soft_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
+            refresh_retry_after: Duration::from_secs(1),
             jitter: 0.1,
             degraded_l1_ttl: Duration::from_secs(1),
             max_key_bytes: 512,

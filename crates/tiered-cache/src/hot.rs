@@ -45,8 +45,9 @@ impl HotKeys {
         }
     }
 
-    /// Records one access; skipped when the shard is busy (it is a sample anyway).
-    pub(crate) fn record(&self, key: &str) {
+    /// Records `weight` accesses (a sampled hit stands for the hits not sampled); skipped
+    /// when the shard is busy (it is a sample anyway).
+    pub(crate) fn record(&self, key: &str, weight: u32) {
         let h = self.hasher.hash_one(key);
         let Some(mut shard) = self.shards[(h as usize) % SHARDS].try_lock() else { return };
         shard.since_decay += 1;
@@ -58,12 +59,13 @@ impl HotKeys {
             });
         }
         if let Some(s) = shard.by_hash.get_mut(&h) {
-            s.count = s.count.saturating_add(1);
+            s.count = s.count.saturating_add(weight);
             if s.key.is_none() && s.count >= PROMOTE_AT {
                 s.key = Some(key.into());
             }
         } else if shard.by_hash.len() < self.shard_limit {
-            shard.by_hash.insert(h, Slot { count: 1, key: None });
+            let key = (weight >= PROMOTE_AT).then(|| key.into());
+            shard.by_hash.insert(h, Slot { count: weight, key });
         }
     }
 
@@ -92,22 +94,32 @@ mod tests {
     fn hottest_first_and_bounded() {
         let hot = HotKeys::new(64);
         for _ in 0..5 {
-            hot.record("a");
+            hot.record("a", 1);
         }
         for _ in 0..3 {
-            hot.record("b");
+            hot.record("b", 1);
         }
-        hot.record("c");
+        hot.record("c", 1);
         assert_eq!(hot.top(2), vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(hot.top(5).len(), 2, "c was seen once: its name is not kept");
         for i in 0..100 {
-            hot.record(&format!("k{i}"));
+            hot.record(&format!("k{i}"), 1);
         }
         assert_eq!(hot.top(1), vec!["a".to_owned()], "one-off keys do not displace a hot one");
         for i in 0..100_000 {
-            hot.record(&format!("k{i}"));
+            hot.record(&format!("k{i}"), 1);
         }
         assert!(hot.tracked() <= 64 * 4 + SHARDS, "bounded: {}", hot.tracked());
+    }
+
+    #[test]
+    fn a_sampled_hit_counts_for_the_hits_it_stands_for() {
+        let hot = HotKeys::new(64);
+        for _ in 0..10 {
+            hot.record("missed", 1);
+        }
+        hot.record("hit", 16);
+        assert_eq!(hot.top(2), vec!["hit".to_owned(), "missed".to_owned()]);
     }
 
     #[test]
@@ -115,10 +127,10 @@ mod tests {
         let hot = HotKeys::new(10);
         let h = hot.hasher.hash_one("a");
         let guard = hot.shards[(h as usize) % SHARDS].lock();
-        hot.record("a"); // would deadlock with a blocking lock
+        hot.record("a", 1); // would deadlock with a blocking lock
         drop(guard);
-        hot.record("a");
-        hot.record("a");
+        hot.record("a", 1);
+        hot.record("a", 1);
         assert_eq!(hot.top(1), vec!["a".to_owned()]);
     }
 }

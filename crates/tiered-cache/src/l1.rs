@@ -1,6 +1,6 @@
 //! L1: a moka future cache sized in bytes, with per-entry expiry.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,28 @@ pub(crate) struct L1Entry<V> {
     pub(crate) size: u32,
     /// Set by the first read that finds the entry past `hard`, so an expiry is counted once.
     pub(crate) expired_seen: AtomicBool,
+    /// After a failed refresh: milliseconds after `soft` before the next refresh may start
+    /// (0: no hold).
+    refresh_held_ms: AtomicU32,
+}
+
+impl<V> L1Entry<V> {
+    pub(crate) fn new(value: Option<V>, soft: Instant, hard: Instant, size: u32) -> Self {
+        L1Entry { value, soft, hard, size, expired_seen: AtomicBool::new(false), refresh_held_ms: AtomicU32::new(0) }
+    }
+
+    /// Whether a stale read may start a refresh at `now` (not while a failed one's backoff
+    /// holds).
+    pub(crate) fn refresh_due(&self, now: Instant) -> bool {
+        let held = self.refresh_held_ms.load(Ordering::Relaxed);
+        held == 0 || now >= self.soft + Duration::from_millis(u64::from(held))
+    }
+
+    /// A refresh failed at `now`: no other starts for `backoff`.
+    pub(crate) fn hold_refresh(&self, now: Instant, backoff: Duration) {
+        let ms = (now.saturating_duration_since(self.soft) + backoff).as_millis();
+        self.refresh_held_ms.store(u32::try_from(ms).unwrap_or(u32::MAX).max(1), Ordering::Relaxed);
+    }
 }
 
 /// Keys are hashed with foldhash (seeded per cache) rather than SipHash: hashing was about 5 %

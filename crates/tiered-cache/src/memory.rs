@@ -24,6 +24,12 @@ struct State {
     sinks: Vec<(u64, EventSink)>,
 }
 
+impl State {
+    fn write_token(&self, key: &str) -> WriteToken {
+        WriteToken { key_version: self.versions.get(key).copied().unwrap_or(0), prefix_epoch: self.prefix_epoch }
+    }
+}
+
 /// Shared in-memory storage; each cache instance gets its own [`MemoryTier`] view of it with
 /// [`MemoryStore::tier`], and instances invalidate each other's L1 like they would through
 /// Redis. Uses tokio time, so paused-time tests can drive it.
@@ -136,7 +142,14 @@ impl Tier for MemoryTier {
         Ok(true)
     }
 
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        versions: WriteToken,
+    ) -> Result<bool, TierError> {
         let mut s = self.store.state.lock();
         let now = Instant::now();
         let holds = s.leases.get(key).is_some_and(|(t, exp)| t == token && now < *exp);
@@ -144,14 +157,25 @@ impl Tier for MemoryTier {
             return Ok(false);
         }
         s.leases.remove(key);
+        if s.write_token(key) != versions {
+            return Ok(false);
+        }
         s.values.insert(key.to_owned(), (value, crate::ttl::after(now, ttl)));
         self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
         Ok(true)
     }
 
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), TierError> {
+        let mut s = self.store.state.lock();
+        if s.leases.get(key).is_some_and(|(t, _)| t == token) {
+            s.leases.remove(key);
+            self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
+        }
+        Ok(())
+    }
+
     async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
-        let s = self.store.state.lock();
-        Ok(WriteToken { key_version: s.versions.get(key).copied().unwrap_or(0), prefix_epoch: s.prefix_epoch })
+        Ok(self.store.state.lock().write_token(key))
     }
 
     async fn set_if_unchanged(
@@ -162,8 +186,7 @@ impl Tier for MemoryTier {
         token: WriteToken,
     ) -> Result<bool, TierError> {
         let mut s = self.store.state.lock();
-        let now = WriteToken { key_version: s.versions.get(key).copied().unwrap_or(0), prefix_epoch: s.prefix_epoch };
-        if now != token {
+        if s.write_token(key) != token {
             return Ok(false);
         }
         s.values.insert(key.to_owned(), (value, crate::ttl::after(Instant::now(), ttl)));

@@ -25,9 +25,25 @@ pub trait Tier: Send + Sync + 'static {
     async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError>;
     /// Tries to take the load lease of `key` for `ttl` (`SET NX PX`). `true` when taken.
     async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError>;
-    /// Writes `value` only if the lease `token` still holds (no invalidation voided it), and
-    /// releases the lease. `true` when written.
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError>;
+    /// Writes `value` only if the lease `token` still holds (no invalidation deleted it) and
+    /// no invalidation or `set` of `key`, nor a prefix invalidation, happened since `versions`
+    /// were read (right after the lease was won); releases the lease either way. `true` when
+    /// written.
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        versions: WriteToken,
+    ) -> Result<bool, TierError>;
+    /// Releases the lease of `key` if `token` still holds it (its load failed or stored
+    /// nothing) and wakes the instances waiting for it, which then load themselves. The
+    /// default does nothing: the lease expires after its TTL.
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), TierError> {
+        let _ = (key, token);
+        Ok(())
+    }
     /// Reads the invalidation versions of `key` (its own and the prefix-invalidation epoch).
     /// A load reads this before calling the loader and stores its result with
     /// [`Tier::set_if_unchanged`], so an invalidation that lands anywhere in between — even

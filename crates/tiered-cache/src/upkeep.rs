@@ -43,13 +43,7 @@ mod tests {
 
     fn entry() -> Arc<L1Entry<u32>> {
         let now = tokio::time::Instant::now();
-        Arc::new(L1Entry {
-            value: Some(1),
-            soft: now + Duration::from_secs(60),
-            hard: now + Duration::from_secs(60),
-            size: 100,
-            expired_seen: std::sync::atomic::AtomicBool::new(false),
-        })
+        Arc::new(L1Entry::new(Some(1), now + Duration::from_secs(60), now + Duration::from_secs(60), 100))
     }
 
     #[tokio::test]

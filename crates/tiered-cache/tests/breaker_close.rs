@@ -12,7 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use common::counting_loader;
-use perfstack_tiered_cache::{EventSink, LeaseConfig, MemoryStore, MemoryTier, Tier, TierError, TieredCache};
+use perfstack_tiered_cache::{
+    EventSink, LeaseConfig, MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken,
+};
 use tokio::sync::Semaphore;
 
 /// A memory tier that fails every call while `down`, and whose `get("slow")` waits for `gate`.
@@ -57,9 +59,16 @@ impl Tier for Flaky {
         self.check()?;
         self.inner.try_lease(key, token, ttl).await
     }
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        v: WriteToken,
+    ) -> Result<bool, TierError> {
         self.check()?;
-        self.inner.set_with_lease(key, token, value, ttl).await
+        self.inner.set_with_lease(key, token, value, ttl, v).await
     }
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
         self.check()?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
-use perfstack_tiered_cache::{EventSink, MemoryStore, MemoryTier, Tier, TierError, TierEvent, TieredCache};
+use perfstack_tiered_cache::{EventSink, MemoryStore, MemoryTier, Tier, TierError, TierEvent, TieredCache, WriteToken};
 
 /// A memory tier that hands its event sink to the test.
 struct Capture(Arc<MemoryTier>, Mutex<Option<EventSink>>);
@@ -30,8 +30,15 @@ impl Tier for Capture {
     async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
         self.0.try_lease(key, token, ttl).await
     }
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
-        self.0.set_with_lease(key, token, value, ttl).await
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        v: WriteToken,
+    ) -> Result<bool, TierError> {
+        self.0.set_with_lease(key, token, value, ttl, v).await
     }
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
         self.0.get_meta(name).await

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use common::{calls, counting_loader};
-use perfstack_tiered_cache::{MemoryStore, MemoryTier, Tier, TierError, TieredCache};
+use perfstack_tiered_cache::{MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken};
 
 /// Delegates to an in-memory tier until `hang` is set; then every call waits forever.
 struct Hanging {
@@ -50,9 +50,16 @@ impl Tier for Hanging {
         self.gate().await;
         self.inner.try_lease(key, token, ttl).await
     }
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        v: WriteToken,
+    ) -> Result<bool, TierError> {
         self.gate().await;
-        self.inner.set_with_lease(key, token, value, ttl).await
+        self.inner.set_with_lease(key, token, value, ttl, v).await
     }
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
         self.gate().await;

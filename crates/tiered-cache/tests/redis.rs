@@ -11,7 +11,7 @@ use common::{calls, counting_loader, eventually, redis_client};
 use std::sync::Arc;
 
 use fred::interfaces::{ClientLike, KeysInterface};
-use perfstack_tiered_cache::{LeaseConfig, Loader, TieredCache};
+use perfstack_tiered_cache::{loader_fn, BoxError, LeaseConfig, Loader, TieredCache};
 
 const WITHIN: Duration = Duration::from_secs(2);
 
@@ -226,4 +226,21 @@ async fn a_set_does_not_invalidate_the_writers_own_l1() {
     assert_eq!(a.get("mine").await.unwrap().as_deref(), Some("v"));
     assert_eq!(a.stats().l1_hits, 1);
     assert_eq!(a.stats().invalidations_received, 1, "only B's write reached A");
+}
+
+#[tokio::test]
+async fn a_load_does_not_invalidate_the_loaders_own_l1() {
+    let Some(rk) = perfstack_testkit::require_redis().await else { return };
+    let load = loader_fn(|k: String| async move { Ok::<_, BoxError>(Some(format!("loaded {k}"))) });
+    let a = instance(rk.url(), rk.prefix(), Some(load)).await;
+    let none: Option<Arc<dyn Loader<String>>> = None;
+    let b = instance(rk.url(), rk.prefix(), none).await;
+    assert_eq!(a.get_or_load("mine").await.unwrap().as_deref(), Some("loaded mine"));
+    // Redis delivers invalidations in order: once A has heard of B's later write, it would
+    // also have heard of its own conditional (scripted) write, had Redis sent it.
+    b.set("theirs", "w".into()).await.unwrap();
+    assert!(eventually(WITHIN, || async { a.stats().invalidations_received >= 1 }).await);
+    assert_eq!(a.stats().evictions_explicit, 0, "A dropped its own load from L1");
+    assert_eq!(a.get("mine").await.unwrap().as_deref(), Some("loaded mine"));
+    assert_eq!(a.stats().l1_hits, 1);
 }

@@ -28,6 +28,7 @@ async fn thousand_concurrent_misses_run_the_loader_once_and_write_l2_once() {
     assert_eq!(s.l2_writes, 1, "L2 writes");
     assert_eq!(s.loads, 1);
     assert_eq!(s.in_flight_loads, 0);
+    assert_eq!(s.l1_misses, 1_000, "one L1 miss per caller, the load's own look not counted again");
 }
 
 #[tokio::test(start_paused = true)]

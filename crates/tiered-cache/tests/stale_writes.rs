@@ -32,8 +32,15 @@ impl Tier for Deaf {
     async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
         self.0.try_lease(key, token, ttl).await
     }
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
-        self.0.set_with_lease(key, token, value, ttl).await
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        v: WriteToken,
+    ) -> Result<bool, TierError> {
+        self.0.set_with_lease(key, token, value, ttl, v).await
     }
     async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
         self.0.write_token(key).await
@@ -96,4 +103,21 @@ async fn a_prefix_invalidation_during_a_leased_load_keeps_the_result_out_of_l2()
     gate.add_permits(1);
     assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("old"));
     assert_eq!(b.get("user:1").await.unwrap(), None, "the lease survived the prefix invalidation");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_set_during_a_leased_load_is_not_overwritten_by_the_older_result() {
+    let store = MemoryStore::new();
+    let gate = Arc::new(Semaphore::new(0));
+    let a = deaf_loader_cache(&store, gate.clone(), true).await;
+    let b = TieredCache::<String>::builder("stale").tier(store.tier()).build().await.unwrap();
+    let la = a.clone();
+    let load = tokio::spawn(async move { la.get_or_load("k").await });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(a.stats().leases_acquired, 1);
+    b.set("k", "new".to_owned()).await.unwrap(); // A holds the lease but is not told in time
+    gate.add_permits(1);
+    assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("old"));
+    assert_eq!(b.get("k").await.unwrap().as_deref(), Some("new"), "the leased load overwrote a later set");
+    assert_eq!(a.stats().loads_voided, 1);
 }

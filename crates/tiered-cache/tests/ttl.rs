@@ -67,7 +67,20 @@ async fn stale_value_served_while_one_refresh_runs_and_kept_when_it_fails() {
     tokio::time::advance(Duration::from_millis(200)).await;
     settle().await;
     assert_eq!(cache.get_or_load("k").await.unwrap().unwrap(), "v2", "kept after a failed refresh");
-    assert!(cache.stats().refresh_errors >= 1);
+    assert_eq!(cache.stats().refresh_errors, 1);
+    // Within the retry backoff (1 s by default) stale reads start no other refresh: a failing
+    // source is not called on every read.
+    let loads_before = loads.load(Ordering::SeqCst);
+    for _ in 0..50 {
+        assert_eq!(cache.get_or_load("k").await.unwrap().unwrap(), "v2");
+        tokio::time::advance(Duration::from_millis(10)).await;
+        settle().await;
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), loads_before, "a refresh started within the backoff");
+    tokio::time::advance(S).await;
+    assert_eq!(cache.get_or_load("k").await.unwrap().unwrap(), "v2");
+    settle().await;
+    assert_eq!(loads.load(Ordering::SeqCst), loads_before + 1, "one refresh after the backoff");
     tokio::time::advance(10 * S).await; // past hard
     assert!(cache.get_or_load("k").await.is_err(), "after the hard TTL the failure shows");
 }

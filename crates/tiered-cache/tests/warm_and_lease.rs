@@ -14,9 +14,11 @@ async fn a_new_instance_starts_warm_from_the_hot_key_list() {
     let store = MemoryStore::new();
     let (loader, n) = counting_loader(Duration::from_millis(1));
     let a = TieredCache::<String>::builder("warm").tier(store.tier()).loader(loader).build().await.unwrap();
-    for round in 0..20 {
+    // Hits are sampled (1 in 16, at random): 400 reads of a key leave it unsampled with
+    // probability (15/16)^399, about 1e-11.
+    for round in 0..1_000 {
         for k in 0..10 {
-            if round < 2 || k < 3 {
+            if round < 400 || k < 3 {
                 a.get_or_load(&format!("k{k}")).await.unwrap();
             }
         }
@@ -84,8 +86,9 @@ async fn a_lease_of_a_dead_instance_expires_and_an_invalidation_voids_the_holder
     assert!(raw.try_lease("k", "next", Duration::from_millis(300)).await.unwrap());
     // Facebook's rule: invalidating while the holder loads deletes its lease; its set is refused.
     assert!(raw.try_lease("j", "holder", Duration::from_secs(5)).await.unwrap());
+    let versions = raw.write_token("j").await.unwrap();
     raw.invalidate(&["j".to_owned()]).await.unwrap();
-    assert!(!raw.set_with_lease("j", "holder", "stale".into(), Duration::from_secs(5)).await.unwrap());
+    assert!(!raw.set_with_lease("j", "holder", "stale".into(), Duration::from_secs(5), versions).await.unwrap());
     assert_eq!(raw.get("j").await.unwrap(), None);
 }
 
@@ -113,7 +116,7 @@ async fn the_hot_key_list_is_persisted_in_the_background_on_its_interval() {
         .build()
         .await
         .unwrap();
-    for _ in 0..3 {
+    for _ in 0..400 {
         for k in 0..5 {
             a.get_or_load(&format!("k{k}")).await.unwrap();
         }
@@ -143,4 +146,27 @@ async fn a_zero_persist_interval_is_refused_at_build() {
         .build()
         .await;
     assert!(r.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_leased_load_releases_its_lease_so_others_do_not_wait_it_out() {
+    let store = MemoryStore::new();
+    let lease = LeaseConfig::new(Duration::from_secs(5), Duration::from_secs(1));
+    let build = |loader| TieredCache::<String>::builder("lease").tier(store.tier()).loader(loader).lease(lease).build();
+    let (loader_a, na) = counting_loader(Duration::from_millis(20));
+    let (loader_b, nb) = counting_loader(Duration::from_millis(20));
+    let (a, b) = (build(loader_a).await.unwrap(), build(loader_b).await.unwrap());
+    let la = a.clone();
+    let first = tokio::spawn(async move { la.get_or_load("fail-k").await });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(a.stats().leases_acquired, 1);
+    let started = tokio::time::Instant::now();
+    assert!(b.get_or_load("fail-k").await.is_err(), "B loads itself once A gave the lease back");
+    assert!(first.await.unwrap().is_err());
+    assert!(started.elapsed() < lease.wait, "B waited out the failed holder's lease: {:?}", started.elapsed());
+    assert_eq!((b.stats().lease_waits, b.stats().lease_wait_timeouts), (1, 0), "woken, not timed out");
+    assert_eq!((calls(&na), calls(&nb)), (1, 1));
+    // The next miss anywhere takes the lease at once.
+    assert!(a.get_or_load("fail-k").await.is_err());
+    assert_eq!(a.stats().leases_acquired, 2);
 }

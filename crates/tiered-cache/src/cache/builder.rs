@@ -114,6 +114,12 @@ where
         self.cfg.negative_ttl = ttl;
         self
     }
+    /// After a failed refresh, how long stale reads of that key wait before starting
+    /// another (default 1 s).
+    pub fn refresh_retry_after(mut self, backoff: Duration) -> Self {
+        self.cfg.refresh_retry_after = backoff;
+        self
+    }
     /// Random TTL shortening fraction in `[0, 1]` (default 0.1).
     pub fn jitter(mut self, fraction: f64) -> Self {
         self.cfg.jitter = fraction;
@@ -192,6 +198,7 @@ where
             ("soft_ttl", cfg.soft_ttl),
             ("negative_ttl", cfg.negative_ttl),
             ("degraded_l1_ttl", cfg.degraded_l1_ttl),
+            ("refresh_retry_after", cfg.refresh_retry_after),
         ];
         if let Some(lease) = cfg.lease {
             durations.extend([("lease ttl", lease.ttl), ("lease wait", lease.wait)]);

@@ -28,14 +28,21 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         match event {
             TierEvent::Keys(keys) => {
                 for key in keys {
-                    self.flights.void(&key);
-                    self.l1_remove(&key).await;
-                    self.wake(&key);
+                    self.drop_key_locally(&key).await;
                 }
             }
             TierEvent::Prefix(prefix) => self.drop_prefix_locally(&prefix).await,
             TierEvent::FlushAll => self.flush_l1("event"),
         }
+    }
+
+    /// Drops `key` here: from L1, from the running load (it is not stored), from reads
+    /// about to promote it (the generation), and wakes lease waiters for it.
+    pub(crate) async fn drop_key_locally(&self, key: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.flights.void(key);
+        self.l1_remove(key).await;
+        self.wake(key);
     }
 
     pub(crate) async fn drop_prefix_locally(&self, prefix: &str) {

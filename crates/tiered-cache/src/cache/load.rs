@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::read::{L1Look, L2Look};
+use super::read::L2Look;
 use super::{Inner, L2Write};
 use crate::error::CacheError;
 use crate::flight::{FlightTicket, Joined, Outcome};
@@ -72,8 +72,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     async fn run_flight(self: &Arc<Self>, ticket: &FlightTicket<V>, mode: Mode) -> (Outcome<V>, bool) {
         let key = ticket.key.as_str();
         if mode == Mode::Miss {
-            if let L1Look::Fresh(v) = self.look_l1(key).await {
-                return (Ok(v), false);
+            // A flight that finished between the caller's L1 miss and this one's start filled
+            // L1. Not counted again: the caller's miss was.
+            if let Some(e) = self.l1.get(key).await {
+                if Instant::now() < e.soft {
+                    return (Ok(e.value.clone()), false);
+                }
             }
         }
         let epoch = ticket.epoch();
@@ -110,19 +114,19 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         // Read the invalidation versions before the loader reads the source: an invalidation
         // landing anywhere after this, even one this instance has not heard of yet, makes the
         // conditional L2 write fail (atomically, in the tier).
-        let how = match (&lease_token, &self.l2) {
-            (Some(token), _) => L2Write::Lease(token.as_str()),
-            (None, None) => L2Write::Plain,
-            (None, Some(l2)) => match l2.call("write_token", |t| t.write_token(key)).await {
-                Guarded::Done(token) => L2Write::IfUnchanged(token),
-                Guarded::Unavailable => L2Write::Skip,
+        let how = match &self.l2 {
+            None => L2Write::Plain,
+            Some(l2) => match (l2.call("write_token", |t| t.write_token(key)).await, &lease_token) {
+                (Guarded::Done(versions), Some(token)) => L2Write::Lease(token.as_str(), versions),
+                (Guarded::Done(versions), None) => L2Write::IfUnchanged(versions),
+                (Guarded::Unavailable, _) => L2Write::Skip,
             },
         };
         let started = Instant::now();
         let loaded = loader.load(key).await;
         metrics::histogram!("perfstack_cache_load_seconds", "cache" => self.cfg.name.clone())
             .record(started.elapsed().as_secs_f64());
-        match loaded {
+        let (outcome, sent) = match loaded {
             Ok(value) => {
                 if value.is_some() {
                     self.counters.load_ok.add();
@@ -133,7 +137,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     self.counters.refresh_ok.add();
                 }
                 match self.store(key, value.as_ref(), Some((ticket, epoch)), how).await {
-                    Ok(()) => (Ok(value), false),
+                    Ok(sent) => (Ok(value), sent),
                     Err(e) => (Err(e), false),
                 }
             }
@@ -141,11 +145,22 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 self.counters.load_error.add();
                 if mode == Mode::Refresh {
                     self.counters.refresh_error.add();
+                    // The stale value stays; the next refresh waits, so a failing source is
+                    // not called again on every read.
+                    if let Some(e) = self.l1.get(key).await {
+                        e.hold_refresh(Instant::now(), self.cfg.refresh_retry_after);
+                    }
                 }
                 tracing::warn!(cache = %self.cfg.name, key, error = %source, "loader failed");
                 (Err(CacheError::Load { key: key.to_owned(), source: Arc::from(source) }), false)
             }
+        };
+        // A lease whose load stored nothing (it failed, was voided, or too large): free it
+        // now, so other instances load at once rather than wait out `lease.wait`.
+        if let (Some(token), false, Some(l2)) = (&lease_token, sent, &self.l2) {
+            let _ = l2.call("release_lease", |t| t.release_lease(key, token)).await;
         }
+        (outcome, false)
     }
 
     /// Promotes an L2 entry into L1 unless an invalidation arrived since `epoch`.

@@ -17,7 +17,8 @@ use crate::ttl::Clock;
 /// What L1 had for a key.
 pub(crate) enum L1Look<V> {
     Fresh(Option<V>),
-    Stale(Option<V>),
+    /// Past the soft TTL; `true` when a refresh may start (no failed one's backoff holds).
+    Stale(Option<V>, bool),
     Miss,
 }
 
@@ -29,8 +30,13 @@ pub(crate) enum L2Look<V> {
     Unavailable,
 }
 
+/// One L1 hit in this many is recorded in the hot-key counts (with this weight).
+const HIT_SAMPLE: u32 = 16;
+
 thread_local! {
-    static SAMPLE: Cell<u32> = const { Cell::new(0) };
+    /// xorshift32 state: hits are sampled at random, so a fixed access order cannot alias
+    /// with the sampling stride and leave some keys never sampled.
+    static SAMPLE: Cell<u32> = const { Cell::new(0x9E37_79B9) };
 }
 
 impl<V> TieredCache<V>
@@ -49,8 +55,10 @@ where
         self.check_key(key)?;
         match self.inner.look_l1(key).await {
             L1Look::Fresh(v) => return Ok(v),
-            L1Look::Stale(v) => {
-                self.inner.refresh_in_background(key);
+            L1Look::Stale(v, refresh) => {
+                if refresh {
+                    self.inner.refresh_in_background(key);
+                }
                 return Ok(v);
             }
             L1Look::Miss => {}
@@ -84,8 +92,10 @@ where
         self.check_key(key)?;
         match self.inner.look_l1(key).await {
             L1Look::Fresh(v) => return Ok(v),
-            L1Look::Stale(v) => {
-                self.inner.refresh_in_background(key);
+            L1Look::Stale(v, refresh) => {
+                if refresh {
+                    self.inner.refresh_in_background(key);
+                }
                 return Ok(v);
             }
             L1Look::Miss => {}
@@ -116,17 +126,20 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
         let Some(e) = self.l1.get(key).await else {
             self.counters.l1_miss.add();
-            self.hot.record(key);
+            self.hot.record(key, 1);
             self.upkeep.note(&self.l1).await;
             return L1Look::Miss;
         };
         let sample = SAMPLE.with(|c| {
-            let n = c.get().wrapping_add(1);
-            c.set(n);
-            n % 16 == 0
+            let mut x = c.get();
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            c.set(x);
+            x % HIT_SAMPLE == 0
         });
         if sample {
-            self.hot.record(key);
+            self.hot.record(key, HIT_SAMPLE);
         }
         let now = Instant::now();
         if now >= e.hard {
@@ -142,7 +155,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
         if now >= e.soft {
             self.counters.stale_served.add();
-            return L1Look::Stale(e.value.clone());
+            return L1Look::Stale(e.value.clone(), e.refresh_due(now));
         }
         self.counters.l1_hit.add();
         L1Look::Fresh(e.value.clone())
@@ -197,13 +210,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             Ok((h, value)) => {
                 let now = Instant::now();
                 let now_ms = self.clock.now_ms();
-                Some(L1Entry {
+                Some(L1Entry::new(
                     value,
-                    soft: Clock::deadline(now, now_ms, h.soft_ms),
-                    hard: Clock::deadline(now, now_ms, h.hard_ms),
-                    size: bytes.len() as u32,
-                    expired_seen: std::sync::atomic::AtomicBool::new(false),
-                })
+                    Clock::deadline(now, now_ms, h.soft_ms),
+                    Clock::deadline(now, now_ms, h.hard_ms),
+                    bytes.len() as u32,
+                ))
             }
             Err(e) => {
                 self.counters.l2_corrupt.add();

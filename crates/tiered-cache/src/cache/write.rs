@@ -28,8 +28,11 @@ where
     /// Bad keys, [`CacheError::Encode`], [`CacheError::ValueTooLarge`].
     pub async fn set(&self, key: &str, value: V) -> Result<(), CacheError> {
         self.check_key(key)?;
-        self.inner.flights.void(key);
-        self.inner.store(key, Some(&value), None, L2Write::Plain).await
+        // Before the L2 write: a read or load that fetched the old value cannot put it back
+        // in L1 (the generation moved, the flight is voided), and a `set` cancelled between
+        // the two writes leaves no old value here. `store` repeats this after the L2 write.
+        self.inner.drop_key_locally(key).await;
+        self.inner.store(key, Some(&value), None, L2Write::Plain).await.map(|_| ())
     }
 
     /// Removes `key` from this instance's L1, from L2, and from every other instance's L1. A
@@ -41,12 +44,13 @@ where
     pub async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
         self.check_key(key)?;
         let inner = &self.inner;
-        inner.generation.fetch_add(1, Ordering::AcqRel);
-        inner.flights.void(key);
-        inner.l1_remove(key).await;
+        inner.drop_key_locally(key).await;
         if let Some(l2) = &inner.l2 {
             let keys = [key.to_owned()];
             let _ = l2.call("invalidate", |t| t.invalidate(&keys)).await;
+            // Again: a read that fetched the old value from L2 during the call must not keep it
+            // (Redis does not tell the writer of its own delete).
+            inner.drop_key_locally(key).await;
         }
         Ok(())
     }
@@ -69,24 +73,28 @@ where
         }
         self.inner.drop_prefix_locally(prefix).await;
         let Some(l2) = &self.inner.l2 else { return Ok(0) };
-        match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
-            Guarded::Done(n) => Ok(n),
-            Guarded::Unavailable => Ok(0),
-        }
+        let removed = match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
+            Guarded::Done(n) => n,
+            Guarded::Unavailable => 0,
+        };
+        // Again: reads during the scan may have promoted values it had not yet removed.
+        self.inner.drop_prefix_locally(prefix).await;
+        Ok(removed)
     }
 }
 
 impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Encodes and stores a value (`None`: "not found", with the negative TTL) in L2 and L1.
     /// With a flight ticket, nothing is stored if an invalidation arrived since `epoch`; `how`
-    /// says how L2 is written (see [`L2Write`]).
+    /// says how L2 is written (see [`L2Write`]). `Ok(true)` when the L2 write was sent (a
+    /// leased write releases its lease itself).
     pub(crate) async fn store(
         &self,
         key: &str,
         value: Option<&V>,
         flight: Option<(&FlightTicket<V>, u64)>,
         how: L2Write<'_>,
-    ) -> Result<(), CacheError> {
+    ) -> Result<bool, CacheError> {
         let cfg = &self.cfg;
         let (soft, hard) = match value {
             Some(_) => (cfg.soft_ttl, cfg.ttl),
@@ -117,14 +125,17 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let voided = |f: Option<(&FlightTicket<V>, u64)>| f.is_some_and(|(t, e)| !t.unchanged(e));
         if voided(flight) {
             self.counters.load_voided.add();
-            return Ok(());
+            return Ok(false);
         }
         let bytes = Bytes::from(buf);
         let size = bytes.len() as u32;
         let mut in_l2 = self.l2.is_none();
+        let sent = self.l2.is_some() && !matches!(how, L2Write::Skip);
         if let Some(l2) = &self.l2 {
             let res = match how {
-                L2Write::Lease(token) => l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard)).await,
+                L2Write::Lease(token, versions) => {
+                    l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard, versions)).await
+                }
                 L2Write::IfUnchanged(token) => {
                     l2.call("set_if_unchanged", |t| t.set_if_unchanged(key, bytes, hard, token)).await
                 }
@@ -139,27 +150,28 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 }
                 Guarded::Done(false) => {
                     // An invalidation deleted our lease or moved the key's version: the value
-                    // may be stale, do not store it anywhere.
+                    // may be stale, do not store it anywhere, and drop what L1 has (a stale
+                    // entry being refreshed; its invalidation may still be on its way).
                     self.counters.load_voided.add();
-                    return Ok(());
+                    self.drop_key_locally(key).await;
+                    return Ok(true);
                 }
                 Guarded::Unavailable => {}
             }
+            if matches!(how, L2Write::Plain) {
+                // A read that fetched the old value while L2 was written cannot promote it now.
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                self.flights.void(key);
+            }
         }
         let l1_hard = if in_l2 { hard } else { hard.min(cfg.degraded_l1_ttl) };
-        let entry = Arc::new(L1Entry {
-            value: value.cloned(),
-            soft: after(now, soft.min(l1_hard)),
-            hard: after(now, l1_hard),
-            size,
-            expired_seen: std::sync::atomic::AtomicBool::new(false),
-        });
+        let entry = Arc::new(L1Entry::new(value.cloned(), after(now, soft.min(l1_hard)), after(now, l1_hard), size));
         self.l1.insert(key.to_owned(), entry).await;
         if voided(flight) {
             self.l1_remove(key).await;
         }
         self.upkeep.note(&self.l1).await;
-        Ok(())
+        Ok(sent)
     }
 }
 
@@ -168,8 +180,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
 pub(crate) enum L2Write<'a> {
     /// Unconditionally (the application's `set`).
     Plain,
-    /// Only while this lease token holds (lease mode).
-    Lease(&'a str),
+    /// Only while this lease token holds and no invalidation happened since these versions
+    /// were read (lease mode).
+    Lease(&'a str, WriteToken),
     /// Only if no invalidation happened since these versions were read (loads).
     IfUnchanged(WriteToken),
     /// Not at all: L1 only, with the degraded TTL.

@@ -6,6 +6,7 @@
 //! either connection, tracking and the subscription are set up again and L1 is flushed,
 //! because invalidations may have been missed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fred::interfaces::{ClientInterface, EventInterface, PubsubInterface, TrackingInterface};
@@ -13,11 +14,21 @@ use fred::prelude::{Client, Error};
 use fred::types::client::Toggle;
 use tokio::task::JoinHandle;
 
+use super::echo::{Echoes, PROBE};
 use super::wire::{Names, Wire};
+use super::PROBE_SCRIPT;
 use crate::tier::{EventSink, TierEvent};
 
-/// Turns on tracking on `data`, redirected to `listener`, and subscribes `listener`.
-pub(crate) async fn setup(data: &Client, listener: &Client, names: &Names) -> Result<(), Error> {
+/// Turns on tracking on `data`, redirected to `listener`, subscribes `listener`, and writes
+/// the echo probe (see [`super::echo`]).
+pub(crate) async fn setup(
+    data: &Client,
+    listener: &Client,
+    names: &Names,
+    me: &str,
+    echoes: &Echoes,
+) -> Result<(), Error> {
+    echoes.reset();
     // RESP2 and subscribed: CLIENT ID is refused, but fred caches each connection's id.
     let id: i64 = match listener.connection_ids().values().next() {
         Some(id) => *id,
@@ -28,15 +39,25 @@ pub(crate) async fn setup(data: &Client, listener: &Client, names: &Names) -> Re
     let _: () =
         data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
     listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned()]).await?;
+    let probe = format!("{}{PROBE}{me}", names.values);
+    let _: i64 = PROBE_SCRIPT.run(data, vec![probe], vec![]).await?;
     Ok(())
 }
 
 /// Spawns the tasks that turn Redis notifications into [`TierEvent`]s.
-pub(crate) fn spawn(data: Client, listener: Client, names: Names, me: String, sink: EventSink) -> Vec<JoinHandle<()>> {
+pub(crate) fn spawn(
+    data: Client,
+    listener: Client,
+    names: Names,
+    me: String,
+    echoes: Arc<Echoes>,
+    sink: EventSink,
+) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
 
     let mut inval = listener.invalidation_rx();
-    let (prefix, s) = (names.values.clone(), sink.clone());
+    let (prefix, s, echo) = (names.values.clone(), sink.clone(), echoes.clone());
+    let my_probe = format!("{PROBE}{me}");
     tasks.push(tokio::spawn(async move {
         loop {
             match inval.recv().await {
@@ -47,6 +68,15 @@ pub(crate) fn spawn(data: Client, listener: Client, names: Names, me: String, si
                         .iter()
                         .filter_map(|k| k.as_str())
                         .filter_map(|k| k.strip_prefix(prefix.as_str()))
+                        .filter(|k| {
+                            if k.starts_with(PROBE) {
+                                if *k == my_probe {
+                                    echo.learned();
+                                }
+                                return false;
+                            }
+                            !echo.take(k)
+                        })
                         .map(str::to_owned)
                         .collect::<Vec<_>>();
                     if !keys.is_empty() {
@@ -60,14 +90,14 @@ pub(crate) fn spawn(data: Client, listener: Client, names: Names, me: String, si
     }));
 
     let mut messages = listener.message_rx();
-    let (channel, s) = (names.channel.clone(), sink.clone());
+    let (channel, s, from_me) = (names.channel.clone(), sink.clone(), me.clone());
     tasks.push(tokio::spawn(async move {
         loop {
             match messages.recv().await {
                 Ok(m) if &*m.channel == channel.as_str() => {
                     let Some(bytes) = m.value.as_bytes() else { continue };
                     let Ok(wire) = postcard::from_bytes::<Wire>(bytes) else { continue };
-                    if wire.from == me {
+                    if wire.from == from_me {
                         continue;
                     }
                     match (wire.prefix, wire.keys.into_iter().next()) {
@@ -93,7 +123,7 @@ pub(crate) fn spawn(data: Client, listener: Client, names: Names, me: String, si
             }
             // Retry until both connections are back; each retry is cheap and bounded by the
             // connections' own reconnect policy.
-            while let Err(e) = setup(&data, &listener, &names).await {
+            while let Err(e) = setup(&data, &listener, &names, &me, &echoes).await {
                 tracing::debug!(error = %e, "invalidation channel setup failed, retrying");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

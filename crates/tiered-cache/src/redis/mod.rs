@@ -1,9 +1,11 @@
 //! Redis as the second tier (fred): values with a TTL, leases, and the invalidation channel.
 
+mod echo;
 mod listener;
 mod scripts;
 mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::TierError;
 use crate::tier::{EventSink, Tier, WriteToken};
+use echo::Echoes;
 use scripts::Script;
 use wire::{glob_escape, Names, Wire};
 
@@ -26,6 +29,8 @@ const VERSION_PX: i64 = 3_600_000;
 static SET_WITH_LEASE: Script = Script::new(scripts::SET_WITH_LEASE);
 static SET_IF_UNCHANGED: Script = Script::new(scripts::SET_IF_UNCHANGED);
 static INVALIDATE: Script = Script::new(scripts::INVALIDATE);
+static RELEASE_LEASE: Script = Script::new(scripts::RELEASE_LEASE);
+static PROBE_SCRIPT: Script = Script::new(scripts::PROBE);
 
 /// The Redis tier: a command connection (with client tracking turned on for this cache's
 /// value prefix) and an invalidation connection, both made from the caller's client settings.
@@ -34,6 +39,7 @@ pub(crate) struct RedisTier {
     listener: Client,
     names: Names,
     me: String,
+    echoes: Arc<Echoes>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -66,10 +72,17 @@ impl RedisTier {
             .build()?;
         drop(listener.init().await?);
         let names = Names::new(ns);
-        listener::setup(&data, &listener, &names).await?;
         let me = uuid::Uuid::new_v4().to_string();
-        let tasks = listener::spawn(data.clone(), listener.clone(), names.clone(), me.clone(), sink);
-        Ok(RedisTier { data, listener, names, me, tasks })
+        let echoes = Arc::new(Echoes::default());
+        // The tasks first: they must be listening when the setup's probe echoes.
+        let tasks = listener::spawn(data.clone(), listener.clone(), names.clone(), me.clone(), echoes.clone(), sink);
+        if let Err(e) = listener::setup(&data, &listener, &names, &me, &echoes).await {
+            for t in &tasks {
+                t.abort();
+            }
+            return Err(e);
+        }
+        Ok(RedisTier { data, listener, names, me, echoes, tasks })
     }
 
     /// Unlinks every key starting with `prefix` (glob-escaped); returns how many.
@@ -85,6 +98,21 @@ impl RedisTier {
             }
         }
         Ok(removed)
+    }
+
+    /// Runs a conditional write script (1: written), expecting its echo (see [`echo`]).
+    async fn scripted_write(
+        &self,
+        key: &str,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<bool, TierError> {
+        let registered = self.echoes.expect(key);
+        let res: Result<i64, Error> = script.run(&self.data, keys, args).await;
+        let wrote = matches!(res, Ok(1));
+        self.echoes.done(key, registered, wrote);
+        res.map(|n| n == 1).map_err(backend)
     }
 
     async fn publish(&self, prefix: bool, keys: Vec<String>) -> Result<(), TierError> {
@@ -162,11 +190,34 @@ impl Tier for RedisTier {
         Ok(r.is_some())
     }
 
-    async fn set_with_lease(&self, key: &str, token: &str, value: Bytes, ttl: Duration) -> Result<bool, TierError> {
-        let keys = vec![self.names.value(key), self.names.lease(key)];
-        let args: Vec<Value> = vec![token.into(), value.into(), px(ttl).into()];
-        let n: i64 = SET_WITH_LEASE.run(&self.data, keys, args).await.map_err(backend)?;
-        Ok(n == 1)
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        versions: WriteToken,
+    ) -> Result<bool, TierError> {
+        let keys =
+            vec![self.names.value(key), self.names.lease(key), self.names.version(key), self.names.epoch.clone()];
+        let args: Vec<Value> = vec![
+            token.into(),
+            value.into(),
+            px(ttl).into(),
+            versions.key_version.to_string().into(),
+            versions.prefix_epoch.to_string().into(),
+        ];
+        self.scripted_write(key, &SET_WITH_LEASE, keys, args).await
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), TierError> {
+        let n: i64 =
+            RELEASE_LEASE.run(&self.data, vec![self.names.lease(key)], vec![token.into()]).await.map_err(backend)?;
+        if n == 1 {
+            // Wakes the instances waiting for this lease's value: none is coming.
+            self.publish(false, vec![key.to_owned()]).await?;
+        }
+        Ok(())
     }
 
     async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
@@ -190,8 +241,7 @@ impl Tier for RedisTier {
             value.into(),
             px(ttl).into(),
         ];
-        let n: i64 = SET_IF_UNCHANGED.run(&self.data, keys, args).await.map_err(backend)?;
-        Ok(n == 1)
+        self.scripted_write(key, &SET_IF_UNCHANGED, keys, args).await
     }
 
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {

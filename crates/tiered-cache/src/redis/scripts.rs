@@ -38,16 +38,37 @@ impl Script {
     }
 }
 
-/// Writes the value only while our lease holds, then releases it (Facebook's lease rule: an
-/// invalidation deletes the lease, so a load that raced it cannot store a stale value).
-/// KEYS: value, lease. ARGV: token, value, px.
+/// Writes the value only while our lease holds (Facebook's lease rule: an invalidation
+/// deletes the lease, so a load that raced it cannot store a stale value) and no invalidation
+/// or `set` moved the key's version or the prefix epoch since the lease was won; releases the
+/// lease either way. KEYS: value, lease, version, epoch. ARGV: token, value, px, version, epoch.
 pub(crate) const SET_WITH_LEASE: &str = r"
-if redis.call('GET', KEYS[2]) == ARGV[1] then
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[2])
+local v = tonumber(redis.call('GET', KEYS[3]) or '0')
+local e = tonumber(redis.call('GET', KEYS[4]) or '0')
+if v == tonumber(ARGV[4]) and e == tonumber(ARGV[5]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('DEL', KEYS[2])
   return 1
 end
 return 0";
+
+/// Releases a lease if the token still holds it (a load that failed or stored nothing).
+/// KEYS: lease. ARGV: token.
+pub(crate) const RELEASE_LEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0";
+
+/// A scripted write of a probe key: its invalidation coming back to the writer tells that
+/// the server ignores NOLOOP for script writes in BCAST mode (see `echo`). KEYS: probe key.
+pub(crate) const PROBE: &str = r"
+redis.call('SET', KEYS[1], '1', 'PX', 10000)
+return 1";
 
 /// Writes the value only if neither the key's invalidation version nor the prefix epoch moved
 /// since the load read them. KEYS: value, version, epoch. ARGV: version, epoch, value, px.

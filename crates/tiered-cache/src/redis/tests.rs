@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fred::interfaces::{ClientLike, LuaInterface};
+use fred::interfaces::{ClientLike, KeysInterface, LuaInterface};
 use fred::prelude::{Builder, Config};
 
 use super::RedisTier;
@@ -44,11 +44,42 @@ async fn a_load_racing_an_invalidation_does_not_write_l2() {
 async fn a_prefix_invalidation_voids_the_leases_under_it() {
     let Some((_rk, t)) = tier().await else { return };
     assert!(t.try_lease("user:1", "tok", TTL).await.unwrap());
+    let versions = t.write_token("user:1").await.unwrap();
     assert!(t.try_lease("order:1", "tok", TTL).await.unwrap());
     t.invalidate_prefix("user:").await.unwrap();
-    assert!(!t.set_with_lease("user:1", "tok", Bytes::from_static(b"stale"), TTL).await.unwrap());
+    assert!(!t.set_with_lease("user:1", "tok", Bytes::from_static(b"stale"), TTL, versions).await.unwrap());
     assert_eq!(t.get("user:1").await.unwrap(), None);
-    assert!(t.set_with_lease("order:1", "tok", Bytes::from_static(b"ok"), TTL).await.unwrap(), "other leases hold");
+    assert!(!t.try_lease("order:1", "other", TTL).await.unwrap(), "leases outside the prefix hold");
+    let versions = t.write_token("order:1").await.unwrap();
+    assert!(t.set_with_lease("order:1", "tok", Bytes::from_static(b"ok"), TTL, versions).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_leased_write_is_refused_after_a_set_or_an_epoch_bump_and_the_lease_is_released() {
+    let Some((rk, t)) = tier().await else { return };
+    // Another instance's `set` while the holder loads: the holder's older value is refused.
+    assert!(t.try_lease("k", "tok", TTL).await.unwrap());
+    let versions = t.write_token("k").await.unwrap();
+    t.set("k", Bytes::from_static(b"new"), TTL).await.unwrap();
+    assert!(!t.set_with_lease("k", "tok", Bytes::from_static(b"old"), TTL, versions).await.unwrap());
+    assert_eq!(t.get("k").await.unwrap().as_deref(), Some(&b"new"[..]));
+    assert!(t.try_lease("k", "next", TTL).await.unwrap(), "the refused write released the lease");
+    // A prefix invalidation that lands between its epoch bump and its scan of the leases.
+    assert!(t.try_lease("j", "tok", TTL).await.unwrap());
+    let versions = t.write_token("j").await.unwrap();
+    let _: i64 = rk.client().incr(format!("{}epoch", rk.prefix())).await.unwrap();
+    assert!(!t.set_with_lease("j", "tok", Bytes::from_static(b"stale"), TTL, versions).await.unwrap());
+    assert_eq!(t.get("j").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn release_lease_frees_only_the_holders_lease() {
+    let Some((_rk, t)) = tier().await else { return };
+    assert!(t.try_lease("k", "tok", TTL).await.unwrap());
+    t.release_lease("k", "someone-else").await.unwrap();
+    assert!(!t.try_lease("k", "next", TTL).await.unwrap(), "another token cannot release it");
+    t.release_lease("k", "tok").await.unwrap();
+    assert!(t.try_lease("k", "next", TTL).await.unwrap());
 }
 
 #[tokio::test]
@@ -60,10 +91,14 @@ async fn scripts_are_reloaded_after_script_flush() {
     client.init().await.unwrap();
     let (sink, _q) = EventSink::channel(16);
     let t = RedisTier::connect(client.clone(), "scripts:", sink).await.unwrap();
+    let versions = t.write_token("a").await.unwrap();
     assert!(t.try_lease("a", "tok", TTL).await.unwrap());
-    assert!(t.set_with_lease("a", "tok", Bytes::from_static(b"1"), TTL).await.unwrap());
+    assert!(t.set_with_lease("a", "tok", Bytes::from_static(b"1"), TTL, versions).await.unwrap());
     let _: () = client.script_flush(false).await.unwrap();
     assert!(t.try_lease("a", "tok2", TTL).await.unwrap());
-    assert!(t.set_with_lease("a", "tok2", Bytes::from_static(b"2"), TTL).await.unwrap(), "NOSCRIPT -> reload");
+    assert!(
+        t.set_with_lease("a", "tok2", Bytes::from_static(b"2"), TTL, versions).await.unwrap(),
+        "NOSCRIPT -> reload"
+    );
     assert_eq!(t.get("a").await.unwrap().as_deref(), Some(&b"2"[..]));
 }

@@ -1,0 +1,188 @@
+//! The writer's own L1 under races with its own reads: `set`, `invalidate` and
+//! `invalidate_prefix` racing a read of the old value from L2, and a cancelled `set`. Redis
+//! tells a writer nothing of its own writes, so the cache must get these right by itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use common::eventually;
+use parking_lot::Mutex;
+use perfstack_tiered_cache::{EventSink, MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken};
+use tokio::sync::Semaphore;
+
+/// Where the next call of a kind stops: the test sees it arrive (`arrived`) and lets it go on
+/// (`go`).
+#[derive(Clone)]
+struct Stop {
+    arrived: Arc<Semaphore>,
+    go: Arc<Semaphore>,
+}
+
+impl Stop {
+    fn new() -> Self {
+        Stop { arrived: Arc::new(Semaphore::new(0)), go: Arc::new(Semaphore::new(0)) }
+    }
+    async fn here(&self) {
+        self.arrived.add_permits(1);
+        self.go.acquire().await.unwrap().forget();
+    }
+    async fn reached(&self) {
+        self.arrived.acquire().await.unwrap().forget();
+    }
+    fn release(&self) {
+        self.go.add_permits(1);
+    }
+}
+
+/// A memory tier whose next `get` stops after reading, next write stops after writing, and
+/// next invalidation stops before invalidating (each armed once with `arm_*`).
+struct Gated {
+    inner: Arc<MemoryTier>,
+    get: Mutex<Option<Stop>>,
+    write: Mutex<Option<Stop>>,
+    invalidation: Mutex<Option<Stop>>,
+}
+
+impl Gated {
+    fn new(store: &MemoryStore) -> Arc<Self> {
+        Arc::new(Gated {
+            inner: store.tier(),
+            get: Mutex::new(None),
+            write: Mutex::new(None),
+            invalidation: Mutex::new(None),
+        })
+    }
+    fn arm(slot: &Mutex<Option<Stop>>) -> Stop {
+        let s = Stop::new();
+        *slot.lock() = Some(s.clone());
+        s
+    }
+}
+
+#[async_trait]
+impl Tier for Gated {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
+        let v = self.inner.get(key).await;
+        let stop = self.get.lock().take();
+        if let Some(s) = stop {
+            s.here().await;
+        }
+        v
+    }
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
+        let r = self.inner.set(key, value, ttl).await;
+        let stop = self.write.lock().take();
+        if let Some(s) = stop {
+            s.here().await;
+        }
+        r
+    }
+    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
+        let stop = self.invalidation.lock().take();
+        if let Some(s) = stop {
+            s.here().await;
+        }
+        self.inner.invalidate(keys).await
+    }
+    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
+        let stop = self.invalidation.lock().take();
+        if let Some(s) = stop {
+            s.here().await;
+        }
+        self.inner.invalidate_prefix(prefix).await
+    }
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
+        self.inner.try_lease(key, token, ttl).await
+    }
+    async fn set_with_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+        v: WriteToken,
+    ) -> Result<bool, TierError> {
+        self.inner.set_with_lease(key, token, value, ttl, v).await
+    }
+    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
+        self.inner.get_meta(name).await
+    }
+    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
+        self.inner.set_meta(name, value).await
+    }
+    fn attach(&self, sink: EventSink) {
+        self.inner.attach(sink);
+    }
+}
+
+/// A cache over a gated tier, and another instance on the same store holding `k` = "v0".
+async fn setup() -> (Arc<Gated>, TieredCache<String>, TieredCache<String>) {
+    let store = MemoryStore::new();
+    let gated = Gated::new(&store);
+    let a = TieredCache::<String>::builder("races").tier(gated.clone()).build().await.unwrap();
+    let other = TieredCache::<String>::builder("races").tier(store.tier()).build().await.unwrap();
+    other.set("k", "v0".to_owned()).await.unwrap();
+    other.set("user:1", "v0".to_owned()).await.unwrap();
+    // Both sets' invalidations applied to A, so none lands in the middle of a test.
+    assert!(eventually(Duration::from_secs(5), || async { a.stats().invalidations_received == 2 }).await);
+    (gated, a, other)
+}
+
+#[tokio::test]
+async fn a_read_of_the_old_value_racing_a_set_does_not_put_it_back_in_l1() {
+    let (gated, a, _other) = setup().await;
+    let stop = Gated::arm(&gated.get);
+    let reader = a.clone();
+    let read = tokio::spawn(async move { reader.get("k").await });
+    stop.reached().await; // the read has "v0" from L2 and has not promoted it yet
+    a.set("k", "v1".to_owned()).await.unwrap();
+    stop.release();
+    assert_eq!(read.await.unwrap().unwrap().as_deref(), Some("v0"), "it read before the set");
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v1"), "the old value came back into L1");
+}
+
+#[tokio::test]
+async fn a_read_during_an_invalidation_does_not_keep_the_old_value_in_l1() {
+    let (gated, a, _other) = setup().await;
+    let stop = Gated::arm(&gated.invalidation);
+    let writer = a.clone();
+    let inval = tokio::spawn(async move { writer.invalidate("k").await });
+    stop.reached().await; // L1 dropped here, L2 not yet
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"), "still in L2: read and promoted");
+    stop.release();
+    inval.await.unwrap().unwrap();
+    assert_eq!(a.get("k").await.unwrap(), None, "the invalidated value stayed in this instance's L1");
+}
+
+#[tokio::test]
+async fn a_read_during_a_prefix_invalidation_does_not_keep_the_old_value_in_l1() {
+    let (gated, a, _other) = setup().await;
+    let stop = Gated::arm(&gated.invalidation);
+    let writer = a.clone();
+    let inval = tokio::spawn(async move { writer.invalidate_prefix("user:").await });
+    stop.reached().await;
+    assert_eq!(a.get("user:1").await.unwrap().as_deref(), Some("v0"));
+    stop.release();
+    assert_eq!(inval.await.unwrap().unwrap(), 1);
+    assert_eq!(a.get("user:1").await.unwrap(), None, "the invalidated value stayed in this instance's L1");
+}
+
+#[tokio::test]
+async fn a_set_cancelled_after_its_l2_write_leaves_no_old_value_in_l1() {
+    let (gated, a, _other) = setup().await;
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"));
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"));
+    assert_eq!(a.stats().l1_hits, 1, "v0 is in A's L1");
+    let stop = Gated::arm(&gated.write);
+    let writer = a.clone();
+    let set = tokio::spawn(async move { writer.set("k", "v1".to_owned()).await });
+    stop.reached().await; // L2 holds "v1"; the caller gives up before L1 is written
+    set.abort();
+    assert!(set.await.unwrap_err().is_cancelled());
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v1"), "A kept serving the value it overwrote");
+}
