@@ -61,18 +61,18 @@
 //!
 //! | name | labels | what |
 //! |---|---|---|
-//! | `perfstack_cache_requests_total` | `tier` (`l1`, `l2`, `any`), `outcome` (`hit`, `miss`, `stale`, `negative`) | reads by tier and outcome |
+//! | `perfstack_cache_requests_total` | `tier` (`l1`, `l2`, `any`), `outcome` (`hit`, `miss`, `stale`, `negative`) | reads by tier and outcome; `stale` and `negative` are counted with `tier="any"` (served from L1 or L2) |
 //! | `perfstack_cache_loads_total` | `outcome` (`ok`, `not_found`, `error`, `voided`) | loader calls |
 //! | `perfstack_cache_load_seconds` | | loader latency (histogram) |
 //! | `perfstack_cache_refreshes_total` | `outcome` (`ok`, `error`) | stale-while-revalidate refreshes |
-//! | `perfstack_cache_evictions_total` | `cause` (`size`, `expired`, `explicit`) | L1 removals; `size` only with `l1_eviction_stats(true)` |
+//! | `perfstack_cache_evictions_total` | `cause` (`size`, `expired`, `explicit`) | L1 removals; `size` only with `l1_eviction_stats(true)`; `expired` counts entries a read found past their hard TTL (once each), not entries moka reclaims unread |
 //! | `perfstack_cache_l2_writes_total` | | values written to L2 |
 //! | `perfstack_cache_l2_errors_total` | `kind` (`backend`, `breaker_open`, `corrupt`) | L2 trouble (never surfaced to callers) |
 //! | `perfstack_cache_leases_total` | `outcome` (`acquired`, `waited`, `wait_timeout`) | lease mode |
 //! | `perfstack_cache_invalidations_received_total` | | events from other instances / Redis |
 //! | `perfstack_cache_l1_flushes_total` | | whole-L1 flushes (reconnect, FLUSHALL, breaker closing) |
 //! | `perfstack_cache_inflight_loads` | | gauge: loads running now |
-//! | `perfstack_cache_l2_breaker_open` | | gauge: 1 while the L2 breaker is open |
+//! | `perfstack_cache_l2_breaker_open` | | gauge: 1 while the L2 breaker is open, 0 otherwise (from build) |
 //!
 //! The same numbers are in [`TieredCache::stats`] ([`CacheStats`], serde `Serialize`).
 

@@ -86,13 +86,15 @@ impl Counters {
         let lease = |outcome: &'static str| {
             Tally::new(counter!("perfstack_cache_leases_total", "cache" => c.clone(), "outcome" => outcome))
         };
+        let breaker_gauge = gauge!("perfstack_cache_l2_breaker_open", "cache" => c.clone());
+        breaker_gauge.set(0.0);
         Counters {
             l1_hit: req("l1", "hit"),
             l1_miss: req("l1", "miss"),
             l2_hit: req("l2", "hit"),
             l2_miss: req("l2", "miss"),
             negative_hit: req("any", "negative"),
-            stale_served: req("l1", "stale"),
+            stale_served: req("any", "stale"),
             load_ok: load("ok"),
             load_not_found: load("not_found"),
             load_error: load("error"),
@@ -115,7 +117,7 @@ impl Counters {
             lease_wait_timeout: lease("wait_timeout"),
             in_flight: AtomicI64::new(0),
             in_flight_gauge: gauge!("perfstack_cache_inflight_loads", "cache" => c.clone()),
-            breaker_gauge: gauge!("perfstack_cache_l2_breaker_open", "cache" => c),
+            breaker_gauge,
         }
     }
 
@@ -148,7 +150,7 @@ pub struct CacheStats {
     pub l2_misses: u64,
     /// Reads answered by a cached "not found".
     pub negative_hits: u64,
-    /// Reads answered with a stale value while a refresh ran.
+    /// Reads answered with a stale value (from L1 or L2) while a refresh ran.
     pub stale_served: u64,
     /// Loader calls that returned a value.
     pub loads: u64,
@@ -164,7 +166,8 @@ pub struct CacheStats {
     pub refresh_errors: u64,
     /// L1 evictions for lack of space.
     pub evictions_size: u64,
-    /// L1 evictions because an entry expired.
+    /// L1 entries a read found past their hard TTL (counted once per entry; entries moka
+    /// reclaims without a read are not counted).
     pub evictions_expired: u64,
     /// L1 removals by invalidation.
     pub evictions_explicit: u64,

@@ -31,6 +31,7 @@ static SET_IF_UNCHANGED: Script = Script::new(scripts::SET_IF_UNCHANGED);
 static INVALIDATE: Script = Script::new(scripts::INVALIDATE);
 static RELEASE_LEASE: Script = Script::new(scripts::RELEASE_LEASE);
 static PROBE_SCRIPT: Script = Script::new(scripts::PROBE);
+static BUMP_EPOCH: Script = Script::new(scripts::BUMP_EPOCH);
 
 /// The Redis tier: a command connection (with client tracking turned on for this cache's
 /// value prefix) and an invalidation connection, both made from the caller's client settings.
@@ -173,7 +174,7 @@ impl Tier for RedisTier {
 
     async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
         // The epoch first: a conditional write racing the scan below is refused.
-        let _: i64 = self.data.incr(self.names.epoch.clone()).await.map_err(backend)?;
+        let _: i64 = BUMP_EPOCH.run(&self.data, vec![self.names.epoch.clone()], vec![]).await.map_err(backend)?;
         let removed = self.unlink_matching(&self.names.value(prefix)).await?;
         // Leases too, so a holder's set-with-lease fails (Facebook's lease rule).
         self.unlink_matching(&self.names.lease(prefix)).await?;
@@ -221,9 +222,18 @@ impl Tier for RedisTier {
     }
 
     async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
-        let got: Vec<Option<u64>> =
+        let got: Vec<Option<Bytes>> =
             self.data.mget(vec![self.names.version(key), self.names.epoch.clone()]).await.map_err(backend)?;
-        let at = |i: usize| got.get(i).copied().flatten().unwrap_or(0);
+        // Missing: 0. Foreign bytes: also 0, which never matches them in the conditional
+        // write (Lua's tonumber gives nil), so the load stores nothing until an invalidation
+        // replaces them — a refused write, not an L2 error.
+        let at = |i: usize| {
+            got.get(i)
+                .and_then(Option::as_ref)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         Ok(WriteToken { key_version: at(0), prefix_epoch: at(1) })
     }
 

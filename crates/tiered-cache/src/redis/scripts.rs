@@ -82,11 +82,23 @@ end
 return 0";
 
 /// Invalidation: per key, bump the version first (so a conditional write racing this fails),
-/// then delete the value and the lease. KEYS: (value, lease, version) per key. ARGV: version px.
+/// then delete the value and the lease. A version holding foreign bytes is replaced (INCR
+/// would fail on it). KEYS: (value, lease, version) per key. ARGV: version px.
 pub(crate) const INVALIDATE: &str = r"
 for i = 1, #KEYS, 3 do
+  if not tonumber(redis.call('GET', KEYS[i + 2]) or '0') then
+    redis.call('DEL', KEYS[i + 2])
+  end
   redis.call('INCR', KEYS[i + 2])
   redis.call('PEXPIRE', KEYS[i + 2], ARGV[1])
   redis.call('DEL', KEYS[i], KEYS[i + 1])
 end
 return 1";
+
+/// Bumps the prefix-invalidation epoch, replacing foreign bytes (INCR would fail on them).
+/// KEYS: epoch.
+pub(crate) const BUMP_EPOCH: &str = r"
+if not tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('DEL', KEYS[1])
+end
+return redis.call('INCR', KEYS[1])";

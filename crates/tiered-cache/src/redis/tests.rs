@@ -102,3 +102,19 @@ async fn scripts_are_reloaded_after_script_flush() {
     );
     assert_eq!(t.get("a").await.unwrap().as_deref(), Some(&b"2"[..]));
 }
+
+#[tokio::test]
+async fn foreign_bytes_in_the_version_keys_refuse_writes_instead_of_failing_calls() {
+    let Some((rk, t)) = tier().await else { return };
+    let c = rk.client();
+    let _: () = c.set(format!("{}g:k", rk.prefix()), "not a number", None, None, false).await.unwrap();
+    let _: () = c.set(format!("{}epoch", rk.prefix()), "junk", None, None, false).await.unwrap();
+    let token = t.write_token("k").await.expect("a foreign version is not an L2 error");
+    assert!(!t.set_if_unchanged("k", Bytes::from_static(b"v"), TTL, token).await.unwrap(), "refused, not stored");
+    // Invalidations replace the foreign bytes; then loads store again.
+    t.invalidate(&["k".to_owned()]).await.expect("invalidate over a foreign version");
+    t.invalidate_prefix("zz").await.expect("prefix invalidation over a foreign epoch");
+    let token = t.write_token("k").await.unwrap();
+    assert!(t.set_if_unchanged("k", Bytes::from_static(b"v"), TTL, token).await.unwrap());
+    assert_eq!(t.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+}
