@@ -10,82 +10,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use common::counting_loader;
-use perfstack_tiered_cache::{
-    EventSink, LeaseConfig, MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken,
-};
+use common::hooked::{Call, Hooked, Hooks};
+use perfstack_tiered_cache::{LeaseConfig, MemoryStore, TierError, TieredCache};
 use tokio::sync::Semaphore;
 
-/// A memory tier that fails every call while `down`, and whose `get("slow")` waits for `gate`.
+/// Every call fails while `down`; `get("slow")` first waits for `gate`.
 struct Flaky {
-    inner: Arc<MemoryTier>,
     down: AtomicBool,
     gate: Semaphore,
 }
 
-impl Flaky {
-    fn check(&self) -> Result<(), TierError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(TierError::Backend("down".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
 #[async_trait]
-impl Tier for Flaky {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
-        if key == "slow" {
+impl Hooks for Flaky {
+    async fn before(&self, call: Call, key: &str) -> Result<(), TierError> {
+        if call == Call::Get && key == "slow" {
             self.gate.acquire().await.unwrap().forget();
         }
-        self.check()?;
-        self.inner.get(key).await
-    }
-    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        self.check()?;
-        self.inner.set(key, value, ttl).await
-    }
-    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
-        self.check()?;
-        self.inner.invalidate(keys).await
-    }
-    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
-        self.check()?;
-        self.inner.invalidate_prefix(prefix).await
-    }
-    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
-        self.check()?;
-        self.inner.try_lease(key, token, ttl).await
-    }
-    async fn set_with_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-        v: WriteToken,
-    ) -> Result<bool, TierError> {
-        self.check()?;
-        self.inner.set_with_lease(key, token, value, ttl, v).await
-    }
-    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
-        self.check()?;
-        self.inner.get_meta(name).await
-    }
-    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
-        self.check()?;
-        self.inner.set_meta(name, value).await
-    }
-    fn attach(&self, sink: EventSink) {
-        self.inner.attach(sink);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(TierError::Backend("down".into()));
+        }
+        Ok(())
     }
 }
 
-async fn setup(lease: bool) -> (TieredCache<String>, Arc<Flaky>) {
+async fn setup(lease: bool) -> (TieredCache<String>, Arc<Hooked<Flaky>>) {
     let store = MemoryStore::new();
-    let flaky = Arc::new(Flaky { inner: store.tier(), down: AtomicBool::new(false), gate: Semaphore::new(0) });
+    let flaky = Hooked::new(store.tier(), Flaky { down: AtomicBool::new(false), gate: Semaphore::new(0) });
     let (loader, _) = counting_loader(Duration::from_millis(1));
     let mut b = TieredCache::<String>::builder("probe")
         .tier(flaky.clone())
@@ -101,8 +52,8 @@ async fn setup(lease: bool) -> (TieredCache<String>, Arc<Flaky>) {
 }
 
 /// Opens the breaker with failing reads, then writes "during" to L1 only.
-async fn outage(cache: &TieredCache<String>, flaky: &Flaky) {
-    flaky.down.store(true, Ordering::SeqCst);
+async fn outage(cache: &TieredCache<String>, flaky: &Hooked<Flaky>) {
+    flaky.hooks.down.store(true, Ordering::SeqCst);
     for k in ["a", "b", "c"] {
         assert_eq!(cache.get(k).await.unwrap(), None);
     }
@@ -110,7 +61,7 @@ async fn outage(cache: &TieredCache<String>, flaky: &Flaky) {
     cache.set("x", "during".into()).await.unwrap();
     assert_eq!(cache.get("x").await.unwrap().as_deref(), Some("during"), "L1 only while open");
     tokio::time::advance(Duration::from_millis(250)).await;
-    flaky.down.store(false, Ordering::SeqCst);
+    flaky.hooks.down.store(false, Ordering::SeqCst);
 }
 
 async fn assert_flushed(cache: &TieredCache<String>) {
@@ -153,7 +104,7 @@ async fn the_closing_probe_is_a_lease_taken_by_a_load() {
     let load = tokio::spawn(async move { c.get_or_load("slow").await });
     tokio::time::sleep(Duration::from_millis(1)).await;
     outage(&cache, &flaky).await;
-    flaky.gate.add_permits(1);
+    flaky.hooks.gate.add_permits(1);
     assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("value:slow"));
     assert_flushed(&cache).await;
 }

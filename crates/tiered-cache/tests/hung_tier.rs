@@ -10,64 +10,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use common::hooked::{Call, Hooked, Hooks};
 use common::{calls, counting_loader};
-use perfstack_tiered_cache::{MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken};
+use perfstack_tiered_cache::{MemoryStore, TierError, TieredCache};
 
-/// Delegates to an in-memory tier until `hang` is set; then every call waits forever.
-struct Hanging {
-    inner: Arc<MemoryTier>,
-    hang: Arc<AtomicBool>,
-}
-
-impl Hanging {
-    async fn gate(&self) {
-        if self.hang.load(Ordering::Acquire) {
-            std::future::pending::<()>().await;
-        }
-    }
-}
+/// Every call waits forever once `hang` is set.
+struct Hang(Arc<AtomicBool>);
 
 #[async_trait]
-impl Tier for Hanging {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
-        self.gate().await;
-        self.inner.get(key).await
-    }
-    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        self.gate().await;
-        self.inner.set(key, value, ttl).await
-    }
-    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
-        self.gate().await;
-        self.inner.invalidate(keys).await
-    }
-    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
-        self.gate().await;
-        self.inner.invalidate_prefix(prefix).await
-    }
-    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
-        self.gate().await;
-        self.inner.try_lease(key, token, ttl).await
-    }
-    async fn set_with_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-        v: WriteToken,
-    ) -> Result<bool, TierError> {
-        self.gate().await;
-        self.inner.set_with_lease(key, token, value, ttl, v).await
-    }
-    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
-        self.gate().await;
-        self.inner.get_meta(name).await
-    }
-    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
-        self.gate().await;
-        self.inner.set_meta(name, value).await
+impl Hooks for Hang {
+    async fn before(&self, _call: Call, _key: &str) -> Result<(), TierError> {
+        if self.0.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
     }
 }
 
@@ -75,7 +31,7 @@ impl Tier for Hanging {
 async fn a_hung_l2_times_out_within_a_quarter_of_the_timeout_then_the_breaker_stops_waiting() {
     let store = MemoryStore::new();
     let hang = Arc::new(AtomicBool::new(false));
-    let tier = Arc::new(Hanging { inner: store.tier(), hang: hang.clone() });
+    let tier = Hooked::new(store.tier(), Hang(hang.clone()));
     let (loader, n) = counting_loader(Duration::from_millis(1));
     let timeout = Duration::from_millis(200);
     let cache = TieredCache::<String>::builder("hung")

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use common::eventually;
+use common::hooked::{Call, Hooked, Hooks};
 use parking_lot::Mutex;
-use perfstack_tiered_cache::{EventSink, MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken};
+use perfstack_tiered_cache::{MemoryStore, TierError, TieredCache};
 use tokio::sync::Semaphore;
 
 /// Where the next call of a kind stops: the test sees it arrive (`arrived`) and lets it go on
@@ -39,91 +39,49 @@ impl Stop {
     }
 }
 
-/// A memory tier whose next `get` stops after reading, next write stops after writing, and
-/// next invalidation stops before invalidating (each armed once with `arm_*`).
-struct Gated {
-    inner: Arc<MemoryTier>,
+/// The next `get` stops after reading, the next `set` after writing, the next invalidation
+/// before invalidating (each armed once with [`arm`]).
+#[derive(Default)]
+struct Gates {
     get: Mutex<Option<Stop>>,
     write: Mutex<Option<Stop>>,
     invalidation: Mutex<Option<Stop>>,
 }
 
-impl Gated {
-    fn new(store: &MemoryStore) -> Arc<Self> {
-        Arc::new(Gated {
-            inner: store.tier(),
-            get: Mutex::new(None),
-            write: Mutex::new(None),
-            invalidation: Mutex::new(None),
-        })
-    }
-    fn arm(slot: &Mutex<Option<Stop>>) -> Stop {
-        let s = Stop::new();
-        *slot.lock() = Some(s.clone());
-        s
-    }
+fn arm(slot: &Mutex<Option<Stop>>) -> Stop {
+    let s = Stop::new();
+    *slot.lock() = Some(s.clone());
+    s
 }
 
 #[async_trait]
-impl Tier for Gated {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
-        let v = self.inner.get(key).await;
-        let stop = self.get.lock().take();
+impl Hooks for Gates {
+    async fn before(&self, call: Call, _key: &str) -> Result<(), TierError> {
+        if matches!(call, Call::Invalidate | Call::InvalidatePrefix) {
+            let stop = self.invalidation.lock().take();
+            if let Some(s) = stop {
+                s.here().await;
+            }
+        }
+        Ok(())
+    }
+    async fn after(&self, call: Call, _key: &str) {
+        let slot = match call {
+            Call::Get => &self.get,
+            Call::Set => &self.write,
+            _ => return,
+        };
+        let stop = slot.lock().take();
         if let Some(s) = stop {
             s.here().await;
         }
-        v
-    }
-    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        let r = self.inner.set(key, value, ttl).await;
-        let stop = self.write.lock().take();
-        if let Some(s) = stop {
-            s.here().await;
-        }
-        r
-    }
-    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
-        let stop = self.invalidation.lock().take();
-        if let Some(s) = stop {
-            s.here().await;
-        }
-        self.inner.invalidate(keys).await
-    }
-    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
-        let stop = self.invalidation.lock().take();
-        if let Some(s) = stop {
-            s.here().await;
-        }
-        self.inner.invalidate_prefix(prefix).await
-    }
-    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
-        self.inner.try_lease(key, token, ttl).await
-    }
-    async fn set_with_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-        v: WriteToken,
-    ) -> Result<bool, TierError> {
-        self.inner.set_with_lease(key, token, value, ttl, v).await
-    }
-    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
-        self.inner.get_meta(name).await
-    }
-    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
-        self.inner.set_meta(name, value).await
-    }
-    fn attach(&self, sink: EventSink) {
-        self.inner.attach(sink);
     }
 }
 
 /// A cache over a gated tier, and another instance on the same store holding `k` = "v0".
-async fn setup() -> (Arc<Gated>, TieredCache<String>, TieredCache<String>) {
+async fn setup() -> (Arc<Hooked<Gates>>, TieredCache<String>, TieredCache<String>) {
     let store = MemoryStore::new();
-    let gated = Gated::new(&store);
+    let gated = Hooked::new(store.tier(), Gates::default());
     let a = TieredCache::<String>::builder("races").tier(gated.clone()).build().await.unwrap();
     let other = TieredCache::<String>::builder("races").tier(store.tier()).build().await.unwrap();
     other.set("k", "v0".to_owned()).await.unwrap();
@@ -136,7 +94,7 @@ async fn setup() -> (Arc<Gated>, TieredCache<String>, TieredCache<String>) {
 #[tokio::test]
 async fn a_read_of_the_old_value_racing_a_set_does_not_put_it_back_in_l1() {
     let (gated, a, _other) = setup().await;
-    let stop = Gated::arm(&gated.get);
+    let stop = arm(&gated.hooks.get);
     let reader = a.clone();
     let read = tokio::spawn(async move { reader.get("k").await });
     stop.reached().await; // the read has "v0" from L2 and has not promoted it yet
@@ -149,7 +107,7 @@ async fn a_read_of_the_old_value_racing_a_set_does_not_put_it_back_in_l1() {
 #[tokio::test]
 async fn a_read_during_an_invalidation_does_not_keep_the_old_value_in_l1() {
     let (gated, a, _other) = setup().await;
-    let stop = Gated::arm(&gated.invalidation);
+    let stop = arm(&gated.hooks.invalidation);
     let writer = a.clone();
     let inval = tokio::spawn(async move { writer.invalidate("k").await });
     stop.reached().await; // L1 dropped here, L2 not yet
@@ -162,7 +120,7 @@ async fn a_read_during_an_invalidation_does_not_keep_the_old_value_in_l1() {
 #[tokio::test]
 async fn a_read_during_a_prefix_invalidation_does_not_keep_the_old_value_in_l1() {
     let (gated, a, _other) = setup().await;
-    let stop = Gated::arm(&gated.invalidation);
+    let stop = arm(&gated.hooks.invalidation);
     let writer = a.clone();
     let inval = tokio::spawn(async move { writer.invalidate_prefix("user:").await });
     stop.reached().await;
@@ -178,7 +136,7 @@ async fn a_set_cancelled_after_its_l2_write_leaves_no_old_value_in_l1() {
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"));
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"));
     assert_eq!(a.stats().l1_hits, 1, "v0 is in A's L1");
-    let stop = Gated::arm(&gated.write);
+    let stop = arm(&gated.hooks.write);
     let writer = a.clone();
     let set = tokio::spawn(async move { writer.set("k", "v1".to_owned()).await });
     stop.reached().await; // L2 holds "v1"; the caller gives up before L1 is written

@@ -2,59 +2,20 @@
 //! not heard of yet — keeps the loaded (possibly stale) value out of L2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use perfstack_tiered_cache::{
-    loader_fn, BoxError, EventSink, LeaseConfig, MemoryStore, MemoryTier, Tier, TierError, TieredCache, WriteToken,
-};
+use common::hooked::{Hooked, Hooks};
+use perfstack_tiered_cache::{loader_fn, BoxError, EventSink, LeaseConfig, MemoryStore, MemoryTier, TieredCache};
 use tokio::sync::Semaphore;
 
-/// A memory tier whose instance never hears invalidations (a pub/sub message still in flight).
-struct Deaf(Arc<MemoryTier>);
+/// An instance that never hears invalidations (a pub/sub message still in flight).
+struct Deaf;
 
-#[async_trait]
-impl Tier for Deaf {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
-        self.0.get(key).await
-    }
-    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        self.0.set(key, value, ttl).await
-    }
-    async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
-        self.0.invalidate(keys).await
-    }
-    async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {
-        self.0.invalidate_prefix(prefix).await
-    }
-    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, TierError> {
-        self.0.try_lease(key, token, ttl).await
-    }
-    async fn set_with_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-        v: WriteToken,
-    ) -> Result<bool, TierError> {
-        self.0.set_with_lease(key, token, value, ttl, v).await
-    }
-    async fn write_token(&self, key: &str) -> Result<WriteToken, TierError> {
-        self.0.write_token(key).await
-    }
-    async fn set_if_unchanged(&self, key: &str, value: Bytes, ttl: Duration, t: WriteToken) -> Result<bool, TierError> {
-        self.0.set_if_unchanged(key, value, ttl, t).await
-    }
-    async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
-        self.0.get_meta(name).await
-    }
-    async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {
-        self.0.set_meta(name, value).await
-    }
-    fn attach(&self, _sink: EventSink) {}
+impl Hooks for Deaf {
+    fn attach(&self, _inner: &MemoryTier, _sink: EventSink) {}
 }
 
 /// A cache on `store` that hears nothing, whose loader waits for `gate` and returns "old".
@@ -66,7 +27,7 @@ async fn deaf_loader_cache(store: &MemoryStore, gate: Arc<Semaphore>, lease: boo
             Ok::<_, BoxError>(Some("old".to_owned()))
         }
     });
-    let mut b = TieredCache::<String>::builder("stale").tier(Arc::new(Deaf(store.tier()))).loader(loader);
+    let mut b = TieredCache::<String>::builder("stale").tier(Hooked::new(store.tier(), Deaf)).loader(loader);
     if lease {
         b = b.lease(LeaseConfig::new(Duration::from_secs(5), Duration::from_millis(50)));
     }

@@ -53,15 +53,8 @@ where
     /// trouble is never an error.
     pub async fn get(&self, key: &str) -> Result<Option<V>, CacheError> {
         self.check_key(key)?;
-        match self.inner.look_l1(key).await {
-            L1Look::Fresh(v) => return Ok(v),
-            L1Look::Stale(v, refresh) => {
-                if refresh {
-                    self.inner.refresh_in_background(key);
-                }
-                return Ok(v);
-            }
-            L1Look::Miss => {}
+        if let Some(v) = self.inner.answer_from_l1(key).await {
+            return Ok(v);
         }
         let generation = self.inner.generation.load(Ordering::Acquire);
         match self.inner.look_l2(key).await {
@@ -90,15 +83,8 @@ where
     /// waiter), [`CacheError::ValueTooLarge`] when the loaded value exceeds the limit.
     pub async fn get_or_load(&self, key: &str) -> Result<Option<V>, CacheError> {
         self.check_key(key)?;
-        match self.inner.look_l1(key).await {
-            L1Look::Fresh(v) => return Ok(v),
-            L1Look::Stale(v, refresh) => {
-                if refresh {
-                    self.inner.refresh_in_background(key);
-                }
-                return Ok(v);
-            }
-            L1Look::Miss => {}
+        if let Some(v) = self.inner.answer_from_l1(key).await {
+            return Ok(v);
         }
         if self.inner.loader.is_none() {
             return Err(CacheError::NoLoader(self.inner.cfg.name.clone()));
@@ -121,6 +107,21 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
         // After the re-check: a stale entry is not left in L1 while moka's logs are applied.
         self.upkeep.note(&self.l1).await;
+    }
+
+    /// The L1 step of a read: `Some` answers it (fresh, or stale with a refresh started
+    /// unless a failed one's backoff holds); `None` is a miss.
+    async fn answer_from_l1(self: &Arc<Self>, key: &str) -> Option<Option<V>> {
+        match self.look_l1(key).await {
+            L1Look::Fresh(v) => Some(v),
+            L1Look::Stale(v, refresh) => {
+                if refresh {
+                    self.refresh_in_background(key);
+                }
+                Some(v)
+            }
+            L1Look::Miss => None,
+        }
     }
 
     pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
