@@ -5,6 +5,8 @@
 //! - hit ratio on the ARC OLTP trace (or a Zipf fallback) next to Belady's optimum.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+#[path = "tiered-cache/propagation.rs"]
+mod propagation;
 #[path = "tiered-cache/trace.rs"]
 mod trace;
 
@@ -16,6 +18,7 @@ use criterion::{criterion_group, Criterion, Throughput};
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface, ReconnectPolicy};
 use perfstack_benches::{quick, record, Figure, Goal, Measure};
 use perfstack_tiered_cache::TieredCache;
+use propagation::{p99, propagation_p99};
 use tokio::runtime::Runtime;
 
 const KRATE: &str = "tiered-cache";
@@ -395,38 +398,6 @@ fn l2_hit(c: &mut Criterion) {
     }
 }
 
-/// From "A starts a write" to "B has dropped its L1 copy", over the real invalidation path
-/// (client tracking redirected to B's listener, then B's event loop).
-async fn propagation_p99(url: &str, ns: &str, a: &TieredCache<String>) -> Option<(f64, usize)> {
-    let mut cfg = Config::from_url(url).ok()?;
-    cfg.version = fred::types::RespVersion::RESP3;
-    let client = Builder::from_config(cfg).build().ok()?;
-    client.init().await.ok()?;
-    let b = TieredCache::<String>::builder("bench-l2").namespace(ns).redis(client.clone()).build().await.ok()?;
-    let rounds = if quick() { 300 } else { 2_000 };
-    let mut samples = Vec::with_capacity(rounds);
-    for i in 0..rounds {
-        let before = b.stats().invalidations_received;
-        let t = Instant::now();
-        a.set("propagation", format!("{i}")).await.ok()?;
-        while b.stats().invalidations_received == before {
-            if t.elapsed() > Duration::from_secs(1) {
-                return None;
-            }
-            tokio::task::yield_now().await;
-        }
-        samples.push(t.elapsed());
-    }
-    drop(b);
-    let _ = client.quit().await;
-    Some((p99(&mut samples), rounds))
-}
-
-fn p99(v: &mut [Duration]) -> f64 {
-    v.sort_unstable();
-    v[(v.len() * 99 / 100).min(v.len() - 1)].as_secs_f64()
-}
-
 fn oltp_trace(_c: &mut Criterion) {
     if let Some(md) = trace::run_full_stack(quick()) {
         let _ = perfstack_benches::write_section(KRATE, "31-trace-full-stack", &md);
@@ -442,7 +413,7 @@ fn oltp_trace(_c: &mut Criterion) {
             value: Measure::Value(r.hit_ratio),
             baseline: Some(Measure::Value(r.belady)),
             goal: Goal::Info,
-            note: format!("{} requests, capacity {} pages, {} loader calls", r.requests, r.capacity, r.loads),
+            note: format!("{} requests, {} loader calls; {}", r.requests, r.loads, r.l1.note(r.capacity)),
         });
     }
 }

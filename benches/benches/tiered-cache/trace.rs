@@ -1,9 +1,10 @@
 //! Replays the ARC OLTP trace (a database's page references; Megiddo & Modha, "ARC: A
 //! Self-Tuning, Low Overhead Replacement Cache", FAST 2003) through the cache's L1 and
-//! computes Belady's optimum for the same capacity. Reads `$PERFSTACK_TRACE_DIR/OLTP.lis.zst`
+//! computes Belady's optimum for the same capacity: L1's byte budget is `capacity` times the
+//! weight L1's weigher gives an entry, measured through the public API. Reads `$PERFSTACK_TRACE_DIR/OLTP.lis.zst`
 //! (default `../shared/data/cache-traces`), else a Zipf(0.9) workload.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
@@ -18,21 +19,76 @@ pub(crate) struct TraceReport {
     pub(crate) belady: f64,
     pub(crate) loads: u64,
     pub(crate) secs: f64,
+    pub(crate) l1: L1Budget,
 }
 
 impl TraceReport {
     pub(crate) fn markdown(&self) -> String {
         format!(
-            "### Trace replay: {}\n\n{} page requests through L1 (moka, sized in bytes for ≈ {} pages), loader = in-process source.\n\n\
+            "### Trace replay: {}\n\n{} page requests through L1 (moka, sized in bytes), loader = in-process source; {}.\n\n\
              | L1 hit ratio | Belady optimum (same capacity) | loader calls | replay throughput |\n|---|---|---|---|\n\
              | {:.3} | {:.3} | {} | {:.0} req/s |\n",
             self.source,
             self.requests,
-            self.capacity,
+            self.l1.note(self.capacity),
             self.hit_ratio,
             self.belady,
             self.loads,
             self.requests as f64 / self.secs
+        )
+    }
+}
+
+/// L1's byte budget for a capacity in entries, from the weights L1's weigher gives this
+/// trace's entries (key + entry header + encoded value + per-entry overhead).
+pub(crate) struct L1Budget {
+    /// The lightest and the heaviest entry, in bytes.
+    pub(crate) min: u64,
+    pub(crate) max: u64,
+    /// Entries L1 held at the end of the replay.
+    pub(crate) held: u64,
+}
+
+impl L1Budget {
+    /// Measures each `(key, value)` alone in an L1-only cache and reads its weight back from
+    /// `stats().l1_bytes`, so the weight is the weigher's own, not an estimate.
+    async fn measure<V>(entries: impl IntoIterator<Item = (String, V)>) -> Option<L1Budget>
+    where
+        V: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    {
+        let cache = TieredCache::<V>::builder("trace-weights").build().await.ok()?;
+        let (mut min, mut max) = (u64::MAX, 0);
+        for (k, v) in entries {
+            let before = cache.stats().l1_bytes;
+            cache.set(&k, v).await.ok()?;
+            cache.run_pending_tasks().await;
+            let w = cache.stats().l1_bytes - before;
+            (min, max) = (min.min(w), max.max(w));
+            cache.forget_local(&k).await;
+            cache.run_pending_tasks().await;
+        }
+        (max > 0).then_some(L1Budget { min, max, held: 0 })
+    }
+
+    /// Room for `capacity` entries of the heaviest weight (every entry's, when all weigh the same).
+    fn bytes(&self, capacity: usize) -> u64 {
+        capacity as u64 * self.max
+    }
+
+    /// How the capacity was matched, for the report.
+    pub(crate) fn note(&self, capacity: usize) -> String {
+        let (what, range, holds) = if self.min == self.max {
+            ("the weight", String::new(), "")
+        } else {
+            (
+                "the heaviest weight",
+                format!("{}–{} B: ", self.min, self.max),
+                " of that weight, a few more if lighter ones are in",
+            )
+        };
+        format!(
+            "L1 budget {capacity} × {} B, {what} L1's weigher gives an entry here ({range}key + entry header + encoded value + per-entry overhead, measured): room for {capacity} entries{holds}, the {capacity} pages Belady gets; L1 held {} entries at the end",
+            self.max, self.held
         )
     }
 }
@@ -112,7 +168,7 @@ fn trace(limit: usize) -> (String, Vec<u64>) {
     }
 }
 
-/// The full stack on the trace: L1 (≈ 1,000 pages) → Redis → PostgreSQL (a table of the
+/// The full stack on the trace: L1 (1,000 entries) → Redis → PostgreSQL (a table of the
 /// trace's pages, loaded by primary key). `None` when a service is missing.
 pub(crate) fn run_full_stack(quick: bool) -> Option<String> {
     let limit = if quick { 40_000 } else { usize::MAX };
@@ -145,11 +201,15 @@ pub(crate) fn run_full_stack(quick: bool) -> Option<String> {
                 }
             })
         };
+        // One entry per (key length, value) the trace has: the loader's values are `id % 1000`.
+        let shapes: BTreeMap<(usize, i64), String> =
+            pages.iter().map(|id| ((format!("{id:011}").len(), id % 1000), format!("{id:011}"))).collect();
+        let mut l1 = L1Budget::measure(shapes.into_iter().map(|((_, v), k)| (k, v))).await?;
         let client = fred::prelude::Builder::from_config(fred::prelude::Config::from_url(rk.url()).ok()?).build().ok()?;
         let cache = TieredCache::<i64>::builder("trace")
             .namespace(rk.prefix())
             .redis(client)
-            .l1_max_bytes((capacity * 150) as u64)
+            .l1_max_bytes(l1.bytes(capacity))
             .ttl(std::time::Duration::from_secs(3_600))
             .loader(loader)
             .build()
@@ -163,16 +223,19 @@ pub(crate) fn run_full_stack(quick: bool) -> Option<String> {
             }
         }
         let secs = started.elapsed().as_secs_f64();
+        cache.run_pending_tasks().await;
         let s = cache.stats();
+        l1.held = s.l1_entries;
         let n = trace.len() as f64;
         let belady = belady(&trace, capacity);
         drop(cache);
         Some(format!(
-            "### Full stack on {source}: L1 → Redis → PostgreSQL\n\n{} requests, {} distinct pages, L1 ≈ {capacity} pages.\n\n\
+            "### Full stack on {source}: L1 → Redis → PostgreSQL\n\n{} requests, {} distinct pages; {}.\n\n\
              | L1 hit ratio | Belady (L1 capacity) | L2 hit ratio | loader (PostgreSQL) calls | throughput |\n|---|---|---|---|---|\n\
              | {:.3} | {:.3} | {:.3} | {} | {:.0} req/s |\n",
             trace.len(),
             pages.len(),
+            l1.note(capacity),
             s.l1_hits as f64 / n,
             belady,
             s.l2_hits as f64 / n,
@@ -187,12 +250,18 @@ pub(crate) fn run(quick: bool) -> Option<TraceReport> {
     let (source, trace) = trace(limit);
     let capacity = 1_000;
     let belady = belady(&trace, capacity);
-    // Entry weight: 11-byte key + 30-byte header + ≤ 10-byte value + 96 overhead ≈ 150 bytes.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // The loader's value is the key's length, so an entry's weight depends on the key's length
+    // only: the shortest and the longest key are every shape there is.
+    let keys = [trace.iter().min()?, trace.iter().max()?].map(|p| format!("{p:011}"));
+    let mut l1 = rt.block_on(L1Budget::measure(keys.into_iter().map(|k| {
+        let v = k.len() as u64;
+        (k, v)
+    })))?;
     let started = std::time::Instant::now();
     let stats = rt.block_on(async {
         let cache = TieredCache::<u64>::builder("trace")
-            .l1_max_bytes((capacity * 150) as u64)
+            .l1_max_bytes(l1.bytes(capacity))
             .ttl(std::time::Duration::from_secs(3_600))
             .loader(loader_fn(|k: String| async move { Ok::<_, BoxError>(Some(k.len() as u64)) }))
             .build()
@@ -204,9 +273,11 @@ pub(crate) fn run(quick: bool) -> Option<TraceReport> {
                 cache.run_pending_tasks().await;
             }
         }
+        cache.run_pending_tasks().await;
         cache.stats()
     });
     let secs = started.elapsed().as_secs_f64();
+    l1.held = stats.l1_entries;
     let loads = stats.loads;
     Some(TraceReport {
         source,
@@ -216,5 +287,6 @@ pub(crate) fn run(quick: bool) -> Option<TraceReport> {
         belady,
         loads,
         secs,
+        l1,
     })
 }
