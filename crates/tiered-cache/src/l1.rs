@@ -1,6 +1,6 @@
 //! L1: a moka future cache sized in bytes, with per-entry expiry.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,25 +27,25 @@ pub(crate) struct L1Entry<V> {
     pub(crate) expired_seen: AtomicBool,
     /// After a failed refresh: milliseconds after `soft` before the next refresh may start
     /// (0: no hold).
-    refresh_held_ms: AtomicU32,
+    refresh_held_ms: AtomicU64,
 }
 
 impl<V> L1Entry<V> {
     pub(crate) fn new(value: Option<V>, soft: Instant, hard: Instant, size: u32) -> Self {
-        L1Entry { value, soft, hard, size, expired_seen: AtomicBool::new(false), refresh_held_ms: AtomicU32::new(0) }
+        L1Entry { value, soft, hard, size, expired_seen: AtomicBool::new(false), refresh_held_ms: AtomicU64::new(0) }
     }
 
     /// Whether a stale read may start a refresh at `now` (not while a failed one's backoff
     /// holds).
     pub(crate) fn refresh_due(&self, now: Instant) -> bool {
         let held = self.refresh_held_ms.load(Ordering::Relaxed);
-        held == 0 || now >= self.soft + Duration::from_millis(u64::from(held))
+        held == 0 || self.soft.checked_add(Duration::from_millis(held)).is_some_and(|at| now >= at)
     }
 
     /// A refresh failed at `now`: no other starts for `backoff`.
     pub(crate) fn hold_refresh(&self, now: Instant, backoff: Duration) {
         let ms = (now.saturating_duration_since(self.soft) + backoff).as_millis();
-        self.refresh_held_ms.store(u32::try_from(ms).unwrap_or(u32::MAX).max(1), Ordering::Relaxed);
+        self.refresh_held_ms.store(u64::try_from(ms).unwrap_or(u64::MAX).max(1), Ordering::Relaxed);
     }
 }
 

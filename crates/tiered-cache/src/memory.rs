@@ -169,7 +169,7 @@ impl Tier for MemoryTier {
         let mut s = self.store.state.lock();
         if s.leases.get(key).is_some_and(|(t, _)| t == token) {
             s.leases.remove(key);
-            self.tell_others(&s, TierEvent::Keys(vec![key.to_owned()]));
+            self.tell_others(&s, TierEvent::LeaseReleased(key.to_owned()));
         }
         Ok(())
     }

@@ -95,6 +95,9 @@ pub enum TierEvent {
     Prefix(String),
     /// Everything may have changed (FLUSHALL, reconnect, missed messages): flush L1.
     FlushAll,
+    /// The lease of this key was given up without a value (its load failed or stored
+    /// nothing): instances waiting for it stop waiting. Nothing is invalidated.
+    LeaseReleased(String),
 }
 
 /// How many events may wait for a cache's event loop; beyond that they are coalesced into

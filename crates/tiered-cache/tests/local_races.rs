@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use common::eventually;
 use common::hooked::{Call, Hooked, Hooks};
 use parking_lot::Mutex;
-use perfstack_tiered_cache::{MemoryStore, TierError, TieredCache};
+use perfstack_tiered_cache::{loader_fn, BoxError, LeaseConfig, MemoryStore, TierError, TieredCache};
 use tokio::sync::Semaphore;
 
 /// Where the next call of a kind stops: the test sees it arrive (`arrived`) and lets it go on
@@ -82,7 +82,13 @@ impl Hooks for Gates {
 async fn setup() -> (Arc<Hooked<Gates>>, TieredCache<String>, TieredCache<String>) {
     let store = MemoryStore::new();
     let gated = Hooked::new(store.tier(), Gates::default());
-    let a = TieredCache::<String>::builder("races").tier(gated.clone()).build().await.unwrap();
+    // Gated calls may wait on the test: no L2 timeout may end them first.
+    let a = TieredCache::<String>::builder("races")
+        .tier(gated.clone())
+        .l2_timeout(Duration::from_secs(30))
+        .build()
+        .await
+        .unwrap();
     let other = TieredCache::<String>::builder("races").tier(store.tier()).build().await.unwrap();
     other.set("k", "v0".to_owned()).await.unwrap();
     other.set("user:1", "v0".to_owned()).await.unwrap();
@@ -143,4 +149,62 @@ async fn a_set_cancelled_after_its_l2_write_leaves_no_old_value_in_l1() {
     set.abort();
     assert!(set.await.unwrap_err().is_cancelled());
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v1"), "A kept serving the value it overwrote");
+}
+
+#[tokio::test]
+async fn another_instances_write_applied_while_a_set_writes_l2_keeps_the_set_out_of_l1() {
+    let (gated, a, other) = setup().await;
+    let stop = arm(&gated.hooks.write);
+    let writer = a.clone();
+    let set = tokio::spawn(async move { writer.set("k", "vA".to_owned()).await });
+    stop.reached().await; // A's value is in L2, not yet in A's L1
+    let heard = a.stats().invalidations_received;
+    other.set("k", "vB".to_owned()).await.unwrap(); // lands after A's in L2
+    assert!(eventually(Duration::from_secs(5), || async { a.stats().invalidations_received > heard }).await);
+    stop.release();
+    set.await.unwrap().unwrap();
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("vB"), "A's L1 kept the value B overwrote");
+}
+
+#[tokio::test]
+async fn a_lease_waiter_does_not_keep_a_value_invalidated_after_its_read() {
+    let store = MemoryStore::new();
+    let lease = LeaseConfig::new(Duration::from_secs(5), Duration::from_secs(5));
+    let gate = Arc::new(Semaphore::new(0));
+    let g = gate.clone();
+    let slow = loader_fn(move |_k: String| {
+        let g = g.clone();
+        async move {
+            g.acquire().await.unwrap().forget();
+            Ok::<_, BoxError>(Some("vA".to_owned()))
+        }
+    });
+    let holder =
+        TieredCache::<String>::builder("races").tier(store.tier()).loader(slow).lease(lease).build().await.unwrap();
+    let gated = Hooked::new(store.tier(), Gates::default());
+    let waiter = TieredCache::<String>::builder("races")
+        .tier(gated.clone())
+        .l2_timeout(Duration::from_secs(30))
+        .loader(loader_fn(|_k: String| async { Ok::<_, BoxError>(Some("loaded by the waiter".to_owned())) }))
+        .lease(lease)
+        .build()
+        .await
+        .unwrap();
+    let other = TieredCache::<String>::builder("races").tier(store.tier()).build().await.unwrap();
+    let h = holder.clone();
+    let holding = tokio::spawn(async move { h.get_or_load("k").await });
+    assert!(eventually(Duration::from_secs(5), || async { holder.stats().leases_acquired == 1 }).await);
+    let w = waiter.clone();
+    let waiting = tokio::spawn(async move { w.get_or_load("k").await });
+    assert!(eventually(Duration::from_secs(5), || async { waiter.stats().lease_waits == 1 }).await);
+    let stop = arm(&gated.hooks.get); // the waiter's read after its wake-up
+    gate.add_permits(1);
+    stop.reached().await; // the waiter read "vA" and has not filled L1 yet
+    let heard = waiter.stats().invalidations_received;
+    other.invalidate("k").await.unwrap();
+    assert!(eventually(Duration::from_secs(5), || async { waiter.stats().invalidations_received > heard }).await);
+    stop.release();
+    assert_eq!(waiting.await.unwrap().unwrap().as_deref(), Some("vA"));
+    assert_eq!(holding.await.unwrap().unwrap().as_deref(), Some("vA"));
+    assert_eq!(waiter.get("k").await.unwrap(), None, "the waiter kept a value invalidated after its read");
 }

@@ -170,3 +170,42 @@ async fn a_failed_leased_load_releases_its_lease_so_others_do_not_wait_it_out() 
     assert!(a.get_or_load("fail-k").await.is_err());
     assert_eq!(a.stats().leases_acquired, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_released_lease_wakes_waiters_without_invalidating_other_instances() {
+    let store = MemoryStore::new();
+    let lease = LeaseConfig::new(Duration::from_secs(5), Duration::from_secs(1));
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let build = |f: std::sync::Arc<std::sync::atomic::AtomicBool>| {
+        let loader = perfstack_tiered_cache::loader_fn(move |k: String| {
+            let f = f.clone();
+            async move {
+                if f.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err::<Option<String>, perfstack_tiered_cache::BoxError>("down".into());
+                }
+                Ok(Some(format!("value:{k}")))
+            }
+        });
+        TieredCache::<String>::builder("lease")
+            .tier(store.tier())
+            .ttl(Duration::from_secs(60))
+            .soft_ttl(Duration::from_secs(2))
+            .jitter(0.0)
+            .loader(loader)
+            .lease(lease)
+            .build()
+    };
+    let (a, b) = (build(failing.clone()).await.unwrap(), build(failing.clone()).await.unwrap());
+    assert!(a.get_or_load("k").await.unwrap().is_some());
+    assert!(b.get_or_load("k").await.unwrap().is_some()); // now in both L1s
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let heard = b.stats().invalidations_received;
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(3)).await; // stale in both
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("value:k"), "stale served; A's refresh fails");
+    assert!(common::eventually(Duration::from_secs(1), || async { a.stats().refresh_errors == 1 }).await);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(b.stats().invalidations_received, heard, "A's released lease reached B as an invalidation");
+    assert_eq!(b.stats().evictions_explicit, 0);
+    assert_eq!(b.get("k").await.unwrap().as_deref(), Some("value:k"), "B still serves its stale copy");
+}

@@ -11,9 +11,12 @@ use crate::tier::{EventQueue, TierEvent};
 pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut q: EventQueue) {
     while let Some(event) = q.rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
+        let invalidation = !matches!(event, TierEvent::LeaseReleased(_));
         inner.apply(event).await;
         // Counted once applied: a reader that sees the count also sees L1 without the keys.
-        inner.counters.invalidations_received.add();
+        if invalidation {
+            inner.counters.invalidations_received.add();
+        }
         // Checked after each event: an overflow leaves a full queue behind, so this runs.
         if q.take_overflow() {
             tracing::warn!(cache = %inner.cfg.name, "invalidation queue overflowed; flushing L1");
@@ -24,7 +27,6 @@ pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>,
 
 impl<V: Clone + Send + Sync + 'static> Inner<V> {
     pub(crate) async fn apply(&self, event: TierEvent) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
         match event {
             TierEvent::Keys(keys) => {
                 for key in keys {
@@ -33,6 +35,8 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
             TierEvent::Prefix(prefix) => self.drop_prefix_locally(&prefix).await,
             TierEvent::FlushAll => self.flush_l1("event"),
+            // Only the waiters: L1, loads and refresh holds stay as they are.
+            TierEvent::LeaseReleased(key) => self.wake(&key),
         }
     }
 

@@ -177,41 +177,55 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     }
 
     /// Lease mode: take the lease, or wait (woken by the invalidation channel) for the
-    /// holder's value, bounded by `lease.wait`.
+    /// holder's value, bounded by `lease.wait` in all. A holder that gives its lease up
+    /// without a value wakes the waiters, who try the lease once more (so one of them loads)
+    /// before loading anyway.
     async fn take_lease_or_wait(&self, ticket: &FlightTicket<V>, lease: crate::config::LeaseConfig) -> LeaseStep<V> {
         let Some(l2) = &self.l2 else { return LeaseStep::LoadAnyway };
         let key = ticket.key.as_str();
         let token = uuid::Uuid::new_v4().to_string();
-        // Register for the wake-up before asking, so the holder's write cannot slip between.
-        let notify = self.waiters.lock().entry(key.to_owned()).or_insert_with(|| Arc::new(Notify::new())).clone();
-        let notified = notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let step = match l2.call("lease", |t| t.try_lease(key, &token, lease.ttl)).await {
-            Guarded::Done(true) => {
-                self.counters.lease_acquired.add();
-                LeaseStep::Won(token)
-            }
-            Guarded::Done(false) => {
-                self.counters.lease_waited.add();
-                if tokio::time::timeout(lease.wait, notified).await.is_err() {
-                    self.counters.lease_wait_timeout.add();
+        let deadline = Instant::now() + lease.wait;
+        let mut step = LeaseStep::LoadAnyway;
+        for _attempt in 0..2 {
+            // Register for the wake-up before asking, so the holder's write cannot slip between.
+            let notify = self.waiters.lock().entry(key.to_owned()).or_insert_with(|| Arc::new(Notify::new())).clone();
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let retry = match l2.call("lease", |t| t.try_lease(key, &token, lease.ttl)).await {
+                Guarded::Done(true) => {
+                    self.counters.lease_acquired.add();
+                    step = LeaseStep::Won(token.clone());
+                    false
                 }
-                match self.look_l2(key).await {
-                    L2Look::Fresh(e) => {
-                        // The wake-up itself bumped the epoch; the value read after it is current.
-                        let now_epoch = ticket.epoch();
-                        self.fill_l1(ticket, now_epoch, key, e.clone()).await;
-                        LeaseStep::Served(e.value.clone())
+                Guarded::Done(false) => {
+                    self.counters.lease_waited.add();
+                    let woken = tokio::time::timeout_at(deadline, notified).await.is_ok();
+                    if !woken {
+                        self.counters.lease_wait_timeout.add();
                     }
-                    _ => LeaseStep::LoadAnyway,
+                    // Before the read: an invalidation applied after it must void the fill.
+                    let epoch = ticket.epoch();
+                    match self.look_l2(key).await {
+                        L2Look::Fresh(e) => {
+                            self.fill_l1(ticket, epoch, key, e.clone()).await;
+                            step = LeaseStep::Served(e.value.clone());
+                            false
+                        }
+                        // Woken without a value (the holder gave up): try the lease again.
+                        _ => woken,
+                    }
                 }
+                Guarded::Unavailable => false,
+            };
+            let mut w = self.waiters.lock();
+            if w.get(key).is_some_and(|n| Arc::ptr_eq(n, &notify)) {
+                w.remove(key);
             }
-            Guarded::Unavailable => LeaseStep::LoadAnyway,
-        };
-        let mut w = self.waiters.lock();
-        if w.get(key).is_some_and(|n| Arc::ptr_eq(n, &notify)) {
-            w.remove(key);
+            drop(w);
+            if !retry {
+                break;
+            }
         }
         step
     }

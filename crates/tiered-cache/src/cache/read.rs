@@ -34,9 +34,10 @@ pub(crate) enum L2Look<V> {
 const HIT_SAMPLE: u32 = 16;
 
 thread_local! {
-    /// xorshift32 state: hits are sampled at random, so a fixed access order cannot alias
-    /// with the sampling stride and leave some keys never sampled.
-    static SAMPLE: Cell<u32> = const { Cell::new(0x9E37_79B9) };
+    /// xorshift32 state, seeded at random per thread on first use (0: not yet): hits are
+    /// sampled at random, so a fixed access order cannot alias with the sampling stride and
+    /// threads do not sample in lockstep.
+    static SAMPLE: Cell<u32> = const { Cell::new(0) };
 }
 
 impl<V> TieredCache<V>
@@ -97,7 +98,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Promotes an L2 hit into L1 unless an invalidation happened since `generation` (read
     /// before the L2 read). Checked again after the insert: an invalidation that lands between
     /// the check and the insert found nothing to remove, so the entry is removed here.
-    async fn promote(&self, key: &str, e: Arc<L1Entry<V>>, generation: u64) {
+    pub(crate) async fn promote(&self, key: &str, e: Arc<L1Entry<V>>, generation: u64) {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
@@ -133,6 +134,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         };
         let sample = SAMPLE.with(|c| {
             let mut x = c.get();
+            if x == 0 {
+                x = rand::random::<u32>() | 1;
+            }
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;

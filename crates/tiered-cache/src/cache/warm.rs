@@ -63,10 +63,11 @@ where
                 if self.check_key(&key).is_err() {
                     return false;
                 }
+                let generation = self.inner.generation.load(std::sync::atomic::Ordering::Acquire);
                 match self.inner.look_l2(&key).await {
                     L2Look::Fresh(e) | L2Look::Stale(e) => {
-                        self.inner.l1.insert(key, e).await;
-                        self.inner.upkeep.note(&self.inner.l1).await;
+                        // Not if an invalidation landed since the read (as a read's promotion).
+                        self.inner.promote(&key, e, generation).await;
                         true
                     }
                     L2Look::Miss | L2Look::Unavailable if self.inner.loader.is_some() => {

@@ -131,7 +131,11 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let size = bytes.len() as u32;
         let mut in_l2 = self.l2.is_none();
         let sent = self.l2.is_some() && !matches!(how, L2Write::Skip);
+        // A plain write (`set`) has no version check: the generation tells whether anything
+        // was invalidated here while it ran (checked after the write and after the insert).
+        let mut plain = None;
         if let Some(l2) = &self.l2 {
+            let before = self.generation.load(Ordering::Acquire);
             let res = match how {
                 L2Write::Lease(token, versions) => {
                     l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard, versions)).await
@@ -160,14 +164,22 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
             if matches!(how, L2Write::Plain) {
                 // A read that fetched the old value while L2 was written cannot promote it now.
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                let after = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
                 self.flights.void(key);
+                if after != before + 1 {
+                    // An invalidation (perhaps another instance's write of this key, landing
+                    // after ours) was applied while L2 was written: which value L2 holds now
+                    // is unknown, so L1 does not guess.
+                    return Ok(sent);
+                }
+                plain = Some(after);
             }
         }
         let l1_hard = if in_l2 { hard } else { hard.min(cfg.degraded_l1_ttl) };
         let entry = Arc::new(L1Entry::new(value.cloned(), after(now, soft.min(l1_hard)), after(now, l1_hard), size));
         self.l1.insert(key.to_owned(), entry).await;
-        if voided(flight) {
+        let moved = plain.is_some_and(|g| self.generation.load(Ordering::Acquire) != g);
+        if voided(flight) || moved {
             self.l1_remove(key).await;
         }
         self.upkeep.note(&self.l1).await;

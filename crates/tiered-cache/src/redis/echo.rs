@@ -5,79 +5,98 @@
 //! path). A load's conditional write is a script, so without this every load or refresh
 //! came back as an invalidation that dropped the fresh value from the writer's own L1.
 //!
-//! Whether the server does this is learned, not assumed: each time the invalidation channel
-//! is set up, a script writes a probe key; if its invalidation arrives, the server echoes.
-//! Only then does a conditional write register the echo it expects, and the listener skips
-//! one invalidation of that key per registration. Skipping is safe in either order: if
-//! another instance's invalidation of the key arrives first and is skipped, our own echo
-//! (sent after it, as Redis sends in write order) still drops the entry. Registrations are
-//! cleared whenever the channel is set up again (echoes may have been lost) and ignored
-//! once older than [`STALE`].
+//! An invalidation cannot simply be skipped as "ours": BCAST mode sends one message per key
+//! per event-loop pass, naming only the last writer, so our echo and another client's write
+//! of the same key can arrive as one message. So a scripted write remembers the bytes it
+//! wrote, and an invalidation of that key is *verified*: the listener reads the key (after
+//! the message, so after every write it reports) and keeps the L1 entry only if Redis still
+//! holds exactly our bytes. Anything else — another value, nothing — drops it. The rule is
+//! sound whatever the timing, coalescing or number of messages; registrations only decide
+//! whether a message costs a GET.
+//!
+//! Whether the server echoes is learned, not assumed: at each setup of the channel a script
+//! writes and deletes a probe key named with a fresh nonce, then a barrier message follows on
+//! the channel; only if the probe's invalidation arrives first do writes register (a server
+//! that honours NOLOOP would otherwise collect registrations nobody takes).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
-/// An expected echo older than this is not used: its write's echo was lost.
+/// Registrations older than this are dropped when the map is pruned (their echo was lost).
 const STALE: Duration = Duration::from_secs(1);
+/// The map is pruned of stale registrations when it grows past this.
+const PRUNE_AT: usize = 4_096;
 
 /// The prefix of probe keys (after the values prefix); never a cache event.
 pub(crate) const PROBE: &str = "\u{0}echo-probe:";
 
-/// Expected echoes of this instance's scripted writes.
+/// The bytes this instance last wrote by script, per key, awaiting their echo.
 #[derive(Debug, Default)]
 pub(crate) struct Echoes {
-    /// The server echoes scripted writes (learned from the probe).
+    /// The server echoes scripted writes (learned from the probe of the current setup).
     on: AtomicBool,
-    pending: Mutex<HashMap<String, (u32, Instant)>>,
+    /// The probe nonce of the current setup.
+    pub(super) nonce: Mutex<String>,
+    pending: Mutex<HashMap<String, (Bytes, Instant)>>,
+    /// The last barrier nonce the listener saw from this instance.
+    barrier: tokio::sync::watch::Sender<String>,
 }
 
 impl Echoes {
-    /// Before a scripted write of `key`: registers the echo it will cause, when the server
-    /// echoes. Returns whether it registered (pass it to [`Echoes::done`]).
-    pub(crate) fn expect(&self, key: &str) -> bool {
+    /// Before a scripted write of `value` to `key`: its echo will be verified. Kept until the
+    /// next invalidation of the key (or a prune): a registration whose write wrote nothing is
+    /// harmless, since verification compares with what Redis holds.
+    pub(crate) fn writing(&self, key: &str, value: &Bytes) {
         if !self.on.load(Ordering::Acquire) {
-            return false;
+            return;
         }
         let mut p = self.pending.lock();
-        let e = p.entry(key.to_owned()).or_insert((0, Instant::now()));
-        e.0 += 1;
-        e.1 = Instant::now();
+        if p.len() >= PRUNE_AT {
+            p.retain(|_, (_, at)| at.elapsed() < STALE);
+        }
+        p.insert(key.to_owned(), (value.clone(), Instant::now()));
+    }
+
+    /// On an invalidation of `key`: the bytes to compare Redis's current value with, when
+    /// this instance wrote the key by script and has not seen its echo yet.
+    pub(crate) fn take(&self, key: &str) -> Option<Bytes> {
+        self.pending.lock().remove(key).map(|(b, _)| b)
+    }
+
+    /// Whether `key` (after the values prefix) is the current setup's probe; learns from it.
+    pub(crate) fn probe_seen(&self, key: &str) -> bool {
+        let Some(nonce) = key.strip_prefix(PROBE) else { return false };
+        if *self.nonce.lock() == nonce {
+            self.on.store(true, Ordering::Release);
+        }
         true
     }
 
-    /// After the write: when it wrote nothing (or failed), no echo comes; take the
-    /// registration back.
-    pub(crate) fn done(&self, key: &str, registered: bool, wrote: bool) {
-        if registered && !wrote {
-            self.take(key);
-        }
+    /// Watches the barrier nonces the listener sees (subscribe before sending one).
+    pub(crate) fn barrier(&self) -> tokio::sync::watch::Receiver<String> {
+        self.barrier.subscribe()
     }
 
-    /// On an invalidation of `key`: `true` when it is an expected echo (skip it).
-    pub(crate) fn take(&self, key: &str) -> bool {
-        let mut p = self.pending.lock();
-        let Some(e) = p.get_mut(key) else { return false };
-        let fresh = e.1.elapsed() < STALE;
-        e.0 -= 1;
-        if e.0 == 0 {
-            p.remove(key);
-        }
-        fresh
+    /// The listener saw this instance's barrier `nonce`.
+    pub(crate) fn barrier_seen(&self, nonce: String) {
+        self.barrier.send_replace(nonce);
     }
 
-    /// The probe's echo arrived: the server echoes scripted writes.
-    pub(crate) fn learned(&self) {
-        self.on.store(true, Ordering::Release);
-    }
-
-    /// The channel is being set up again: echoes may have been lost, and the server may
-    /// have changed; forget everything until the next probe answers.
-    pub(crate) fn reset(&self) {
+    /// A new setup of the channel: echoes may have been lost and the server may have
+    /// changed; forget everything until this setup's probe (with a fresh `nonce`) answers.
+    pub(crate) fn reset(&self, nonce: &str) {
         self.on.store(false, Ordering::Release);
+        *self.nonce.lock() = nonce.to_owned();
         self.pending.lock().clear();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_on(&self) -> bool {
+        self.on.load(Ordering::Acquire)
     }
 }
 
@@ -85,36 +104,44 @@ impl Echoes {
 mod tests {
     use super::*;
 
-    #[test]
-    fn nothing_is_skipped_until_the_probe_answers() {
-        let e = Echoes::default();
-        assert!(!e.expect("k"));
-        assert!(!e.take("k"));
-        e.learned();
-        assert!(e.expect("k"));
-        assert!(e.take("k"), "the expected echo is skipped");
-        assert!(!e.take("k"), "once");
+    fn b(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
     }
 
     #[test]
-    fn a_write_that_wrote_nothing_takes_its_registration_back() {
+    fn nothing_is_registered_until_this_setups_probe_answers() {
         let e = Echoes::default();
-        e.learned();
-        let r = e.expect("k");
-        e.done("k", r, false);
-        assert!(!e.take("k"), "another instance's invalidation is not swallowed");
-        let r = e.expect("k");
-        e.done("k", r, true);
-        assert!(e.take("k"));
+        e.reset("n1");
+        e.writing("k", &b("v"));
+        assert_eq!(e.take("k"), None);
+        assert!(e.probe_seen(&format!("{PROBE}old-nonce")), "a probe key is never an event");
+        e.writing("k", &b("v"));
+        assert_eq!(e.take("k"), None, "an old setup's probe teaches nothing");
+        assert!(e.probe_seen(&format!("{PROBE}n1")));
+        e.writing("k", &b("v"));
+        assert_eq!(e.take("k"), Some(b("v")));
+        assert_eq!(e.take("k"), None, "once");
+        assert!(!e.probe_seen("k"));
+    }
+
+    #[test]
+    fn the_last_write_of_a_key_is_the_one_verified() {
+        let e = Echoes::default();
+        e.reset("n");
+        e.probe_seen(&format!("{PROBE}n"));
+        e.writing("k", &b("v1"));
+        e.writing("k", &b("v2"));
+        assert_eq!(e.take("k"), Some(b("v2")));
     }
 
     #[test]
     fn reset_forgets_registrations_and_what_was_learned() {
         let e = Echoes::default();
-        e.learned();
-        assert!(e.expect("k"));
-        e.reset();
-        assert!(!e.take("k"));
-        assert!(!e.expect("k"));
+        e.reset("n");
+        e.probe_seen(&format!("{PROBE}n"));
+        e.writing("k", &b("v"));
+        e.reset("m");
+        assert!(!e.is_on());
+        assert_eq!(e.take("k"), None);
     }
 }

@@ -9,18 +9,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fred::interfaces::{ClientInterface, EventInterface, PubsubInterface, TrackingInterface};
+use bytes::Bytes;
+use fred::interfaces::{ClientInterface, EventInterface, KeysInterface, PubsubInterface, TrackingInterface};
 use fred::prelude::{Client, Error};
+use fred::types::client::Invalidation;
 use fred::types::client::Toggle;
+use fred::types::Message;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::echo::{Echoes, PROBE};
-use super::wire::{Names, Wire};
+use super::wire::{Kind, Names, Wire};
 use super::PROBE_SCRIPT;
 use crate::tier::{EventSink, TierEvent};
 
-/// Turns on tracking on `data`, redirected to `listener`, subscribes `listener`, and writes
-/// the echo probe (see [`super::echo`]).
+/// How long a setup waits for its own barrier message (normally one round trip).
+const BARRIER_WAIT: Duration = Duration::from_secs(1);
+
+/// Turns on tracking on `data`, redirected to `listener`, subscribes `listener`, and probes
+/// whether the server echoes scripted writes (see [`super::echo`]): a script writes and
+/// deletes a probe key, then a barrier message follows on the channel. Redis sends the
+/// probe's invalidation in the script's own event-loop pass, before it handles the barrier's
+/// `PUBLISH`, so by the time the listener sees the barrier it has seen the probe, if any.
 pub(crate) async fn setup(
     data: &Client,
     listener: &Client,
@@ -28,7 +38,8 @@ pub(crate) async fn setup(
     me: &str,
     echoes: &Echoes,
 ) -> Result<(), Error> {
-    echoes.reset();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    echoes.reset(&nonce);
     // RESP2 and subscribed: CLIENT ID is refused, but fred caches each connection's id.
     let id: i64 = match listener.connection_ids().values().next() {
         Some(id) => *id,
@@ -39,9 +50,76 @@ pub(crate) async fn setup(
     let _: () =
         data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
     listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned()]).await?;
-    let probe = format!("{}{PROBE}{me}", names.values);
+    let mut barrier = echoes.barrier();
+    let probe = format!("{}{PROBE}{nonce}", names.values);
     let _: i64 = PROBE_SCRIPT.run(data, vec![probe], vec![]).await?;
+    let wire = Wire { from: me.to_owned(), kind: Kind::Barrier, keys: vec![nonce.clone()] };
+    publish(data, names, &wire).await?;
+    // Bounded: a lost barrier only leaves echo verification off until the next setup.
+    let _ = tokio::time::timeout(BARRIER_WAIT, barrier.wait_for(|seen| *seen == nonce)).await;
     Ok(())
+}
+
+/// Sends a message on the cache's channel.
+pub(crate) async fn publish(data: &Client, names: &Names, wire: &Wire) -> Result<(), Error> {
+    let msg = postcard::to_allocvec(wire).map_err(|e| Error::new(fred::error::ErrorKind::Unknown, e.to_string()))?;
+    let _: i64 = data.publish(names.channel.clone(), Bytes::from(msg)).await?;
+    Ok(())
+}
+
+/// Turns Redis notifications into [`TierEvent`]s.
+struct Listener {
+    data: Client,
+    names: Names,
+    me: String,
+    echoes: Arc<Echoes>,
+    sink: EventSink,
+}
+
+impl Listener {
+    async fn invalidation(&self, inv: Invalidation) {
+        if inv.keys.is_empty() {
+            self.sink.send(TierEvent::FlushAll);
+            return;
+        }
+        let mut keys = Vec::with_capacity(inv.keys.len());
+        for k in inv.keys.iter().filter_map(|k| k.as_str()) {
+            let Some(key) = k.strip_prefix(self.names.values.as_str()) else { continue };
+            if self.echoes.probe_seen(key) || self.own_write_still_there(k, key).await {
+                continue;
+            }
+            keys.push(key.to_owned());
+        }
+        if !keys.is_empty() {
+            self.sink.send(TierEvent::Keys(keys));
+        }
+    }
+
+    /// Whether `key` was written by this instance's script and Redis still holds exactly
+    /// those bytes: then the message is (or includes only) our own echo and L1 is current.
+    /// Read after the message, so after every write it reports; an error counts as "no".
+    async fn own_write_still_there(&self, redis_key: &str, key: &str) -> bool {
+        let Some(ours) = self.echoes.take(key) else { return false };
+        matches!(self.data.get::<Option<Bytes>, _>(redis_key).await, Ok(Some(now)) if now == ours)
+    }
+
+    fn message(&self, m: &Message) {
+        if m.channel.as_bytes() != self.names.channel.as_bytes() {
+            return;
+        }
+        let Some(bytes) = m.value.as_bytes() else { return };
+        let Ok(wire) = postcard::from_bytes::<Wire>(bytes) else { return };
+        let mine = wire.from == self.me;
+        let first = wire.keys.first().cloned();
+        match (wire.kind, first) {
+            (Kind::Barrier, Some(nonce)) if mine => self.echoes.barrier_seen(nonce),
+            _ if mine => {}
+            (Kind::Keys, Some(_)) => self.sink.send(TierEvent::Keys(wire.keys)),
+            (Kind::Prefix, Some(p)) => self.sink.send(TierEvent::Prefix(p)),
+            (Kind::LeaseReleased, Some(k)) => self.sink.send(TierEvent::LeaseReleased(k)),
+            _ => {}
+        }
+    }
 }
 
 /// Spawns the tasks that turn Redis notifications into [`TierEvent`]s.
@@ -53,73 +131,42 @@ pub(crate) fn spawn(
     echoes: Arc<Echoes>,
     sink: EventSink,
 ) -> Vec<JoinHandle<()>> {
-    let mut tasks = Vec::new();
-
     let mut inval = listener.invalidation_rx();
-    let (prefix, s, echo) = (names.values.clone(), sink.clone(), echoes.clone());
-    let my_probe = format!("{PROBE}{me}");
-    tasks.push(tokio::spawn(async move {
-        loop {
-            match inval.recv().await {
-                Ok(inv) if inv.keys.is_empty() => s.send(TierEvent::FlushAll),
-                Ok(inv) => {
-                    let keys = inv
-                        .keys
-                        .iter()
-                        .filter_map(|k| k.as_str())
-                        .filter_map(|k| k.strip_prefix(prefix.as_str()))
-                        .filter(|k| {
-                            if k.starts_with(PROBE) {
-                                if *k == my_probe {
-                                    echo.learned();
-                                }
-                                return false;
-                            }
-                            !echo.take(k)
-                        })
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>();
-                    if !keys.is_empty() {
-                        s.send(TierEvent::Keys(keys));
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => s.send(TierEvent::FlushAll),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    }));
-
     let mut messages = listener.message_rx();
-    let (channel, s, from_me) = (names.channel.clone(), sink.clone(), me.clone());
-    tasks.push(tokio::spawn(async move {
+    let l = Listener {
+        data: data.clone(),
+        names: names.clone(),
+        me: me.clone(),
+        echoes: echoes.clone(),
+        sink: sink.clone(),
+    };
+    // One task, invalidations first (`biased`): fred hands a connection's frames to the two
+    // channels in arrival order, so a probe's invalidation is handled before the barrier.
+    let notifications = tokio::spawn(async move {
         loop {
-            match messages.recv().await {
-                Ok(m) if &*m.channel == channel.as_str() => {
-                    let Some(bytes) = m.value.as_bytes() else { continue };
-                    let Ok(wire) = postcard::from_bytes::<Wire>(bytes) else { continue };
-                    if wire.from == from_me {
-                        continue;
-                    }
-                    match (wire.prefix, wire.keys.into_iter().next()) {
-                        (true, Some(p)) => s.send(TierEvent::Prefix(p)),
-                        (false, Some(k)) => s.send(TierEvent::Keys(vec![k])),
-                        _ => {}
-                    }
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => s.send(TierEvent::FlushAll),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            tokio::select! {
+                biased;
+                r = inval.recv() => match r {
+                    Ok(inv) => l.invalidation(inv).await,
+                    Err(RecvError::Lagged(_)) => l.sink.send(TierEvent::FlushAll),
+                    Err(RecvError::Closed) => return,
+                },
+                r = messages.recv() => match r {
+                    Ok(m) => l.message(&m),
+                    Err(RecvError::Lagged(_)) => l.sink.send(TierEvent::FlushAll),
+                    Err(RecvError::Closed) => return,
+                },
             }
         }
-    }));
+    });
 
     let mut data_reconnects = data.reconnect_rx();
     let mut listener_reconnects = listener.reconnect_rx();
-    tasks.push(tokio::spawn(async move {
+    let reconnects = tokio::spawn(async move {
         loop {
             tokio::select! {
-                r = data_reconnects.recv() => if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return },
-                r = listener_reconnects.recv() => if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return },
+                r = data_reconnects.recv() => if matches!(r, Err(RecvError::Closed)) { return },
+                r = listener_reconnects.recv() => if matches!(r, Err(RecvError::Closed)) { return },
             }
             // Retry until both connections are back; each retry is cheap and bounded by the
             // connections' own reconnect policy.
@@ -130,6 +177,6 @@ pub(crate) fn spawn(
             tracing::info!("invalidation channel re-established; flushing L1");
             sink.send(TierEvent::FlushAll);
         }
-    }));
-    tasks
+    });
+    vec![notifications, reconnects]
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, TransactionInterface};
+use fred::interfaces::{ClientLike, KeysInterface, TransactionInterface};
 use fred::prelude::{Builder, Client, Error, Expiration, ReconnectPolicy, SetOptions};
 use fred::types::{RespVersion, Value};
 use futures::StreamExt;
@@ -20,7 +20,7 @@ use crate::error::TierError;
 use crate::tier::{EventSink, Tier, WriteToken};
 use echo::Echoes;
 use scripts::Script;
-use wire::{glob_escape, Names, Wire};
+use wire::{glob_escape, Kind, Names, Wire};
 
 /// How long a key's invalidation version outlives its last bump. A load that takes longer
 /// than this could miss an invalidation whose version key expired meanwhile.
@@ -101,26 +101,26 @@ impl RedisTier {
         Ok(removed)
     }
 
-    /// Runs a conditional write script (1: written), expecting its echo (see [`echo`]).
+    /// Runs a conditional write script of `value` (1: written), remembering the bytes so its
+    /// echo can be verified (see [`echo`]).
     async fn scripted_write(
         &self,
         key: &str,
+        value: &Bytes,
         script: &Script,
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> Result<bool, TierError> {
-        let registered = self.echoes.expect(key);
-        let res: Result<i64, Error> = script.run(&self.data, keys, args).await;
-        let wrote = matches!(res, Ok(1));
-        self.echoes.done(key, registered, wrote);
-        res.map(|n| n == 1).map_err(backend)
+        // Before the write: its echo may arrive (on the other connection) before the reply.
+        // A write that then writes nothing, or is cancelled, leaves a registration that only
+        // costs the next invalidation of the key a GET.
+        self.echoes.writing(key, value);
+        let n: i64 = script.run(&self.data, keys, args).await.map_err(backend)?;
+        Ok(n == 1)
     }
 
-    async fn publish(&self, prefix: bool, keys: Vec<String>) -> Result<(), TierError> {
-        let msg = postcard::to_allocvec(&Wire { from: self.me.clone(), prefix, keys })
-            .map_err(|e| TierError::Backend(e.to_string()))?;
-        let _: i64 = self.data.publish(self.names.channel.clone(), Bytes::from(msg)).await.map_err(backend)?;
-        Ok(())
+    async fn publish(&self, kind: Kind, keys: Vec<String>) -> Result<(), TierError> {
+        listener::publish(&self.data, &self.names, &Wire { from: self.me.clone(), kind, keys }).await.map_err(backend)
     }
 }
 
@@ -167,7 +167,7 @@ impl Tier for RedisTier {
         }
         let _: i64 = INVALIDATE.run(&self.data, all, vec![VERSION_PX.into()]).await.map_err(backend)?;
         for k in keys {
-            self.publish(false, vec![k.clone()]).await?;
+            self.publish(Kind::Keys, vec![k.clone()]).await?;
         }
         Ok(())
     }
@@ -178,7 +178,7 @@ impl Tier for RedisTier {
         let removed = self.unlink_matching(&self.names.value(prefix)).await?;
         // Leases too, so a holder's set-with-lease fails (Facebook's lease rule).
         self.unlink_matching(&self.names.lease(prefix)).await?;
-        self.publish(true, vec![prefix.to_owned()]).await?;
+        self.publish(Kind::Prefix, vec![prefix.to_owned()]).await?;
         Ok(removed)
     }
 
@@ -203,12 +203,12 @@ impl Tier for RedisTier {
             vec![self.names.value(key), self.names.lease(key), self.names.version(key), self.names.epoch.clone()];
         let args: Vec<Value> = vec![
             token.into(),
-            value.into(),
+            value.clone().into(),
             px(ttl).into(),
             versions.key_version.to_string().into(),
             versions.prefix_epoch.to_string().into(),
         ];
-        self.scripted_write(key, &SET_WITH_LEASE, keys, args).await
+        self.scripted_write(key, &value, &SET_WITH_LEASE, keys, args).await
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), TierError> {
@@ -216,7 +216,7 @@ impl Tier for RedisTier {
             RELEASE_LEASE.run(&self.data, vec![self.names.lease(key)], vec![token.into()]).await.map_err(backend)?;
         if n == 1 {
             // Wakes the instances waiting for this lease's value: none is coming.
-            self.publish(false, vec![key.to_owned()]).await?;
+            self.publish(Kind::LeaseReleased, vec![key.to_owned()]).await?;
         }
         Ok(())
     }
@@ -248,10 +248,10 @@ impl Tier for RedisTier {
         let args: Vec<Value> = vec![
             token.key_version.to_string().into(),
             token.prefix_epoch.to_string().into(),
-            value.into(),
+            value.clone().into(),
             px(ttl).into(),
         ];
-        self.scripted_write(key, &SET_IF_UNCHANGED, keys, args).await
+        self.scripted_write(key, &value, &SET_IF_UNCHANGED, keys, args).await
     }
 
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {

@@ -64,10 +64,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
-/// A scripted write of a probe key: its invalidation coming back to the writer tells that
-/// the server ignores NOLOOP for script writes in BCAST mode (see `echo`). KEYS: probe key.
+/// A scripted write (and delete, so nothing lingers) of a probe key: its invalidation coming
+/// back to the writer tells that the server ignores NOLOOP for script writes in BCAST mode
+/// (see `echo`). KEYS: probe key.
 pub(crate) const PROBE: &str = r"
-redis.call('SET', KEYS[1], '1', 'PX', 10000)
+redis.call('SET', KEYS[1], '1')
+redis.call('DEL', KEYS[1])
 return 1";
 
 /// Writes the value only if neither the key's invalidation version nor the prefix epoch moved

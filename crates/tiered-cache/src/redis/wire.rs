@@ -42,9 +42,23 @@ impl Names {
 pub(crate) struct Wire {
     /// Sender instance, so an instance ignores its own messages.
     pub(crate) from: String,
-    /// `keys[0]` is a prefix rather than a key.
-    pub(crate) prefix: bool,
+    pub(crate) kind: Kind,
     pub(crate) keys: Vec<String>,
+}
+
+/// What a [`Wire`] message says. Encoded as one byte: `Keys` and `Prefix` are the `false` and
+/// `true` of the earlier `prefix: bool` field, so older instances still read them (and drop
+/// the kinds they do not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Kind {
+    /// These keys were invalidated.
+    Keys,
+    /// `keys[0]` is an invalidated prefix.
+    Prefix,
+    /// The lease of `keys[0]` was given up without a value: wake whoever waits for it.
+    LeaseReleased,
+    /// Sent by an instance to itself after its echo probe (`keys[0]` is the nonce).
+    Barrier,
 }
 
 /// Escapes glob characters so a prefix matches literally in `SCAN MATCH`.
@@ -66,9 +80,18 @@ mod tests {
 
     #[test]
     fn wire_round_trips_and_globs_are_escaped() {
-        let w = Wire { from: "a".into(), prefix: true, keys: vec!["user:".into()] };
+        let w = Wire { from: "a".into(), kind: Kind::Prefix, keys: vec!["user:".into()] };
         let b = postcard::to_allocvec(&w).unwrap();
         assert_eq!(postcard::from_bytes::<Wire>(&b).unwrap(), w);
+        // The earlier format (`prefix: bool`) reads as Keys / Prefix.
+        #[derive(Serialize)]
+        struct Old {
+            from: String,
+            prefix: bool,
+            keys: Vec<String>,
+        }
+        let old = postcard::to_allocvec(&Old { from: "a".into(), prefix: true, keys: vec!["user:".into()] }).unwrap();
+        assert_eq!(postcard::from_bytes::<Wire>(&old).unwrap(), w);
         assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
     }
 }
