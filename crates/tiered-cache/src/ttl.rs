@@ -20,8 +20,14 @@ impl Clock {
     }
 
     /// Current wall time in unix milliseconds.
+    #[cfg(test)]
     pub(crate) fn now_ms(&self) -> u64 {
-        self.anchor_unix_ms.saturating_add(millis(self.anchor.elapsed()))
+        self.ms_at(Instant::now())
+    }
+
+    /// Wall time in unix milliseconds at `now` (one clock read serves both).
+    pub(crate) fn ms_at(&self, now: Instant) -> u64 {
+        self.anchor_unix_ms.saturating_add(millis(now.saturating_duration_since(self.anchor)))
     }
 
     /// The tokio instant at which the unix-ms time `at_ms` falls, given `now` read together

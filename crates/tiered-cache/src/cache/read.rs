@@ -176,9 +176,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
             Guarded::Unavailable => return L2Look::Unavailable,
         };
-        match self.decode_entry(key, &bytes) {
+        let now = Instant::now();
+        match self.decode_entry(key, &bytes, now) {
             Some(e) => {
-                let now = Instant::now();
                 if now >= e.hard {
                     self.counters.l2_miss.add();
                     L2Look::Miss
@@ -202,7 +202,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
 
     /// Header + payload to an L1 entry with the remaining lifetimes; corrupt or foreign bytes
     /// are counted and become a miss.
-    pub(crate) fn decode_entry(&self, key: &str, bytes: &Bytes) -> Option<L1Entry<V>> {
+    pub(crate) fn decode_entry(&self, key: &str, bytes: &Bytes, now: Instant) -> Option<L1Entry<V>> {
         let parsed = Header::read(bytes, self.codec_id).and_then(|(h, payload)| {
             let value = if h.negative {
                 None
@@ -213,8 +213,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         });
         match parsed {
             Ok((h, value)) => {
-                let now = Instant::now();
-                let now_ms = self.clock.now_ms();
+                let now_ms = self.clock.ms_at(now);
                 Some(L1Entry::new(
                     value,
                     Clock::deadline(now, now_ms, h.soft_ms),

@@ -104,7 +104,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let unit: f64 = rand::random();
         let (soft, hard) = (jitter(soft, cfg.jitter, unit), jitter(hard, cfg.jitter, unit));
         let now = Instant::now();
-        let now_ms = self.clock.now_ms();
+        let now_ms = self.clock.ms_at(now);
         let life = Lifetimes::new(now_ms, soft, hard);
         let mut buf = Vec::with_capacity(HEADER_LEN + 64);
         Header {
