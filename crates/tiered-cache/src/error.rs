@@ -24,6 +24,9 @@ pub enum CacheError {
         /// Configured limit (`max_key_bytes`).
         max: usize,
     },
+    /// The key starts with a prefix the cache reserves for itself (`"\0echo-probe:"`).
+    #[error("cache keys may not start with the reserved prefix {0:?}")]
+    ReservedKey(&'static str),
     /// The encoded value is larger than the configured limit.
     #[error("encoded value is {len} bytes, the limit is {max}")]
     ValueTooLarge {

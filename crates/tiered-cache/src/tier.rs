@@ -100,6 +100,10 @@ pub enum TierEvent {
     LeaseReleased(String),
 }
 
+/// Keys starting with this are the cache's own (the Redis tier's echo probes, which no
+/// instance treats as a cache event); user keys may not start with it.
+pub(crate) const RESERVED_KEY_PREFIX: &str = "\u{0}echo-probe:";
+
 /// How many events may wait for a cache's event loop; beyond that they are coalesced into
 /// one "flush L1" (an overflow means invalidations would otherwise be dropped or memory grow
 /// without bound).

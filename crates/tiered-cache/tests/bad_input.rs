@@ -19,6 +19,11 @@ async fn empty_and_oversized_keys_and_values_are_clear_errors() {
     assert!(err.to_string().contains("limit is 64"));
     assert!(matches!(cache.get_or_load("k").await, Err(CacheError::NoLoader(_))));
     assert!(matches!(cache.invalidate_prefix(&"p".repeat(17)).await, Err(CacheError::KeyTooLong { .. })));
+    // The Redis tier's probe keys are the cache's own: no user key may look like one.
+    let reserved = "\u{0}echo-probe:x";
+    assert!(matches!(cache.set(reserved, "v".into()).await, Err(CacheError::ReservedKey(_))));
+    assert!(matches!(cache.get(reserved).await, Err(CacheError::ReservedKey(_))));
+    assert_eq!(cache.set("\u{0}other", "v".into()).await.unwrap(), (), "other NUL keys are fine");
 }
 
 #[tokio::test]

@@ -139,6 +139,9 @@ where
         if key.len() > self.inner.cfg.max_key_bytes {
             return Err(CacheError::KeyTooLong { len: key.len(), max: self.inner.cfg.max_key_bytes });
         }
+        if key.starts_with(crate::tier::RESERVED_KEY_PREFIX) {
+            return Err(CacheError::ReservedKey(crate::tier::RESERVED_KEY_PREFIX));
+        }
         Ok(())
     }
 }

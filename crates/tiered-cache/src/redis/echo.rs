@@ -31,8 +31,9 @@ const STALE: Duration = Duration::from_secs(1);
 /// The map is pruned of stale registrations when it grows past this.
 const PRUNE_AT: usize = 4_096;
 
-/// The prefix of probe keys (after the values prefix); never a cache event.
-pub(crate) const PROBE: &str = "\u{0}echo-probe:";
+/// The prefix of probe keys (after the values prefix); never a cache event, refused as a
+/// user key.
+pub(crate) const PROBE: &str = crate::tier::RESERVED_KEY_PREFIX;
 
 /// The bytes this instance last wrote by script, per key, awaiting their echo.
 #[derive(Debug, Default)]
