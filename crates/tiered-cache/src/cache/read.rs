@@ -218,7 +218,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     value,
                     Clock::deadline(now, now_ms, h.soft_ms),
                     Clock::deadline(now, now_ms, h.hard_ms),
-                    bytes.len() as u32,
+                    u32::try_from(bytes.len()).unwrap_or(u32::MAX),
                 ))
             }
             Err(e) => {

@@ -128,7 +128,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             return Ok(false);
         }
         let bytes = Bytes::from(buf);
-        let size = bytes.len() as u32;
+        let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         let mut in_l2 = self.l2.is_none();
         let sent = self.l2.is_some() && !matches!(how, L2Write::Skip);
         // A plain write (`set`) has no version check: the generation tells whether anything
