@@ -75,6 +75,9 @@ else
 fi
 
 start=$(date +%s)
+# Stamped on every figure this run records: a report merged from several runs says when each
+# crate's rows were measured.
+export PERFSTACK_BENCH_STAMP="$(date -u '+%Y-%m-%d %H:%M')"
 if [ "${#micro[@]}" -gt 0 ]; then
   echo "bench: $mode mode, cargo bench -p perfstack-benches ${micro[*]}"
   cargo bench -p perfstack-benches "${micro[@]}" -- "${criterion_args[@]}"

@@ -150,7 +150,13 @@ pub fn try_record(figure: &Figure) -> Result<(), ReportError> {
     let dir = out_dir();
     fs::create_dir_all(&dir).map_err(|source| ReportError::Io { path: dir.clone(), source })?;
     let path = dir.join("figures.jsonl");
-    let mut line = serde_json::to_string(figure)?;
+    // When the figure was measured (`scripts/bench.sh` sets the run's start), so a report
+    // merged from several runs says when each crate's rows were measured.
+    let mut value = serde_json::to_value(figure)?;
+    if let (Ok(at), Some(obj)) = (std::env::var("PERFSTACK_BENCH_STAMP"), value.as_object_mut()) {
+        obj.insert("at".to_owned(), serde_json::Value::String(at));
+    }
+    let mut line = serde_json::to_string(&value)?;
     line.push('\n');
     OpenOptions::new()
         .create(true)

@@ -168,9 +168,16 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The markdown of `docs/benchmarks.md`. `sections` maps a crate to its extra markdown.
+/// The markdown of `docs/benchmarks.md`. `sections` maps a crate to its extra markdown;
+/// `stamps` to the earliest and latest time its shown rows were measured (a report merges the
+/// last record of each figure, possibly from several runs).
 #[must_use]
-pub fn markdown(rows: &[Row], machine: &Machine, sections: &BTreeMap<String, Vec<String>>) -> String {
+pub fn markdown(
+    rows: &[Row],
+    machine: &Machine,
+    sections: &BTreeMap<String, Vec<String>>,
+    stamps: &BTreeMap<String, (String, String)>,
+) -> String {
     let mut md = String::new();
     let machine_line = format!(
         "{} UTC, `{}` mode, {} cores, {:.0} GiB, {}",
@@ -197,7 +204,19 @@ pub fn markdown(rows: &[Row], machine: &Machine, sections: &BTreeMap<String, Vec
     }
     for krate in crates {
         let _ = writeln!(md, "## {krate}\n");
-        let _ = writeln!(md, "Measured {machine_line}.\n");
+        match stamps.get(krate) {
+            Some((first, last)) => {
+                let when = if first == last { first.clone() } else { format!("{first} – {last}") };
+                let _ = writeln!(
+                    md,
+                    "Measured {when} UTC, `{}` mode, {} cores, {:.0} GiB, {}.\n",
+                    machine.mode, machine.cores, machine.memory_gib, machine.cpu
+                );
+            }
+            None => {
+                let _ = writeln!(md, "Measured {machine_line}.\n");
+            }
+        }
         let crate_rows: Vec<&Row> = rows.iter().filter(|r| r.krate == krate).collect();
         if !crate_rows.is_empty() {
             let _ = writeln!(md, "| figure | value | baseline | ratio | goal | met | note |");
@@ -320,10 +339,15 @@ mod tests {
             rows(&[fig("hit", Measure::Value(5.0), Some(Measure::Value(4.0)), Goal::RatioAtMost(1.3))], &|_| None);
         let mut sections = BTreeMap::new();
         sections.insert("x".to_owned(), vec!["### extra".to_owned()]);
-        let md = markdown(&rows, &machine, &sections);
+        let md = markdown(&rows, &machine, &sections, &BTreeMap::new());
         assert!(md.contains("## x"));
         assert!(md.contains("| hit | 5.00 ns | 4.00 ns | 1.25× | ≤ 1.30× | yes |"), "{md}");
         assert!(md.contains("2 cores, 23 GiB"));
         assert!(md.contains("### extra"));
+        assert!(md.contains("Measured 2026-11-22 19:00 UTC"), "no stamps: the run's date");
+        let mut stamps = BTreeMap::new();
+        stamps.insert("x".to_owned(), ("2026-11-22 17:00".to_owned(), "2026-11-22 18:30".to_owned()));
+        let md = markdown(&rows, &machine, &sections, &stamps);
+        assert!(md.contains("Measured 2026-11-22 17:00 – 2026-11-22 18:30 UTC, `quick` mode"), "{md}");
     }
 }

@@ -53,6 +53,30 @@ fn read_figures(path: &Path) -> Result<Vec<Figure>, String> {
     Ok(figures)
 }
 
+/// Per crate, the earliest and latest time (`at`) among the records that are shown (the last
+/// record of each figure), as `scripts/bench.sh` stamped them.
+fn read_stamps(path: &Path) -> BTreeMap<String, (String, String)> {
+    let mut last: BTreeMap<(String, String), String> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+        if let (Some(krate), Some(figure), Some(at)) = (field("krate"), field("figure"), field("at")) {
+            last.insert((krate, figure), at);
+        }
+    }
+    let mut stamps: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for ((krate, _), at) in last {
+        let e = stamps.entry(krate).or_insert_with(|| (at.clone(), at.clone()));
+        if at < e.0 {
+            e.0 = at.clone();
+        }
+        if at > e.1 {
+            e.1 = at;
+        }
+    }
+    stamps
+}
+
 fn read_sections(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let mut sections = BTreeMap::new();
     let Ok(crates) = std::fs::read_dir(dir) else { return sections };
@@ -94,7 +118,8 @@ fn run() -> Result<(), String> {
     let machine = machine(args.mode, args.date);
     let sections = read_sections(&out.join("sections"));
 
-    let md = markdown(&rows, &machine, &sections);
+    let stamps = read_stamps(&out.join("figures.jsonl"));
+    let md = markdown(&rows, &machine, &sections, &stamps);
     std::fs::write(&args.markdown, md).map_err(|e| format!("{}: {e}", args.markdown.display()))?;
     let summary = serde_json::json!({ "machine": machine, "rows": rows });
     let summary_path = out.join("summary.json");
