@@ -83,6 +83,7 @@ mod config;
 mod deadline;
 mod error;
 mod flight;
+mod generation;
 mod guard;
 mod header;
 mod hot;

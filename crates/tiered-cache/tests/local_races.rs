@@ -208,3 +208,32 @@ async fn a_lease_waiter_does_not_keep_a_value_invalidated_after_its_read() {
     assert_eq!(holding.await.unwrap().unwrap().as_deref(), Some("vA"));
     assert_eq!(waiter.get("k").await.unwrap(), None, "the waiter kept a value invalidated after its read");
 }
+
+#[tokio::test]
+async fn a_set_racing_this_instances_own_load_leaves_l1_agreeing_with_l2() {
+    let store = MemoryStore::new();
+    let gated = Hooked::new(store.tier(), Gates::default());
+    let a = TieredCache::<String>::builder("races")
+        .tier(gated.clone())
+        .l2_timeout(Duration::from_secs(30))
+        .loader(loader_fn(|_k: String| async { Ok::<_, BoxError>(Some("L".to_owned())) }))
+        .build()
+        .await
+        .unwrap();
+    let other = TieredCache::<String>::builder("races").tier(store.tier()).build().await.unwrap();
+    let read_stop = arm(&gated.hooks.get);
+    let loader_side = a.clone();
+    let load = tokio::spawn(async move { loader_side.get_or_load("k").await });
+    read_stop.reached().await; // the load's L2 read found nothing
+    let write_stop = arm(&gated.hooks.write);
+    let writer = a.clone();
+    let set = tokio::spawn(async move { writer.set("k", "S".to_owned()).await });
+    write_stop.reached().await; // "S" is in L2, not yet in A's L1
+    read_stop.release();
+    // The load goes on after the set: its versions include the set, so it stores "L".
+    assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("L"));
+    write_stop.release();
+    set.await.unwrap().unwrap();
+    assert_eq!(other.get("k").await.unwrap().as_deref(), Some("L"), "L2 holds the load's later value");
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("L"), "A's L1 disagrees with L2");
+}

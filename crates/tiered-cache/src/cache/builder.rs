@@ -1,7 +1,6 @@
 //! [`TieredCacheBuilder`].
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -272,7 +271,7 @@ where
             counters,
             clock: Clock::new(),
             waiters: Mutex::new(HashMap::new()),
-            generation: AtomicU64::new(0),
+            gens: crate::generation::Generations::default(),
             tasks: Mutex::new(Vec::new()),
             upkeep: crate::upkeep::Upkeep::default(),
         });

@@ -1,6 +1,5 @@
 //! Applying changes made elsewhere (other instances, FLUSHALL, reconnects) to this instance.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use super::Inner;
@@ -43,14 +42,14 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Drops `key` here: from L1, from the running load (it is not stored), from reads
     /// about to promote it (the generation), and wakes lease waiters for it.
     pub(crate) async fn drop_key_locally(&self, key: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.gens.bump(key);
         self.flights.void(key);
         self.l1_remove(key).await;
         self.wake(key);
     }
 
     pub(crate) async fn drop_prefix_locally(&self, prefix: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.gens.bump_all();
         self.flights.void_prefix(prefix);
         if prefix.is_empty() {
             self.l1_clear();
@@ -87,7 +86,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Drops everything in L1: invalidations may have been missed.
     pub(crate) fn flush_l1(&self, reason: &'static str) {
         tracing::debug!(cache = %self.cfg.name, reason, "flushing L1");
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.gens.bump_all();
         self.counters.l1_flush.add();
         self.flights.void_prefix("");
         self.l1_clear();

@@ -102,7 +102,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if let (Some(lease), true) = (self.cfg.lease, l2_up) {
             match self.take_lease_or_wait(ticket, lease).await {
                 LeaseStep::Won(token) => lease_token = Some(token),
-                LeaseStep::Served(v) => return (Ok(v), false),
+                LeaseStep::Served(v, stale) => return (Ok(v), stale),
                 LeaseStep::LoadAnyway => {}
             }
         }
@@ -177,7 +177,8 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     }
 
     /// Lease mode: take the lease, or wait (woken by the invalidation channel) for the
-    /// holder's value, bounded by `lease.wait` in all. A holder that gives its lease up
+    /// holder's value; the waiting is bounded by `lease.wait` in all (the L2 calls around it
+    /// by their own timeout). A holder that gives its lease up
     /// without a value wakes the waiters, who try the lease once more (so one of them loads)
     /// before loading anyway.
     async fn take_lease_or_wait(&self, ticket: &FlightTicket<V>, lease: crate::config::LeaseConfig) -> LeaseStep<V> {
@@ -186,7 +187,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let token = uuid::Uuid::new_v4().to_string();
         let deadline = Instant::now() + lease.wait;
         let mut step = LeaseStep::LoadAnyway;
-        for _attempt in 0..2 {
+        for attempt in 0..2 {
             // Register for the wake-up before asking, so the holder's write cannot slip between.
             let notify = self.waiters.lock().entry(key.to_owned()).or_insert_with(|| Arc::new(Notify::new())).clone();
             let notified = notify.notified();
@@ -199,7 +200,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     false
                 }
                 Guarded::Done(false) => {
-                    self.counters.lease_waited.add();
+                    if attempt == 0 {
+                        self.counters.lease_waited.add();
+                    }
                     let woken = tokio::time::timeout_at(deadline, notified).await.is_ok();
                     if !woken {
                         self.counters.lease_wait_timeout.add();
@@ -209,7 +212,14 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     match self.look_l2(key).await {
                         L2Look::Fresh(e) => {
                             self.fill_l1(ticket, epoch, key, e.clone()).await;
-                            step = LeaseStep::Served(e.value.clone());
+                            step = LeaseStep::Served(e.value.clone(), false);
+                            false
+                        }
+                        // Already past its soft TTL (a short one, or clock skew between
+                        // instances): served like any stale value, with a refresh after.
+                        L2Look::Stale(e) => {
+                            self.fill_l1(ticket, epoch, key, e.clone()).await;
+                            step = LeaseStep::Served(e.value.clone(), true);
                             false
                         }
                         // Woken without a value (the holder gave up): try the lease again.
@@ -233,6 +243,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
 
 enum LeaseStep<V> {
     Won(String),
-    Served(Option<V>),
+    /// The holder's value; `true` when it is already stale (a refresh follows).
+    Served(Option<V>, bool),
     LoadAnyway,
 }

@@ -10,7 +10,6 @@ mod write;
 pub(crate) use write::L2Write;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -84,8 +83,9 @@ pub(crate) struct Inner<V> {
     pub(crate) hot: HotKeys,
     /// Lease losers wait here for the winner's write (woken by the invalidation channel).
     pub(crate) waiters: Mutex<HashMap<String, Arc<Notify>>>,
-    /// Bumped by every invalidation: an L2 read that raced one is not promoted.
-    pub(crate) generation: AtomicU64,
+    /// Bumped by every invalidation applied here, per key: an L2 read that raced one is not
+    /// promoted.
+    pub(crate) gens: crate::generation::Generations,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     /// Runs moka's housekeeping in small slices on the L2 path (see `upkeep`).
     pub(crate) upkeep: crate::upkeep::Upkeep,

@@ -57,7 +57,7 @@ where
         if let Some(v) = self.inner.answer_from_l1(key).await {
             return Ok(v);
         }
-        let generation = self.inner.generation.load(Ordering::Acquire);
+        let generation = self.inner.gens.of(key);
         match self.inner.look_l2(key).await {
             L2Look::Fresh(e) => {
                 self.inner.promote(key, e.clone(), generation).await;
@@ -99,11 +99,11 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// before the L2 read). Checked again after the insert: an invalidation that lands between
     /// the check and the insert found nothing to remove, so the entry is removed here.
     pub(crate) async fn promote(&self, key: &str, e: Arc<L1Entry<V>>, generation: u64) {
-        if self.generation.load(Ordering::Acquire) != generation {
+        if self.gens.of(key) != generation {
             return;
         }
         self.l1.insert(key.to_owned(), e).await;
-        if self.generation.load(Ordering::Acquire) != generation {
+        if self.gens.of(key) != generation {
             self.l1.invalidate(key).await;
         }
         // After the re-check: a stale entry is not left in L1 while moka's logs are applied.

@@ -63,7 +63,7 @@ where
                 if self.check_key(&key).is_err() {
                     return false;
                 }
-                let generation = self.inner.generation.load(std::sync::atomic::Ordering::Acquire);
+                let generation = self.inner.gens.of(&key);
                 match self.inner.look_l2(&key).await {
                     L2Look::Fresh(e) | L2Look::Stale(e) => {
                         // Not if an invalidation landed since the read (as a read's promotion).

@@ -1,6 +1,5 @@
 //! Writes: `set`, `invalidate`, `invalidate_prefix`, and storing a loaded value.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -131,11 +130,13 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         let mut in_l2 = self.l2.is_none();
         let sent = self.l2.is_some() && !matches!(how, L2Write::Skip);
-        // A plain write (`set`) has no version check: the generation tells whether anything
-        // was invalidated here while it ran (checked after the write and after the insert).
-        let mut plain = None;
+        // The key's generation (see `generation`). A plain write (`set`) has no version check:
+        // the generation tells whether anything touched the key here while L2 was written
+        // (checked after the write and after the insert). Any write that reached L2 moves it,
+        // so a racing promotion of the value L2 held before, or a racing `set`, stands aside.
+        let mut watch = None;
         if let Some(l2) = &self.l2 {
-            let before = self.generation.load(Ordering::Acquire);
+            let before = self.gens.of(key);
             let res = match how {
                 L2Write::Lease(token, versions) => {
                     l2.call("set_with_lease", |t| t.set_with_lease(key, token, bytes, hard, versions)).await
@@ -162,23 +163,24 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 }
                 Guarded::Unavailable => {}
             }
-            if matches!(how, L2Write::Plain) {
-                // A read that fetched the old value while L2 was written cannot promote it now.
-                let after = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-                self.flights.void(key);
-                if after != before + 1 {
-                    // An invalidation (perhaps another instance's write of this key, landing
-                    // after ours) was applied while L2 was written: which value L2 holds now
-                    // is unknown, so L1 does not guess.
-                    return Ok(sent);
+            if in_l2 {
+                let after = self.gens.bump(key);
+                if matches!(how, L2Write::Plain) {
+                    self.flights.void(key);
+                    if after != before.wrapping_add(1) {
+                        // The key was touched here while L2 was written (another instance's
+                        // write of it landing after ours, a load): which value L2 holds now is
+                        // unknown, so L1 does not guess.
+                        return Ok(sent);
+                    }
                 }
-                plain = Some(after);
+                watch = Some(after);
             }
         }
         let l1_hard = if in_l2 { hard } else { hard.min(cfg.degraded_l1_ttl) };
         let entry = Arc::new(L1Entry::new(value.cloned(), after(now, soft.min(l1_hard)), after(now, l1_hard), size));
         self.l1.insert(key.to_owned(), entry).await;
-        let moved = plain.is_some_and(|g| self.generation.load(Ordering::Acquire) != g);
+        let moved = watch.is_some_and(|g| self.gens.of(key) != g);
         if voided(flight) || moved {
             self.l1_remove(key).await;
         }

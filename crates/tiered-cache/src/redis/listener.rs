@@ -18,19 +18,19 @@ use fred::types::Message;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use super::echo::{Echoes, PROBE};
+use super::echo::{Echoes, Mark, PROBE};
 use super::wire::{Kind, Names, Wire};
 use super::PROBE_SCRIPT;
 use crate::tier::{EventSink, TierEvent};
 
 /// How long a setup waits for its own barrier message (normally one round trip).
 const BARRIER_WAIT: Duration = Duration::from_secs(1);
+/// How long the listener waits to verify an echo before treating the message as an
+/// invalidation (the safe answer): a slow data connection must not hold up invalidations.
+const VERIFY_WAIT: Duration = Duration::from_millis(200);
 
-/// Turns on tracking on `data`, redirected to `listener`, subscribes `listener`, and probes
-/// whether the server echoes scripted writes (see [`super::echo`]): a script writes and
-/// deletes a probe key, then a barrier message follows on the channel. Redis sends the
-/// probe's invalidation in the script's own event-loop pass, before it handles the barrier's
-/// `PUBLISH`, so by the time the listener sees the barrier it has seen the probe, if any.
+/// Sets the invalidation channel up (see [`enable`]) and probes whether the server echoes
+/// scripted writes (see [`probe`]).
 pub(crate) async fn setup(
     data: &Client,
     listener: &Client,
@@ -38,6 +38,13 @@ pub(crate) async fn setup(
     me: &str,
     echoes: &Echoes,
 ) -> Result<(), Error> {
+    let nonce = enable(data, listener, names, echoes).await?;
+    probe(data, names, me, echoes, &nonce).await
+}
+
+/// Turns on tracking on `data`, redirected to `listener`, and subscribes `listener`. Forgets
+/// what was learned about echoes; returns the nonce of this setup's probe.
+pub(crate) async fn enable(data: &Client, listener: &Client, names: &Names, echoes: &Echoes) -> Result<String, Error> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     echoes.reset(&nonce);
     // RESP2 and subscribed: CLIENT ID is refused, but fred caches each connection's id.
@@ -50,13 +57,21 @@ pub(crate) async fn setup(
     let _: () =
         data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
     listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned()]).await?;
+    Ok(nonce)
+}
+
+/// Learns whether the server echoes scripted writes (see [`super::echo`]): a script writes
+/// and deletes a probe key, then a barrier message follows on the channel. Redis sends the
+/// probe's invalidation in the script's own event-loop pass, before it handles the barrier's
+/// `PUBLISH`, so by the time the listener sees the barrier it has seen the probe, if any.
+async fn probe(data: &Client, names: &Names, me: &str, echoes: &Echoes, nonce: &str) -> Result<(), Error> {
     let mut barrier = echoes.barrier();
-    let probe = format!("{}{PROBE}{nonce}", names.values);
-    let _: i64 = PROBE_SCRIPT.run(data, vec![probe], vec![]).await?;
-    let wire = Wire { from: me.to_owned(), kind: Kind::Barrier, keys: vec![nonce.clone()] };
+    let key = format!("{}{PROBE}{nonce}", names.values);
+    let _: i64 = PROBE_SCRIPT.run(data, vec![key], vec![]).await?;
+    let wire = Wire { from: me.to_owned(), kind: Kind::Barrier, keys: vec![nonce.to_owned()] };
     publish(data, names, &wire).await?;
     // Bounded: a lost barrier only leaves echo verification off until the next setup.
-    let _ = tokio::time::timeout(BARRIER_WAIT, barrier.wait_for(|seen| *seen == nonce)).await;
+    let _ = tokio::time::timeout(BARRIER_WAIT, barrier.wait_for(|seen| seen == nonce)).await;
     Ok(())
 }
 
@@ -83,24 +98,41 @@ impl Listener {
             return;
         }
         let mut keys = Vec::with_capacity(inv.keys.len());
+        let mut ours = Vec::new();
         for k in inv.keys.iter().filter_map(|k| k.as_str()) {
             let Some(key) = k.strip_prefix(self.names.values.as_str()) else { continue };
-            if self.echoes.probe_seen(key) || self.own_write_still_there(k, key).await {
+            if self.echoes.probe_seen(key) {
                 continue;
             }
-            keys.push(key.to_owned());
+            match self.echoes.take(key) {
+                Some(mark) => ours.push((k, key, mark)),
+                None => keys.push(key.to_owned()),
+            }
+        }
+        if !ours.is_empty() {
+            let still = self.own_writes_still_there(&ours).await;
+            keys.extend(ours.iter().zip(still).filter(|(_, same)| !same).map(|((_, key, _), _)| (*key).to_owned()));
         }
         if !keys.is_empty() {
             self.sink.send(TierEvent::Keys(keys));
         }
     }
 
-    /// Whether `key` was written by this instance's script and Redis still holds exactly
-    /// those bytes: then the message is (or includes only) our own echo and L1 is current.
-    /// Read after the message, so after every write it reports; an error counts as "no".
-    async fn own_write_still_there(&self, redis_key: &str, key: &str) -> bool {
-        let Some(ours) = self.echoes.take(key) else { return false };
-        matches!(self.data.get::<Option<Bytes>, _>(redis_key).await, Ok(Some(now)) if now == ours)
+    /// For keys this instance wrote by script: whether Redis still holds exactly those bytes
+    /// (then the message is, for that key, only our own echo and L1 is current). One `MGET`,
+    /// read after the message, so after every write it reports; an error or an answer slower
+    /// than [`VERIFY_WAIT`] counts as "no", which only costs an L1 entry.
+    async fn own_writes_still_there(&self, ours: &[(&str, &str, Mark)]) -> Vec<bool> {
+        let redis_keys: Vec<String> = ours.iter().map(|(k, _, _)| (*k).to_owned()).collect();
+        let read = tokio::time::timeout(VERIFY_WAIT, self.data.mget::<Vec<Option<Bytes>>, _>(redis_keys)).await;
+        match read {
+            Ok(Ok(now)) if now.len() == ours.len() => ours
+                .iter()
+                .zip(now)
+                .map(|((_, _, mark), now)| now.is_some_and(|b| self.echoes.mark(&b) == *mark))
+                .collect(),
+            _ => vec![false; ours.len()],
+        }
     }
 
     fn message(&self, m: &Message) {
@@ -148,7 +180,11 @@ pub(crate) fn spawn(
                 biased;
                 r = inval.recv() => match r {
                     Ok(inv) => l.invalidation(inv).await,
-                    Err(RecvError::Lagged(_)) => l.sink.send(TierEvent::FlushAll),
+                    Err(RecvError::Lagged(_)) => {
+                        // Echoes were among the lost messages: no registration is trusted.
+                        l.echoes.forget_pending();
+                        l.sink.send(TierEvent::FlushAll);
+                    }
                     Err(RecvError::Closed) => return,
                 },
                 r = messages.recv() => match r {
@@ -170,12 +206,21 @@ pub(crate) fn spawn(
             }
             // Retry until both connections are back; each retry is cheap and bounded by the
             // connections' own reconnect policy.
-            while let Err(e) = setup(&data, &listener, &names, &me, &echoes).await {
-                tracing::debug!(error = %e, "invalidation channel setup failed, retrying");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            let nonce = loop {
+                match enable(&data, &listener, &names, &echoes).await {
+                    Ok(nonce) => break nonce,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "invalidation channel setup failed, retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            };
+            // At once, before the echo probe: invalidations may have been missed.
             tracing::info!("invalidation channel re-established; flushing L1");
             sink.send(TierEvent::FlushAll);
+            if let Err(e) = probe(&data, &names, &me, &echoes, &nonce).await {
+                tracing::debug!(error = %e, "echo probe failed; echoes are not verified until the next setup");
+            }
         }
     });
     vec![notifications, reconnects]

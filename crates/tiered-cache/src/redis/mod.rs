@@ -69,6 +69,8 @@ impl RedisTier {
         cfg.version = RespVersion::RESP2;
         let listener = Builder::from_config(cfg)
             .set_policy(ReconnectPolicy::new_constant(0, 50))
+            // fred's default (32) lags under a burst of invalidations, and a lag flushes L1.
+            .with_performance_config(|p| p.broadcast_channel_capacity = crate::tier::EVENT_QUEUE)
             .with_connection_config(|c| c.connection_timeout = Duration::from_secs(2))
             .build()?;
         drop(listener.init().await?);

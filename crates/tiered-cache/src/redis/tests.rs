@@ -167,19 +167,63 @@ async fn an_invalidation_of_a_key_we_wrote_is_verified_against_redis() {
     let c = rk.client();
     let k = format!("{}v:k", rk.prefix());
     // Redis holds exactly the bytes we wrote: the message is our echo, L1 is current.
-    t.echoes.writing("k", &Bytes::from_static(b"ours"));
+    t.echoes.writing("k", b"ours");
     let _: () = c.set(&k, "ours", None, None, false).await.unwrap();
     assert_eq!(keys_until_sentinel(&rk, &mut q).await, Vec::<String>::new());
     // Another client's write merged with ours into one message (one event-loop pass): the
     // value is not ours, so it is an invalidation.
-    t.echoes.writing("k", &Bytes::from_static(b"ours"));
+    t.echoes.writing("k", b"ours");
     let tx = c.multi();
     let _: () = tx.set(&k, "ours", None, None, false).await.unwrap();
     let _: () = tx.set(&k, "theirs", None, None, false).await.unwrap();
     let _: Value = tx.exec(true).await.unwrap();
     assert_eq!(keys_until_sentinel(&rk, &mut q).await, vec!["k".to_owned()]);
     // Deleted after our write: also an invalidation.
-    t.echoes.writing("k", &Bytes::from_static(b"ours"));
+    t.echoes.writing("k", b"ours");
     let _: i64 = c.del(&k).await.unwrap();
     assert_eq!(keys_until_sentinel(&rk, &mut q).await, vec!["k".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_slow_verification_does_not_hold_up_invalidations() {
+    let Some((rk, t, mut q)) = tier_with_events().await else { return };
+    t.echoes.probe_seen(&format!("{PROBE}{}", t.echoes.nonce.lock().clone()));
+    t.echoes.writing("k", b"ours");
+    // Our data connection is busy for 3 s (a blocking pop holds the commands behind it).
+    let data = t.data.clone();
+    let blocked = tokio::spawn(async move {
+        let blpop = fred::types::CustomCommand::new_static("BLPOP", fred::types::ClusterHash::FirstKey, true);
+        let args: Vec<Value> = vec![format!("{}nothing", rk_prefix_for_blpop()).into(), 3.into()];
+        let _: Value = data.custom(blpop, args).await.unwrap_or(Value::Null);
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let _: () = rk.client().set(format!("{}v:k", rk.prefix()), "theirs", None, None, false).await.unwrap();
+    let _: () = rk.client().set(format!("{}v:x", rk.prefix()), "x", None, None, false).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.contains(&"x".to_owned()) {
+        if let Some(crate::tier::TierEvent::Keys(keys)) =
+            tokio::time::timeout(Duration::from_secs(5), q.rx.recv()).await.unwrap()
+        {
+            seen.extend(keys);
+        }
+    }
+    assert!(seen.contains(&"k".to_owned()), "an unverifiable echo counts as an invalidation");
+    assert!(started.elapsed() < Duration::from_secs(2), "invalidations waited for the busy connection");
+    blocked.abort();
+}
+
+fn rk_prefix_for_blpop() -> &'static str {
+    "pstc-test-blpop:"
+}
+
+#[tokio::test]
+async fn a_released_lease_reaches_other_instances_as_a_wake_up_only() {
+    let Some((rk, a, _qa)) = tier_with_events().await else { return };
+    let (sink, mut qb) = EventSink::channel(64);
+    let _b = RedisTier::connect(rk.client().clone(), rk.prefix(), sink).await.unwrap();
+    assert!(a.try_lease("k", "tok", TTL).await.unwrap());
+    a.release_lease("k", "tok").await.unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(5), qb.rx.recv()).await.unwrap().unwrap();
+    assert_eq!(ev, crate::tier::TierEvent::LeaseReleased("k".to_owned()));
 }
