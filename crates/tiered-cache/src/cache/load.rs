@@ -178,9 +178,8 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
 
     /// Lease mode: take the lease, or wait (woken by the invalidation channel) for the
     /// holder's value; the waiting is bounded by `lease.wait` in all (the L2 calls around it
-    /// by their own timeout). A holder that gives its lease up
-    /// without a value wakes the waiters, who try the lease once more (so one of them loads)
-    /// before loading anyway.
+    /// by their own timeout). A holder that gives its lease up without a value wakes the
+    /// waiters, who try the lease once more (so one of them loads) before loading anyway.
     async fn take_lease_or_wait(&self, ticket: &FlightTicket<V>, lease: crate::config::LeaseConfig) -> LeaseStep<V> {
         let Some(l2) = &self.l2 else { return LeaseStep::LoadAnyway };
         let key = ticket.key.as_str();
@@ -209,21 +208,21 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     }
                     // Before the read: an invalidation applied after it must void the fill.
                     let epoch = ticket.epoch();
-                    match self.look_l2(key).await {
-                        L2Look::Fresh(e) => {
+                    // A value already past its soft TTL (a short one, or clock skew between
+                    // instances) is served like any stale value, with a refresh after.
+                    let found = match self.look_l2(key).await {
+                        L2Look::Fresh(e) => Some((e, false)),
+                        L2Look::Stale(e) => Some((e, true)),
+                        L2Look::Miss | L2Look::Unavailable => None,
+                    };
+                    match found {
+                        Some((e, stale)) => {
                             self.fill_l1(ticket, epoch, key, e.clone()).await;
-                            step = LeaseStep::Served(e.value.clone(), false);
-                            false
-                        }
-                        // Already past its soft TTL (a short one, or clock skew between
-                        // instances): served like any stale value, with a refresh after.
-                        L2Look::Stale(e) => {
-                            self.fill_l1(ticket, epoch, key, e.clone()).await;
-                            step = LeaseStep::Served(e.value.clone(), true);
+                            step = LeaseStep::Served(e.value.clone(), stale);
                             false
                         }
                         // Woken without a value (the holder gave up): try the lease again.
-                        _ => woken,
+                        None => woken,
                     }
                 }
                 Guarded::Unavailable => false,

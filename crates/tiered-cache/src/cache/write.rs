@@ -29,7 +29,8 @@ where
         self.check_key(key)?;
         // Before the L2 write: a read or load that fetched the old value cannot put it back
         // in L1 (the generation moved, the flight is voided), and a `set` cancelled between
-        // the two writes leaves no old value here. `store` repeats this after the L2 write.
+        // the two writes leaves no old value here. `store` moves the generation again after
+        // the L2 write and voids the flight again.
         self.inner.drop_key_locally(key).await;
         self.inner.store(key, Some(&value), None, L2Write::Plain).await.map(|_| ())
     }

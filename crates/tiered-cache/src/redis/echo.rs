@@ -23,9 +23,10 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::time::Instant;
 
 /// Registrations older than this are dropped when the map is pruned (their echo was lost).
 const STALE: Duration = Duration::from_secs(1);

@@ -193,11 +193,11 @@ async fn a_slow_verification_does_not_hold_up_invalidations() {
     let data = t.data.clone();
     let blocked = tokio::spawn(async move {
         let blpop = fred::types::CustomCommand::new_static("BLPOP", fred::types::ClusterHash::FirstKey, true);
-        let args: Vec<Value> = vec![format!("{}nothing", rk_prefix_for_blpop()).into(), 3.into()];
+        let args: Vec<Value> = vec!["pstc-test-blpop:nothing".into(), 3.into()];
         let _: Value = data.custom(blpop, args).await.unwrap_or(Value::Null);
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let _: () = rk.client().set(format!("{}v:k", rk.prefix()), "theirs", None, None, false).await.unwrap();
     let _: () = rk.client().set(format!("{}v:x", rk.prefix()), "x", None, None, false).await.unwrap();
     let mut seen = Vec::new();
@@ -211,10 +211,6 @@ async fn a_slow_verification_does_not_hold_up_invalidations() {
     assert!(seen.contains(&"k".to_owned()), "an unverifiable echo counts as an invalidation");
     assert!(started.elapsed() < Duration::from_secs(2), "invalidations waited for the busy connection");
     blocked.abort();
-}
-
-fn rk_prefix_for_blpop() -> &'static str {
-    "pstc-test-blpop:"
 }
 
 #[tokio::test]
