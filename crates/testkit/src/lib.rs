@@ -8,7 +8,10 @@
 //! - **Isolation**: [`require_postgres`] gives a fresh schema dropped afterwards (also when the
 //!   test panics); [`require_redis`] gives a fresh key prefix whose keys are deleted afterwards.
 //! - **Faults**: [`RedisServer`] is a private `redis-server` on a free loopback port that a test
-//!   may stop, kill and restart.
+//!   may pause (SIGSTOP), stop, kill and restart.
+//! - **Histories**: [`history::History`] records every operation of a fault test (instance, key,
+//!   start, end, version seen) and [`history::Checker`] verifies read-your-writes and the
+//!   documented propagation bound over all of it, Jepsen style.
 //! - **Load**: [`load::OpenLoop`] runs a bounded open-loop load with latency measured from the
 //!   scheduled start.
 //!
@@ -23,6 +26,7 @@
 //! ```
 
 mod error;
+pub mod history;
 pub mod load;
 pub mod policy;
 mod postgres;

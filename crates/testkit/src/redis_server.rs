@@ -1,10 +1,11 @@
-//! A private `redis-server` on a free loopback port that a fault test may stop, kill and
+//! A private `redis-server` on a free loopback port that a fault test may pause, stop, kill and
 //! restart without touching the shared server.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use rustix::process::{kill_process, Pid, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -14,12 +15,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(10);
 
 /// A `redis-server` process owned by the test: bound to 127.0.0.1 on a port of its own, with
-/// persistence off and its files in a temporary folder. Dropping it kills the process.
+/// persistence off and its files in a temporary folder. Dropping it kills the process (also
+/// while paused).
 ///
 /// ```no_run
 /// # async fn t() -> Result<(), perfstack_testkit::TestkitError> {
 /// let mut redis = perfstack_testkit::RedisServer::start().await?;
 /// let url = redis.url(); // redis://127.0.0.1:<port>
+/// redis.pause()?;        // SIGSTOP: connections stay open, nothing is answered
+/// redis.resume()?;       // SIGCONT: it answers again, data intact
 /// redis.kill();          // SIGKILL: clients see the connection drop
 /// redis.restart().await?; // the same port again, empty
 /// # Ok(()) }
@@ -30,6 +34,8 @@ pub struct RedisServer {
     binary: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Stopped by [`pause`](Self::pause) and not yet resumed.
+    paused: bool,
 }
 
 impl RedisServer {
@@ -45,7 +51,7 @@ impl RedisServer {
             path: PathBuf::new(),
             source,
         })?;
-        let mut server = Self { port: 0, binary, dir, child: None };
+        let mut server = Self { port: 0, binary, dir, child: None, paused: false };
         let mut last = None;
         // A free port can be taken by someone else between probing and binding: try again.
         for _ in 0..5 {
@@ -70,7 +76,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// True while the process is alive.
+    /// True while the process is alive (also while paused).
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
             Some(child) => matches!(child.try_wait(), Ok(None)),
@@ -78,20 +84,70 @@ impl RedisServer {
         }
     }
 
-    /// Kills the process with SIGKILL and reaps it: connections drop without a goodbye.
+    /// Kills the process with SIGKILL and reaps it: connections drop without a goodbye. A
+    /// paused server is killed as well (SIGKILL does not wait for SIGCONT).
     pub fn kill(&mut self) {
+        self.paused = false;
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
+    /// Pauses the process with SIGSTOP, a "blip": it stays alive and its connections stay open,
+    /// but nothing is answered (new connections are still accepted by the kernel) until
+    /// [`resume`](Self::resume). Clients see only their timeouts. Returns once the kernel shows
+    /// the process stopped, so a command sent afterwards is not answered. Pausing twice is
+    /// harmless.
+    ///
+    /// # Errors
+    ///
+    /// When the server is not running or the signal cannot be sent.
+    pub fn pause(&mut self) -> Result<(), TestkitError> {
+        let pid = self.signal(Signal::STOP, "send SIGSTOP to redis-server")?;
+        self.paused = true;
+        wait_until_stopped(pid);
+        Ok(())
+    }
+
+    /// Resumes a paused process with SIGCONT: it answers the commands that queued up meanwhile
+    /// and new ones, its data intact. Resuming a server that is not paused is harmless.
+    ///
+    /// # Errors
+    ///
+    /// When the server is not running or the signal cannot be sent.
+    pub fn resume(&mut self) -> Result<(), TestkitError> {
+        self.signal(Signal::CONT, "send SIGCONT to redis-server")?;
+        self.paused = false;
+        Ok(())
+    }
+
+    fn signal(&mut self, signal: Signal, what: &'static str) -> Result<Pid, TestkitError> {
+        let running = self.is_running();
+        let pid = match self.child.as_ref() {
+            Some(child) if running => Pid::from_child(child),
+            _ => return Err(TestkitError::RedisServer { port: self.port, reason: "not running".into() }),
+        };
+        kill_process(pid, signal).map_err(|e| TestkitError::Io {
+            what,
+            path: self.binary.clone(),
+            source: e.into(),
+        })?;
+        Ok(pid)
+    }
+
     /// Shuts the server down gracefully (`SHUTDOWN NOSAVE`) and waits for the process to exit.
+    /// A paused server is resumed first, or it would never answer.
     ///
     /// # Errors
     ///
     /// When it does not exit in time (it is then killed).
     pub async fn stop(&mut self) -> Result<(), TestkitError> {
+        if self.paused {
+            // If SIGCONT fails the process is gone already: the wait below sees it.
+            let _ = self.resume();
+            self.paused = false;
+        }
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let _ = command(self.port, &["SHUTDOWN", "NOSAVE"]).await;
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
@@ -139,6 +195,7 @@ impl RedisServer {
             .spawn()
             .map_err(|source| TestkitError::Io { what: "spawn redis-server", path: self.binary.clone(), source })?;
         self.child = Some(child);
+        self.paused = false;
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         loop {
             if matches!(command(self.port, &["PING"]).await.as_deref(), Ok("+PONG")) {
@@ -182,6 +239,21 @@ async fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
     let n = stream.read(&mut buf).await?;
     let reply = String::from_utf8_lossy(&buf[..n]);
     Ok(reply.lines().next().unwrap_or_default().to_owned())
+}
+
+/// SIGSTOP takes effect asynchronously: waits (at most about a second) until `/proc` shows the
+/// process stopped. Where there is no `/proc`, returns at once.
+fn wait_until_stopped(pid: Pid) {
+    let stat = format!("/proc/{}/stat", pid.as_raw_nonzero());
+    for _ in 0..1000 {
+        let Ok(text) = std::fs::read_to_string(&stat) else { return };
+        // "<pid> (<comm>) <state> ...": comm may hold spaces and parentheses.
+        let state = text.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        if matches!(state, Some('T' | 't') | None) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 fn free_port() -> Result<u16, TestkitError> {

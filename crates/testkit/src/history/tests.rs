@@ -1,0 +1,372 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tokio::time::Instant;
+
+use super::{Checker, History, Op, OpKind, Report, Violation};
+
+/// Instants as milliseconds after one origin.
+struct Clock(Instant);
+
+impl Clock {
+    fn new() -> Self {
+        Self(Instant::now())
+    }
+    fn ms(&self, n: u64) -> Instant {
+        self.0 + Duration::from_millis(n)
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn checker_and_report_are_send_sync() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<Checker>();
+    assert_send_sync::<Report>();
+    assert_send_sync::<Violation>();
+    assert_send_sync::<Op>();
+}
+
+#[test]
+fn the_writer_must_see_its_returned_write_at_once() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(5));
+    h.read(0, "k", Some(0), t.ms(5), t.ms(6)); // started as the write returned
+    h.read(0, "k", Some(1), t.ms(7), t.ms(8));
+
+    // A long propagation bound does not apply to the writer itself.
+    let report = Checker::new().propagation(ms(1000)).check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    let v = &report.stale[0];
+    assert_eq!((v.key.as_str(), v.instance, v.returned, v.expected_at_least), ("k", 0, 0, 1));
+    assert_eq!((v.write_instance, v.write_end, v.read_start), (0, t.ms(5), t.ms(5)));
+    assert_eq!((report.reads, report.writes, report.errors), (2, 1, 0));
+}
+
+#[test]
+fn another_instance_is_stale_only_past_the_bound() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(5));
+    h.read(1, "k", Some(0), t.ms(14), t.ms(16)); // 9 ms after the write returned: allowed
+    h.read(1, "k", Some(0), t.ms(15), t.ms(16)); // 10 ms: the bound has passed
+
+    let report = Checker::new().propagation(ms(10)).check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!(report.stale[0].read_start, t.ms(15));
+    assert_eq!(report.stale[0].write_instance, 0);
+    // With the default bound 0 both are stale.
+    assert_eq!(Checker::new().check(&h).stale.len(), 2);
+}
+
+#[test]
+fn a_read_concurrent_with_a_write_may_return_either_version() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(10));
+    h.read(0, "k", Some(0), t.ms(2), t.ms(12));
+    h.read(0, "k", Some(1), t.ms(3), t.ms(4));
+    h.read(1, "k", Some(0), t.ms(9), t.ms(9));
+    assert!(Checker::new().check(&h).is_ok());
+}
+
+#[test]
+fn overlapping_writes_allow_either_order() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(10));
+    h.write(1, "k", 2, t.ms(5), t.ms(15));
+    h.read(0, "k", Some(1), t.ms(20), t.ms(21)); // v1 may be linearised after v2
+    h.read(1, "k", Some(2), t.ms(20), t.ms(21));
+    assert!(Checker::new().check(&h).is_ok());
+
+    // A write starting at the very instant v1 returned may still have run before it.
+    h.write(1, "k", 4, t.ms(10), t.ms(11));
+    h.read(0, "k", Some(1), t.ms(25), t.ms(26));
+    assert!(Checker::new().check(&h).is_ok());
+
+    // Once a write starts after v1 ended, v1 is too old.
+    h.write(0, "k", 3, t.ms(30), t.ms(31));
+    h.read(1, "k", Some(1), t.ms(40), t.ms(41));
+    let report = Checker::new().check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!((report.stale[0].returned, report.stale[0].expected_at_least), (1, 3));
+}
+
+#[test]
+fn writes_in_sequence_make_the_older_version_stale() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(4));
+    h.write(1, "k", 2, t.ms(5), t.ms(15));
+    h.read(0, "k", Some(1), t.ms(20), t.ms(21));
+    let report = Checker::new().check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!(report.stale[0].expected_at_least, 2);
+    assert_eq!(report.stale[0].write_instance, 1);
+}
+
+#[test]
+fn the_largest_missed_write_is_reported() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(2, "k", 3, t.ms(4), t.ms(5));
+    h.write(0, "k", 1, t.ms(0), t.ms(1));
+    h.write(1, "k", 2, t.ms(2), t.ms(3));
+    h.read(0, "k", Some(0), t.ms(10), t.ms(11));
+    h.read(0, "k", Some(1), t.ms(10), t.ms(11));
+    let report = Checker::new().check(&h);
+    let found: Vec<_> = report.stale.iter().map(|v| (v.returned, v.expected_at_least, v.write_instance)).collect();
+    assert_eq!(found, vec![(0, 3, 2), (1, 3, 2)]);
+}
+
+#[test]
+fn relaxed_windows_lengthen_the_bound_for_reads_starting_inside() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(1000), t.ms(1000));
+    h.read(1, "k", Some(0), t.ms(1040), t.ms(1041)); // window 1: 50 ms allowed
+    h.read(1, "k", Some(0), t.ms(1120), t.ms(1121)); // windows 1 and 2: the larger, 200 ms
+    h.read(1, "k", Some(0), t.ms(1150), t.ms(1151)); // window 2 ends at 1150: 10 ms again
+    h.read(0, "k", Some(0), t.ms(1001), t.ms(1002)); // the writer: 0 even inside a window
+
+    let report = Checker::new()
+        .propagation(ms(10))
+        .relaxed(t.ms(1000), t.ms(1130), ms(50))
+        .relaxed(t.ms(1100), t.ms(1150), ms(200))
+        .relaxed(t.ms(0), t.ms(5000), ms(1)) // smaller than the propagation bound: no effect
+        .check(&h);
+    let starts: Vec<_> = report.stale.iter().map(|v| (v.instance, v.read_start)).collect();
+    assert_eq!(starts, vec![(0, t.ms(1001)), (1, t.ms(1150))], "{report}");
+    assert_eq!(report.stale_after(t.ms(1100)), 1);
+    assert_eq!(report.last_stale_start_after(t.ms(1000)), Some(t.ms(1150)));
+
+    // Without the windows the first two reads are stale as well.
+    assert_eq!(Checker::new().propagation(ms(10)).check(&h).stale.len(), 4);
+}
+
+#[test]
+fn reads_of_values_never_written_or_from_the_future_are_impossible() {
+    let t = Clock::new();
+    let h = History::new();
+    h.read(0, "k", Some(7), t.ms(0), t.ms(1)); // never written
+    h.read(0, "k", Some(1), t.ms(2), t.ms(3)); // written only after the read ended
+    h.write(1, "k", 1, t.ms(4), t.ms(5));
+    h.read(0, "k", Some(2), t.ms(6), t.ms(8)); // its write started as the read ended: fine
+    h.write(1, "k", 2, t.ms(8), t.ms(9));
+    h.read(0, "j", Some(1), t.ms(6), t.ms(7)); // v1 of another key
+
+    let report = Checker::new().check(&h);
+    assert!(report.stale.is_empty(), "{report}");
+    let found: Vec<_> = report
+        .impossible
+        .iter()
+        .map(|v| (v.key.as_str(), v.returned, v.expected_at_least, v.write_instance, v.write_end))
+        .collect();
+    assert_eq!(found, vec![("k", 7, 0, 0, t.ms(1)), ("k", 1, 0, 1, t.ms(5)), ("j", 1, 0, 0, t.ms(7))]);
+    assert!(!report.is_ok());
+    let text = report.to_string();
+    assert!(text.contains("returned v1, written only after the read ended (by instance 1)"), "{text}");
+}
+
+#[test]
+fn reads_of_nothing_are_never_stale_and_errors_are_only_counted() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(1));
+    h.read(0, "k", None, t.ms(5), t.ms(6));
+    h.error(1, "k", "timed out", t.ms(5), t.ms(100));
+    let report = Checker::new().check(&h);
+    assert!(report.is_ok(), "{report}");
+    assert_eq!((report.reads, report.writes, report.errors), (1, 1, 1));
+}
+
+#[test]
+fn a_version_written_twice_is_judged_by_its_latest_possible_write() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "k", 1, t.ms(0), t.ms(1));
+    h.write(0, "k", 2, t.ms(2), t.ms(3));
+    h.write(1, "k", 1, t.ms(4), t.ms(5)); // a retry with the same version
+    h.read(0, "k", Some(1), t.ms(10), t.ms(11));
+    assert!(Checker::new().check(&h).is_ok());
+    // The retry started after this read ended: only the first write can explain it.
+    h.read(0, "k", Some(1), t.ms(3), t.ms(3));
+    let report = Checker::new().check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!(report.stale[0].expected_at_least, 2);
+}
+
+/// Recording with paused time, as the fault tests do.
+#[tokio::test(start_paused = true)]
+async fn paused_time_histories_are_checked() {
+    let h = History::new();
+    let start = Instant::now();
+    tokio::time::sleep(ms(3)).await;
+    h.write(0, "k", 1, start, Instant::now());
+    tokio::time::advance(ms(20)).await;
+    let read = Instant::now();
+    h.read(1, "k", Some(0), read, read);
+    let report = Checker::new().propagation(ms(20)).check(&h);
+    assert_eq!(report.stale_after(start), 1, "{report}");
+    assert_eq!(report.last_stale_start_after(start), Some(read));
+    assert!(Checker::new().propagation(ms(21)).check(&h).is_ok());
+}
+
+/// 200,000 operations: a quadratic checker would not finish.
+#[test]
+fn a_large_history_is_checked_quickly_and_exactly() {
+    let t = Clock::new();
+    let h = History::new();
+    let keys: Vec<String> = (0..100).map(|k| format!("key:{k}")).collect();
+    let mut versions = [0u64; 100];
+    for i in 0..200_000u64 {
+        let k = (i * 7 % 100) as usize;
+        let instance = (i % 3) as usize;
+        if (i / 100) % 4 == 0 {
+            versions[k] += 1;
+            h.write(instance, &keys[k], versions[k], t.ms(i), t.ms(i) + Duration::from_micros(500));
+        } else {
+            h.read(instance, &keys[k], Some(versions[k]), t.ms(i), t.ms(i) + Duration::from_micros(500));
+        }
+    }
+    assert!(Checker::new().check(&h).is_ok());
+    h.read(0, &keys[5], Some(1), t.ms(300_000), t.ms(300_001));
+    let report = Checker::new().check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!(report.stale[0].expected_at_least, versions[5]);
+}
+
+// ---- the fast checker against the rules applied literally, in O(n²) ----
+
+/// A violation as a sortable tuple: everything the checker reports.
+type Row = (String, usize, Instant, Instant, u64, u64, usize, Instant);
+
+fn rows(violations: &[Violation]) -> Vec<Row> {
+    let mut rows: Vec<Row> = violations
+        .iter()
+        .map(|v| {
+            (
+                v.key.clone(),
+                v.instance,
+                v.read_start,
+                v.read_end,
+                v.returned,
+                v.expected_at_least,
+                v.write_instance,
+                v.write_end,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The module docs' rules, one read against every write.
+fn reference(propagation: Duration, windows: &[(Instant, Instant, Duration)], ops: &[Op]) -> (Vec<Row>, Vec<Row>) {
+    let (mut stale, mut impossible) = (Vec::new(), Vec::new());
+    let writes: Vec<(&Op, u64)> = ops
+        .iter()
+        .filter_map(|op| match op.kind {
+            OpKind::Write(v) => Some((op, v)),
+            _ => None,
+        })
+        .collect();
+    for read in ops {
+        let OpKind::Read(Some(r)) = read.kind else { continue };
+        let row = |expected, write_instance, write_end| {
+            (read.key.clone(), read.instance, read.start, read.end, r, expected, write_instance, write_end)
+        };
+        let same_key = || writes.iter().filter(|(w, _)| w.key == read.key);
+        let seen_end = if r == 0 {
+            None
+        } else {
+            let produced: Vec<&Op> = same_key().filter(|(_, v)| *v == r).map(|(w, _)| *w).collect();
+            match produced.iter().filter(|w| w.start <= read.end).map(|w| w.end).max() {
+                Some(end) => Some(end),
+                None => {
+                    let first = produced.iter().min_by_key(|w| (w.start, w.end, w.instance));
+                    impossible.push(match first {
+                        Some(w) => row(0, w.instance, w.end),
+                        None => row(0, read.instance, read.end),
+                    });
+                    continue;
+                }
+            }
+        };
+        let mut worst = None;
+        for (w, v) in same_key() {
+            let bound = if w.instance == read.instance {
+                Duration::ZERO
+            } else {
+                windows
+                    .iter()
+                    .filter(|(from, to, _)| *from <= read.start && read.start < *to)
+                    .map(|(_, _, b)| *b)
+                    .fold(propagation, Duration::max)
+            };
+            if w.end + bound <= read.start && seen_end.is_none_or(|e| e < w.start) {
+                worst = worst.max(Some((*v, w.end, w.instance)));
+            }
+        }
+        if let Some((v, end, instance)) = worst {
+            stale.push(row(v, instance, end));
+        }
+    }
+    stale.sort();
+    impossible.sort();
+    (stale, impossible)
+}
+
+/// (kind: 0-3 write, 4-8 read, 9 error; instance; key; start ms; duration ms; read version; read nothing)
+type GenOp = (u8, usize, usize, u64, u64, u64, bool);
+
+fn gen_ops() -> impl Strategy<Value = (usize, usize, Vec<GenOp>)> {
+    (1usize..=3, 1usize..=3).prop_flat_map(|(instances, keys)| {
+        let op = (0u8..10, 0..instances, 0..keys, 0u64..60, 0u64..12, 0u64..7, proptest::bool::weighted(0.1));
+        (Just(instances), Just(keys), proptest::collection::vec(op, 0..40))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn fast_checker_matches_the_quadratic_reference(
+        (_instances, _keys, generated) in gen_ops(),
+        propagation in 0u64..20,
+        windows in proptest::collection::vec((0u64..70, 0u64..40, 0u64..40), 0..3),
+    ) {
+        let t = Clock::new();
+        let h = History::new();
+        let mut counters = [0u64; 3];
+        for (kind, instance, key, start, duration, read, nothing) in generated {
+            let name = format!("k{key}");
+            let (start, end) = (t.ms(start), t.ms(start + duration));
+            match kind {
+                0..=3 => {
+                    counters[key] += 1;
+                    h.write(instance, &name, counters[key], start, end);
+                }
+                4..=8 => h.read(instance, &name, (!nothing).then_some(read), start, end),
+                _ => h.error(instance, &name, "boom", start, end),
+            }
+        }
+        let windows: Vec<_> = windows.into_iter().map(|(from, len, b)| (t.ms(from), t.ms(from + len), ms(b))).collect();
+        let checker = windows
+            .iter()
+            .fold(Checker::new().propagation(ms(propagation)), |c, &(from, to, b)| c.relaxed(from, to, b));
+
+        let report = checker.check(&h);
+        let (stale, impossible) = reference(ms(propagation), &windows, &h.ops());
+        prop_assert_eq!(rows(&report.stale), stale);
+        prop_assert_eq!(rows(&report.impossible), impossible);
+        prop_assert_eq!(report.reads + report.writes + report.errors, h.len());
+    }
+}
