@@ -2,9 +2,16 @@
 //! - L1 hit vs a raw moka `get` (goal ≤ 1.3×);
 //! - L2 hit vs a raw fred GET, one connection each with the same settings (throughput ≥ 0.85×, p99 ≤ raw + 20 µs);
 //! - (the expiry-storm simulation, in paused time, is `benches/sims/benches/tiered_cache_storm`);
-//! - hit ratio on the ARC OLTP trace (or a Zipf fallback) next to Belady's optimum.
+//! - hit ratio on the ARC OLTP trace (or a Zipf fallback) next to Belady's optimum;
+//! - the fault run: caller errors, stale reads after recovery and time to coherence with Redis
+//!   killed, restarted and paused, for the docs' configuration and a tuned one.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+// The fault scenario the tiered cache's fault test asserts, reported here as figures.
+#[path = "../../crates/tiered-cache/tests/common/fault_run.rs"]
+mod fault_run;
+#[path = "tiered-cache/faults.rs"]
+mod faults;
 #[path = "tiered-cache/propagation.rs"]
 mod propagation;
 #[path = "tiered-cache/trace.rs"]
@@ -422,5 +429,6 @@ criterion_group!(benches, l1_hit, l2_hit, oltp_trace);
 
 fn main() {
     benches();
+    faults::fault_rows();
     Criterion::default().configure_from_args().final_summary();
 }

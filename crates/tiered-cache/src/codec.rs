@@ -14,11 +14,12 @@ pub trait Codec<V>: Send + Sync + 'static {
     ///
     /// When the value cannot be encoded.
     fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String>;
-    /// Decodes a value.
+    /// Decodes a value from all of `bytes`.
     ///
     /// # Errors
     ///
-    /// When the bytes are not a valid encoding.
+    /// When the bytes are not a valid encoding, including a valid value followed by bytes it
+    /// does not account for (an entry with extra bytes is corrupt, not a hit).
     fn decode(&self, bytes: &[u8]) -> Result<V, String>;
 }
 
@@ -36,11 +37,19 @@ impl<V: Serialize + DeserializeOwned> Codec<V> for PostcardCodec {
         Ok(())
     }
     fn decode(&self, bytes: &[u8]) -> Result<V, String> {
-        postcard::from_bytes(bytes).map_err(|e| e.to_string())
+        // `from_bytes` stops after the value and ignores the rest.
+        let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| e.to_string())?;
+        if !rest.is_empty() {
+            return Err(format!("{} bytes left over after the value", rest.len()));
+        }
+        Ok(value)
     }
 }
 
 /// JSON through `serde_json` (id 2): larger and slower, but readable in `redis-cli`.
+///
+/// Decoding rejects anything after the value except whitespace, which JSON allows around a
+/// value (RFC 8259): the encoder never writes it, and it changes nothing in the value.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonCodec;
 
@@ -69,6 +78,33 @@ mod tests {
             codec.encode(&v, &mut out).unwrap();
             assert_eq!(codec.decode(&out).unwrap(), v);
         }
+    }
+
+    #[test]
+    fn postcard_rejects_bytes_left_after_the_value() {
+        let mut out = Vec::new();
+        Codec::<String>::encode(&PostcardCodec, &"v".to_owned(), &mut out).unwrap();
+        for junk in [&b"junk"[..], b"\0", b" "] {
+            let mut bytes = out.clone();
+            bytes.extend_from_slice(junk);
+            let r: Result<String, _> = Codec::decode(&PostcardCodec, &bytes);
+            assert!(r.unwrap_err().contains("left over"), "{junk:?} after the value was accepted");
+        }
+    }
+
+    #[test]
+    fn json_rejects_trailing_data_but_not_trailing_whitespace() {
+        let mut out = Vec::new();
+        Codec::<String>::encode(&JsonCodec, &"v".to_owned(), &mut out).unwrap();
+        for junk in [&b"junk"[..], b"\"x\"", b" 1", b"\0"] {
+            let mut bytes = out.clone();
+            bytes.extend_from_slice(junk);
+            assert!(Codec::<String>::decode(&JsonCodec, &bytes).is_err(), "{junk:?} after the value was accepted");
+        }
+        // Whitespace around a JSON value is part of valid JSON text (RFC 8259).
+        let mut bytes = out.clone();
+        bytes.extend_from_slice(b" \n\t\r");
+        assert_eq!(Codec::<String>::decode(&JsonCodec, &bytes).unwrap(), "v");
     }
 
     #[test]

@@ -10,7 +10,22 @@ pub struct Config {
     pub name: String,
     /// Prefix of every Redis key and channel of this cache. Default `"pstc:{name}:"`.
     pub namespace: String,
-    /// L1 capacity in bytes (keys + encoded values + a fixed overhead). Default 64 MiB.
+    /// L1 capacity in bytes, as L1 weighs its entries: each weighs its key's length, plus its
+    /// entry as stored in L2 (the 30-byte header and the codec's encoding of the value; none
+    /// for a cached "not found"), plus a fixed 96 bytes for the bookkeeping (moka's node, the
+    /// entry's `Arc`, its deadlines). Default 64 MiB.
+    ///
+    /// This bounds encoded bytes, not the memory the decoded values use: a generic `V` has
+    /// no size the cache could ask for, while the encoded length is known for free. How the
+    /// two compare depends on the type. A `String` or `Vec<u8>` uses about its encoded length
+    /// plus 24 bytes plus the allocator's rounding, so the weight is close. Small integers are
+    /// postcard varints, smaller encoded than in memory (a `u64` below 128 is 1 byte, not 8),
+    /// so structs of many numbers, and collections of many small allocations (a
+    /// `Vec<String>`, a map), use several times their weight. Values read through an `Arc<T>`
+    /// weigh `T`'s encoding once, but an evicted one is freed only when the last clone a
+    /// caller holds is dropped. To budget: measure the ratio of memory to `stats().l1_bytes`
+    /// for your values and set this to the memory you can give L1 divided by that ratio (see
+    /// "Sizing L1" in `docs/tiered-cache.md`).
     pub l1_max_bytes: u64,
     /// Hard TTL: after it an entry is gone. Default 5 min.
     pub ttl: Duration,
@@ -38,6 +53,18 @@ pub struct Config {
     pub breaker_failures: u32,
     /// How long the breaker stays open before one probe. Default 250 ms.
     pub breaker_open_for: Duration,
+    /// The longest a load may run. Every caller waiting for it then gets
+    /// [`crate::CacheError::LoadTimeout`], the loader's future is dropped, and the next caller
+    /// starts a new load. Default 10 s.
+    pub load_timeout: Duration,
+    /// With Redis: how far behind Redis this instance's L1 may be. An instance serves L1
+    /// only while it has proof (a heartbeat through its invalidation channel, sent every
+    /// quarter of this) that every change made in Redis more than `coherence_bound` ago has
+    /// been applied to its L1. Without that proof (Redis down or paused, or this process
+    /// stalled) reads go to L2; while L2 is unreachable as well, only L1 entries younger than
+    /// `degraded_l1_ttl` are served. So a read on another instance that starts
+    /// `coherence_bound` after a write returned sees it. Default 250 ms.
+    pub coherence_bound: Duration,
     /// Lease mode across instances (`None`: off). Default off.
     pub lease: Option<LeaseConfig>,
     /// How many hot keys are persisted for [`crate::TieredCache::warm`]. Default 1,000.
@@ -102,6 +129,8 @@ impl Config {
             l2_timeout: Duration::from_millis(200),
             breaker_failures: 3,
             breaker_open_for: Duration::from_millis(250),
+            load_timeout: Duration::from_secs(10),
+            coherence_bound: Duration::from_millis(250),
             lease: None,
             hot_keys: 1_000,
             l1_eviction_stats: false,

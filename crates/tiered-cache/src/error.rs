@@ -50,6 +50,15 @@ pub enum CacheError {
         #[source]
         source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// The load ran longer than `load_timeout`; every caller that waited for it gets this,
+    /// and the next caller starts a new load.
+    #[error("load of key {key:?} did not finish within {after:?}")]
+    LoadTimeout {
+        /// The key being loaded.
+        key: String,
+        /// The configured `load_timeout`.
+        after: std::time::Duration,
+    },
     /// The detached load task panicked or was aborted.
     #[error("load task for key {0:?} ended without a result")]
     LoadAborted(String),
@@ -69,6 +78,12 @@ pub enum TierError {
     /// The backend returned an error.
     #[error("L2 backend error: {0}")]
     Backend(String),
+    /// The store answered, but what it holds under the key is not a cache entry (in Redis: a
+    /// key of another type, e.g. a list). A problem of that key only: the cache counts it
+    /// as corrupt, reads it as a miss (a load then overwrites it), and the circuit breaker
+    /// records a success.
+    #[error("L2 entry is not a cache entry: {0}")]
+    Corrupt(String),
 }
 
 /// Why bytes read from L2 could not be turned into a value.
@@ -95,4 +110,13 @@ pub enum DecodeError {
     /// The payload could not be decoded.
     #[error("payload does not decode: {0}")]
     Payload(String),
+    /// The payload is larger than this cache's `max_value_bytes` (written by an instance with
+    /// a larger limit): not promoted into L1, whose budget assumes the limit.
+    #[error("payload is {len} bytes, the limit is {max}")]
+    TooLarge {
+        /// Payload length in bytes (after the header).
+        len: usize,
+        /// Configured limit (`max_value_bytes`).
+        max: usize,
+    },
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 use parking_lot::Mutex;
@@ -14,13 +14,39 @@ use crate::error::CacheError;
 pub(crate) type Outcome<V> = Result<Option<V>, CacheError>;
 pub(crate) type SharedOutcome<V> = Shared<BoxFuture<'static, Outcome<V>>>;
 
+type Map<V> = Mutex<HashMap<String, Slot<V>>>;
+
 /// Passed to the load: lets it see whether an invalidation voided it, and sends its outcome.
-#[derive(Debug)]
+/// Dropped without [`Flights::finish`] (the task was cancelled, e.g. its runtime shut down),
+/// it still leaves its key: waiters get [`CacheError::LoadAborted`], and the next caller
+/// starts a new load instead of joining a dead one.
 pub(crate) struct FlightTicket<V> {
     pub(crate) key: String,
     pub(crate) id: u64,
     voids: Arc<AtomicU64>,
-    tx: oneshot::Sender<Outcome<V>>,
+    tx: Option<oneshot::Sender<Outcome<V>>>,
+    map: Weak<Map<V>>,
+}
+
+impl<V> std::fmt::Debug for FlightTicket<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightTicket").field("key", &self.key).field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl<V> Drop for FlightTicket<V> {
+    fn drop(&mut self) {
+        let Some(map) = self.map.upgrade() else { return };
+        let mut map = map.lock();
+        let Some(slot) = map.get_mut(&self.key) else { return };
+        if slot.current.as_ref().is_some_and(|f| f.id == self.id) {
+            slot.current = None;
+        }
+        slot.live -= 1;
+        if slot.live == 0 {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl<V> FlightTicket<V> {
@@ -36,19 +62,27 @@ impl<V> FlightTicket<V> {
 
 struct Flight<V> {
     id: u64,
-    voids: Arc<AtomicU64>,
     outcome: SharedOutcome<V>,
+}
+
+/// The loads of one key still running: at most one takes joiners (`current`); loads voided
+/// while running stay counted in `live` so that later invalidations of the key still reach
+/// them through the shared `voids`.
+struct Slot<V> {
+    current: Option<Flight<V>>,
+    voids: Arc<AtomicU64>,
+    live: usize,
 }
 
 /// The in-flight loads of one cache.
 pub(crate) struct Flights<V> {
-    map: Mutex<HashMap<String, Flight<V>>>,
+    map: Arc<Map<V>>,
     next_id: AtomicU64,
 }
 
 impl<V> std::fmt::Debug for Flights<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Flights").field("in_flight", &self.map.lock().len()).finish()
+        f.debug_struct("Flights").field("keys", &self.map.lock().len()).finish()
     }
 }
 
@@ -60,51 +94,66 @@ pub(crate) enum Joined<V> {
 
 impl<V: Clone + Send + Sync + 'static> Flights<V> {
     pub(crate) fn new() -> Self {
-        Flights { map: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1) }
+        Flights { map: Arc::new(Mutex::new(HashMap::new())), next_id: AtomicU64::new(1) }
     }
 
     /// Joins the flight for `key`, or registers a new one and returns its ticket. The caller
     /// of a new flight spawns the load and finishes it with [`Flights::finish`].
     pub(crate) fn join(&self, key: &str) -> Joined<V> {
         let mut map = self.map.lock();
-        if let Some(f) = map.get(key) {
+        let slot = map.entry(key.to_owned()).or_insert_with(|| Slot {
+            current: None,
+            voids: Arc::new(AtomicU64::new(0)),
+            live: 0,
+        });
+        if let Some(f) = &slot.current {
             return Joined::Existing(f.outcome.clone());
         }
         let (tx, rx) = oneshot::channel::<Outcome<V>>();
-        let owned = key.to_owned();
-        let aborted = owned.clone();
+        let aborted = key.to_owned();
         let outcome: SharedOutcome<V> =
             rx.map(move |r| r.unwrap_or(Err(CacheError::LoadAborted(aborted)))).boxed().shared();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let voids = Arc::new(AtomicU64::new(0));
-        map.insert(owned.clone(), Flight { id, voids: voids.clone(), outcome: outcome.clone() });
-        Joined::Started(outcome, FlightTicket { key: owned, id, voids, tx })
+        slot.current = Some(Flight { id, outcome: outcome.clone() });
+        slot.live += 1;
+        let ticket = FlightTicket {
+            key: key.to_owned(),
+            id,
+            voids: slot.voids.clone(),
+            tx: Some(tx),
+            map: Arc::downgrade(&self.map),
+        };
+        Joined::Started(outcome, ticket)
     }
 
-    /// Removes the flight (if it is still this one) and hands its outcome to every waiter.
-    /// Callers fill L1 before this, so a caller arriving later finds the value there.
-    pub(crate) fn finish(&self, ticket: FlightTicket<V>, outcome: Outcome<V>) {
-        {
-            let mut map = self.map.lock();
-            if map.get(&ticket.key).is_some_and(|f| f.id == ticket.id) {
-                map.remove(&ticket.key);
-            }
+    /// Ends the flight and hands its outcome to every waiter. Callers fill L1 before this, so
+    /// a caller arriving later finds the value there.
+    pub(crate) fn finish(&self, mut ticket: FlightTicket<V>, outcome: Outcome<V>) {
+        let tx = ticket.tx.take();
+        // Leaves the map first (in `Drop`): a caller woken by the outcome starts afresh.
+        drop(ticket);
+        if let Some(tx) = tx {
+            let _ = tx.send(outcome);
         }
-        let _ = ticket.tx.send(outcome);
     }
 
-    /// Marks the running load of `key` as voided: its result is returned but not stored.
+    /// Voids the running loads of `key`: their results go to the callers that joined them
+    /// before this, but are not stored, and they take no new joiners. A caller that starts
+    /// after this starts a new load (the void is an invalidation or a write that returned:
+    /// joining the old load would hand it the value from before).
     pub(crate) fn void(&self, key: &str) {
-        if let Some(f) = self.map.lock().get(key) {
-            f.voids.fetch_add(1, Ordering::AcqRel);
+        if let Some(slot) = self.map.lock().get_mut(key) {
+            slot.voids.fetch_add(1, Ordering::AcqRel);
+            slot.current = None;
         }
     }
 
     /// Voids every running load whose key starts with `prefix` (all of them for `""`).
     pub(crate) fn void_prefix(&self, prefix: &str) {
-        for (k, f) in self.map.lock().iter() {
+        for (k, slot) in self.map.lock().iter_mut() {
             if k.starts_with(prefix) {
-                f.voids.fetch_add(1, Ordering::AcqRel);
+                slot.voids.fetch_add(1, Ordering::AcqRel);
+                slot.current = None;
             }
         }
     }
@@ -127,6 +176,43 @@ mod tests {
         assert_eq!(a.await.unwrap(), Some(7));
         assert_eq!(b.await.unwrap(), Some(7));
         assert!(matches!(flights.join("k"), Joined::Started(..)));
+    }
+
+    #[tokio::test]
+    async fn a_voided_flight_takes_no_new_joiners() {
+        let flights = Flights::<u32>::new();
+        let Joined::Started(old, old_ticket) = flights.join("k") else { panic!() };
+        flights.void("k");
+        let Joined::Started(new, new_ticket) = flights.join("k") else { panic!("a void ends joining") };
+        // The old load finishing later must not take the new one out of the map.
+        flights.finish(old_ticket, Ok(Some(1)));
+        assert!(matches!(flights.join("k"), Joined::Existing(..)), "the new flight stays joinable");
+        flights.finish(new_ticket, Ok(Some(2)));
+        assert_eq!(old.await.unwrap(), Some(1));
+        assert_eq!(new.await.unwrap(), Some(2));
+        flights.void_prefix("");
+        assert!(matches!(flights.join("k"), Joined::Started(..)));
+    }
+
+    #[test]
+    fn a_flight_voided_once_still_sees_later_voids() {
+        let flights = Flights::<u32>::new();
+        let Joined::Started(_, old) = flights.join("k") else { panic!() };
+        flights.void("k");
+        let e = old.epoch(); // the load reads again after the first void...
+        flights.void("k"); // ...and a second invalidation must still void what it read
+        assert!(!old.unchanged(e));
+        drop(old);
+        assert!(flights.map.lock().is_empty(), "the key leaves once no load of it runs");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_flight_is_not_joinable() {
+        let flights = Flights::<u32>::new();
+        let Joined::Started(a, ticket) = flights.join("k") else { panic!() };
+        drop(ticket); // the load task was dropped (cancelled) without finishing
+        assert!(matches!(a.await, Err(CacheError::LoadAborted(_))));
+        assert!(matches!(flights.join("k"), Joined::Started(..)), "the next caller starts a new load");
     }
 
     #[tokio::test]

@@ -18,6 +18,10 @@ pub(crate) enum Guarded<T> {
     Done(T),
     /// The breaker was open, the call timed out or failed (already counted).
     Unavailable,
+    /// The store answered, but holds something under the key that is not a cache entry
+    /// ([`TierError::Corrupt`], already counted as corrupt). The breaker recorded a success:
+    /// one bad key is not an outage.
+    Corrupt,
 }
 
 /// What runs when the breaker closes after an outage (the cache flushes L1).
@@ -61,14 +65,14 @@ impl L2Guard {
         };
         match result {
             Ok(v) => {
-                if self.breaker.success(permit) {
-                    self.counters.breaker_open(false);
-                    tracing::info!("L2 circuit breaker closed; flushing L1");
-                    if let Some(hook) = self.on_close.get() {
-                        hook();
-                    }
-                }
+                self.answered(permit);
                 Guarded::Done(v)
+            }
+            Err(TierError::Corrupt(detail)) => {
+                self.answered(permit);
+                self.counters.l2_corrupt.add();
+                tracing::debug!(error = %detail, call = what, "L2 entry is not a cache entry");
+                Guarded::Corrupt
             }
             Err(e) => {
                 self.counters.l2_error.add();
@@ -78,6 +82,17 @@ impl L2Guard {
                     tracing::warn!(error = %e, "L2 circuit breaker opened; serving from L1 and the loader");
                 }
                 Guarded::Unavailable
+            }
+        }
+    }
+
+    /// The server answered: a breaker success, and the close hook if this closed it.
+    fn answered(&self, permit: crate::breaker::Permit<'_>) {
+        if self.breaker.success(permit) {
+            self.counters.breaker_open(false);
+            tracing::info!("L2 circuit breaker closed; flushing L1");
+            if let Some(hook) = self.on_close.get() {
+                hook();
             }
         }
     }

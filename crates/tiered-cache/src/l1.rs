@@ -21,6 +21,9 @@ pub(crate) struct L1Entry<V> {
     pub(crate) soft: Instant,
     /// After this the entry is gone.
     pub(crate) hard: Instant,
+    /// When it was put in L1: while the invalidation channel is not current and L2 is
+    /// unreachable, only entries younger than `degraded_l1_ttl` are served (see `trust`).
+    pub(crate) filled: Instant,
     /// Encoded size in bytes (the weigher's input).
     pub(crate) size: u32,
     /// Set by the first read that finds the entry past `hard`, so an expiry is counted once.
@@ -31,8 +34,16 @@ pub(crate) struct L1Entry<V> {
 }
 
 impl<V> L1Entry<V> {
-    pub(crate) fn new(value: Option<V>, soft: Instant, hard: Instant, size: u32) -> Self {
-        L1Entry { value, soft, hard, size, expired_seen: AtomicBool::new(false), refresh_held_ms: AtomicU64::new(0) }
+    pub(crate) fn new(value: Option<V>, filled: Instant, soft: Instant, hard: Instant, size: u32) -> Self {
+        L1Entry {
+            value,
+            soft,
+            hard,
+            filled,
+            size,
+            expired_seen: AtomicBool::new(false),
+            refresh_held_ms: AtomicU64::new(0),
+        }
     }
 
     /// Whether a stale read may start a refresh at `now` (not while a failed one's backoff
@@ -81,5 +92,40 @@ pub(crate) fn build<V: Clone + Send + Sync + 'static>(
                 }
             })
             .build_with_hasher(foldhash::quality::RandomState::default()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::header::HEADER_LEN;
+
+    /// The docs of `l1_max_bytes` state this formula; change them together.
+    #[tokio::test]
+    async fn an_entry_weighs_its_key_its_l2_bytes_and_96() {
+        let l1 = build::<String>(1 << 20, Duration::from_secs(60), None);
+        let now = Instant::now();
+        // The weigher reads `size` (the entry's bytes in L2), not the value in memory.
+        let in_memory = "x".repeat(10_000);
+        l1.insert("key".into(), Arc::new(L1Entry::new(Some(in_memory), now, now, now, 1_000))).await;
+        l1.run_pending_tasks().await;
+        assert_eq!(ENTRY_OVERHEAD, 96);
+        assert_eq!(l1.weighted_size(), 3 + 1_000 + 96);
+    }
+
+    #[tokio::test]
+    async fn a_cached_value_weighs_its_header_and_encoded_bytes() {
+        let weight = |key: &str, encoded: usize| (key.len() + HEADER_LEN + encoded) as u64 + 96;
+        let strings = crate::TieredCache::<String>::builder("weigh").build().await.unwrap();
+        strings.set("s", "abc".into()).await.unwrap();
+        strings.run_pending_tasks().await;
+        // postcard: a 1-byte length varint, then the bytes.
+        assert_eq!(strings.stats().l1_bytes, weight("s", 1 + 3));
+        let numbers = crate::TieredCache::<u64>::builder("weigh").build().await.unwrap();
+        numbers.set("n", 7).await.unwrap();
+        numbers.run_pending_tasks().await;
+        // A small integer is 1 byte encoded, 8 in memory.
+        assert_eq!(numbers.stats().l1_bytes, weight("n", 1));
     }
 }

@@ -90,19 +90,23 @@ mod hot;
 mod l1;
 mod loader;
 mod memory;
+mod pending;
+mod propagation;
 #[cfg(feature = "redis")]
 mod redis;
 mod stats;
 mod tier;
+mod trust;
 mod ttl;
 mod upkeep;
 
-pub use cache::{BuildError, TieredCache, TieredCacheBuilder};
+pub use cache::{BuildError, PrefixInvalidation, TieredCache, TieredCacheBuilder};
 pub use codec::{Codec, JsonCodec, PostcardCodec};
 pub use config::{Config, LeaseConfig};
 pub use error::{BoxError, CacheError, DecodeError, TierError};
 pub use loader::{loader_fn, FnLoader, Loader};
 pub use memory::{MemoryStore, MemoryTier};
+pub use propagation::Propagation;
 pub use stats::CacheStats;
 pub use tier::{EventSink, Tier, TierEvent, WriteToken};
 

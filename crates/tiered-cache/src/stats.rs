@@ -36,6 +36,7 @@ impl Tally {
 pub(crate) struct Counters {
     pub(crate) l1_hit: Tally,
     pub(crate) l1_miss: Tally,
+    pub(crate) l1_unverified: Tally,
     pub(crate) l2_hit: Tally,
     pub(crate) l2_miss: Tally,
     pub(crate) negative_hit: Tally,
@@ -43,6 +44,7 @@ pub(crate) struct Counters {
     pub(crate) load_ok: Tally,
     pub(crate) load_not_found: Tally,
     pub(crate) load_error: Tally,
+    pub(crate) load_timeout: Tally,
     pub(crate) load_voided: Tally,
     pub(crate) refresh_ok: Tally,
     pub(crate) refresh_error: Tally,
@@ -58,9 +60,11 @@ pub(crate) struct Counters {
     pub(crate) lease_acquired: Tally,
     pub(crate) lease_waited: Tally,
     pub(crate) lease_wait_timeout: Tally,
+    pub(crate) pending_confirmed: Tally,
     pub(crate) in_flight: AtomicI64,
     in_flight_gauge: Gauge,
     breaker_gauge: Gauge,
+    pub(crate) pending_gauge: Gauge,
 }
 
 impl Counters {
@@ -91,6 +95,7 @@ impl Counters {
         Counters {
             l1_hit: req("l1", "hit"),
             l1_miss: req("l1", "miss"),
+            l1_unverified: req("l1", "unverified"),
             l2_hit: req("l2", "hit"),
             l2_miss: req("l2", "miss"),
             negative_hit: req("any", "negative"),
@@ -98,6 +103,7 @@ impl Counters {
             load_ok: load("ok"),
             load_not_found: load("not_found"),
             load_error: load("error"),
+            load_timeout: load("timeout"),
             load_voided: load("voided"),
             refresh_ok: refresh("ok"),
             refresh_error: refresh("error"),
@@ -115,9 +121,11 @@ impl Counters {
             lease_acquired: lease("acquired"),
             lease_waited: lease("waited"),
             lease_wait_timeout: lease("wait_timeout"),
+            pending_confirmed: Tally::new(counter!("perfstack_cache_pending_confirmed_total", "cache" => c.clone())),
             in_flight: AtomicI64::new(0),
             in_flight_gauge: gauge!("perfstack_cache_inflight_loads", "cache" => c.clone()),
             breaker_gauge,
+            pending_gauge: gauge!("perfstack_cache_pending_invalidations", "cache" => c.clone()),
         }
     }
 
@@ -144,6 +152,9 @@ pub struct CacheStats {
     pub l1_hits: u64,
     /// Reads that did not find a usable L1 entry.
     pub l1_misses: u64,
+    /// L1 entries not served because the invalidation channel was not proven current
+    /// (see `Config::coherence_bound`); counted in `l1_misses` too.
+    pub l1_unverified: u64,
     /// Reads answered from L2 (then promoted to L1).
     pub l2_hits: u64,
     /// Reads that found nothing usable in L2.
@@ -156,8 +167,10 @@ pub struct CacheStats {
     pub loads: u64,
     /// Loader calls that returned "not found".
     pub loads_not_found: u64,
-    /// Loader calls that failed.
+    /// Loader calls that failed (timeouts included).
     pub load_errors: u64,
+    /// Loads that ran longer than `load_timeout`.
+    pub load_timeouts: u64,
     /// Loads whose result was not stored because an invalidation arrived meanwhile.
     pub loads_voided: u64,
     /// Background refreshes that succeeded.
@@ -191,6 +204,14 @@ pub struct CacheStats {
     pub lease_wait_timeouts: u64,
     /// Loads running right now.
     pub in_flight_loads: u64,
+    /// Writes and invalidations applied here that L2 has not confirmed yet
+    /// ([`crate::Propagation::Pending`]); retried in the background.
+    pub pending_invalidations: u64,
+    /// Pending invalidations that L2 later confirmed.
+    pub pending_confirmed: u64,
+    /// Whether this instance's L1 is proven current right now (always `true` without
+    /// heartbeats, i.e. without Redis).
+    pub l1_verified: bool,
     /// Whether the L2 breaker is open (L2 bypassed).
     pub breaker_open: bool,
     /// Entries in L1 (approximate).
@@ -204,6 +225,7 @@ impl Counters {
         CacheStats {
             l1_hits: self.l1_hit.get(),
             l1_misses: self.l1_miss.get(),
+            l1_unverified: self.l1_unverified.get(),
             l2_hits: self.l2_hit.get(),
             l2_misses: self.l2_miss.get(),
             negative_hits: self.negative_hit.get(),
@@ -211,6 +233,7 @@ impl Counters {
             loads: self.load_ok.get(),
             loads_not_found: self.load_not_found.get(),
             load_errors: self.load_error.get(),
+            load_timeouts: self.load_timeout.get(),
             loads_voided: self.load_voided.get(),
             refreshes: self.refresh_ok.get(),
             refresh_errors: self.refresh_error.get(),
@@ -227,6 +250,9 @@ impl Counters {
             lease_waits: self.lease_waited.get(),
             lease_wait_timeouts: self.lease_wait_timeout.get(),
             in_flight_loads: self.in_flight.load(Ordering::Relaxed).max(0) as u64,
+            pending_invalidations: 0,
+            pending_confirmed: self.pending_confirmed.get(),
+            l1_verified: true,
             breaker_open: false,
             l1_entries: 0,
             l1_bytes: 0,

@@ -98,6 +98,11 @@ pub enum TierEvent {
     /// The lease of this key was given up without a value (its load failed or stored
     /// nothing): instances waiting for it stop waiting. Nothing is invalidated.
     LeaseReleased(String),
+    /// Every change made in L2 before this instant has been delivered (a heartbeat through
+    /// the invalidation channel came back). Applied in order with the other events, it lets
+    /// the cache serve L1 for `coherence_bound` after this instant. Ignored by caches whose
+    /// tier sends no heartbeats.
+    CaughtUp(tokio::time::Instant),
 }
 
 /// Keys starting with this are the cache's own (the Redis tier's echo probes, which no

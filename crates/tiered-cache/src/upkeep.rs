@@ -43,7 +43,7 @@ mod tests {
 
     fn entry() -> Arc<L1Entry<u32>> {
         let now = tokio::time::Instant::now();
-        Arc::new(L1Entry::new(Some(1), now + Duration::from_secs(60), now + Duration::from_secs(60), 100))
+        Arc::new(L1Entry::new(Some(1), now, now + Duration::from_secs(60), now + Duration::from_secs(60), 100))
     }
 
     #[tokio::test]

@@ -51,15 +51,17 @@ async fn setup(lease: bool) -> (TieredCache<String>, Arc<Hooked<Flaky>>) {
     (cache, flaky)
 }
 
-/// Opens the breaker with failing reads, then writes "during" to L1 only.
+/// Opens the breaker with failing reads, then loads "y" into L1 only (L2 cannot be written).
+/// A load, not a `set`: a `set` would leave a pending invalidation whose retry could be the
+/// probe (tested in `pending.rs`).
 async fn outage(cache: &TieredCache<String>, flaky: &Hooked<Flaky>) {
     flaky.hooks.down.store(true, Ordering::SeqCst);
     for k in ["a", "b", "c"] {
         assert_eq!(cache.get(k).await.unwrap(), None);
     }
     assert!(cache.stats().breaker_open);
-    cache.set("x", "during".into()).await.unwrap();
-    assert_eq!(cache.get("x").await.unwrap().as_deref(), Some("during"), "L1 only while open");
+    assert_eq!(cache.get_or_load("y").await.unwrap().as_deref(), Some("value:y"));
+    assert_eq!(cache.get("y").await.unwrap().as_deref(), Some("value:y"), "L1 only while open");
     tokio::time::advance(Duration::from_millis(250)).await;
     flaky.hooks.down.store(false, Ordering::SeqCst);
 }
@@ -68,7 +70,8 @@ async fn assert_flushed(cache: &TieredCache<String>) {
     let s = cache.stats();
     assert!(!s.breaker_open, "{s:?}");
     assert!(s.l1_flushes >= 1, "the close did not flush L1: {s:?}");
-    assert_eq!(cache.get("x").await.unwrap().as_deref(), Some("before"), "L1 kept the outage value");
+    assert_eq!(cache.get("y").await.unwrap(), None, "L1 kept the outage value");
+    assert_eq!(cache.get("x").await.unwrap().as_deref(), Some("before"), "L2 is read again");
 }
 
 #[tokio::test(start_paused = true)]

@@ -132,7 +132,7 @@ async fn a_read_during_a_prefix_invalidation_does_not_keep_the_old_value_in_l1()
     stop.reached().await;
     assert_eq!(a.get("user:1").await.unwrap().as_deref(), Some("v0"));
     stop.release();
-    assert_eq!(inval.await.unwrap().unwrap(), 1);
+    assert_eq!(inval.await.unwrap().unwrap().removed, 1);
     assert_eq!(a.get("user:1").await.unwrap(), None, "the invalidated value stayed in this instance's L1");
 }
 

@@ -16,9 +16,14 @@ use crate::flight::Flights;
 use crate::guard::L2Guard;
 use crate::hot::HotKeys;
 use crate::loader::Loader;
+use crate::pending::Pending;
 use crate::stats::Counters;
 use crate::tier::{EventSink, Tier};
+use crate::trust::Trust;
 use crate::ttl::{Clock, MAX_TTL};
+
+/// Heartbeats go every quarter of the coherence bound: below this they would flood Redis.
+const MIN_COHERENCE_BOUND: Duration = Duration::from_millis(20);
 
 /// Why a cache could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +129,10 @@ where
         self.cfg.jitter = fraction;
         self
     }
-    /// L1 capacity in bytes (default 64 MiB).
+    /// L1 capacity in bytes (default 64 MiB), counted as key length + the entry's bytes in L2
+    /// (30-byte header + encoded value) + 96 per entry: encoded sizes, not the memory decoded
+    /// values use, which can be several times more for values of many small parts. See
+    /// [`Config::l1_max_bytes`] for what that means per type and how to budget.
     pub fn l1_max_bytes(mut self, bytes: u64) -> Self {
         self.cfg.l1_max_bytes = bytes;
         self
@@ -150,6 +158,19 @@ where
     pub fn breaker(mut self, failures: u32, open_for: Duration) -> Self {
         self.cfg.breaker_failures = failures;
         self.cfg.breaker_open_for = open_for;
+        self
+    }
+    /// The longest a load may run before its waiters get [`crate::CacheError::LoadTimeout`]
+    /// (default 10 s).
+    pub fn load_timeout(mut self, timeout: Duration) -> Self {
+        self.cfg.load_timeout = timeout;
+        self
+    }
+    /// With Redis: how far behind Redis this instance's L1 may be (default 250 ms; see
+    /// [`Config::coherence_bound`]). Heartbeats go through the invalidation channel every
+    /// quarter of it.
+    pub fn coherence_bound(mut self, bound: Duration) -> Self {
+        self.cfg.coherence_bound = bound;
         self
     }
     /// Turns on lease mode across instances.
@@ -198,6 +219,8 @@ where
             ("negative_ttl", cfg.negative_ttl),
             ("degraded_l1_ttl", cfg.degraded_l1_ttl),
             ("refresh_retry_after", cfg.refresh_retry_after),
+            ("load_timeout", cfg.load_timeout),
+            ("coherence_bound", cfg.coherence_bound),
         ];
         if let Some(lease) = cfg.lease {
             durations.extend([("lease ttl", lease.ttl), ("lease wait", lease.wait)]);
@@ -209,6 +232,15 @@ where
                     MAX_TTL.as_secs() / 86_400
                 )));
             }
+        }
+        if cfg.load_timeout.is_zero() {
+            return Err(BuildError::Invalid("load_timeout must be positive".into()));
+        }
+        if cfg.coherence_bound < MIN_COHERENCE_BOUND {
+            return Err(BuildError::Invalid(format!(
+                "coherence_bound is {:?}; the shortest accepted is {MIN_COHERENCE_BOUND:?} (heartbeats go every quarter of it)",
+                cfg.coherence_bound
+            )));
         }
         if cfg.l2_timeout.is_zero() || cfg.l2_timeout > MAX_TTL {
             return Err(BuildError::Invalid("l2_timeout must be within (0, 365 days]".into()));
@@ -224,6 +256,7 @@ where
         }
         let counters = Arc::new(Counters::new(&cfg.name));
         let (sink, rx) = EventSink::channel(crate::tier::EVENT_QUEUE);
+        let mut trust = Trust::always();
         let tier: Option<Arc<dyn Tier>> = match self.tier {
             None => None,
             Some(TierChoice::Custom(t)) => {
@@ -231,11 +264,20 @@ where
                 Some(t)
             }
             #[cfg(feature = "redis")]
-            Some(TierChoice::Redis(client)) => Some(Arc::new(
-                crate::redis::RedisTier::connect(client, &cfg.namespace, sink)
+            Some(TierChoice::Redis(client)) => {
+                let links = crate::redis::Links {
+                    command_timeout: cfg.l2_timeout,
+                    heartbeat: (cfg.coherence_bound / 4).max(Duration::from_millis(1)),
+                };
+                let redis = crate::redis::RedisTier::connect(client, &cfg.namespace, sink, links)
                     .await
-                    .map_err(|e| BuildError::Redis(e.to_string()))?,
-            )),
+                    .map_err(|e| BuildError::Redis(e.to_string()))?;
+                trust = Trust::heartbeats(cfg.coherence_bound);
+                if let Some(at) = redis.confirmed_at() {
+                    trust.caught_up(at);
+                }
+                Some(Arc::new(redis))
+            }
         };
         let mut ticker = None;
         let l2 = match tier {
@@ -274,6 +316,8 @@ where
             gens: crate::generation::Generations::default(),
             tasks: Mutex::new(Vec::new()),
             upkeep: crate::upkeep::Upkeep::default(),
+            trust,
+            pending: Pending::default(),
         });
         if let Some(l2) = &inner.l2 {
             // The close transition flushes L1 from inside the guard: no call site can miss it.
@@ -287,6 +331,11 @@ where
         let handle = tokio::spawn(super::events::run(Arc::downgrade(&inner), rx));
         inner.tasks.lock().push(handle.abort_handle());
         inner.tasks.lock().extend(ticker);
+        if inner.l2.is_some() {
+            let added = inner.pending.added.clone();
+            let handle = tokio::spawn(super::drain::run(Arc::downgrade(&inner), added));
+            inner.tasks.lock().push(handle.abort_handle());
+        }
         if let (Some(every), Some(_)) = (inner.cfg.persist_hot_keys_every, &inner.l2) {
             let handle = tokio::spawn(super::warm::persist_periodically(Arc::downgrade(&inner), every));
             inner.tasks.lock().push(handle.abort_handle());

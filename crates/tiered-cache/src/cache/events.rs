@@ -10,7 +10,7 @@ use crate::tier::{EventQueue, TierEvent};
 pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut q: EventQueue) {
     while let Some(event) = q.rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
-        let invalidation = !matches!(event, TierEvent::LeaseReleased(_));
+        let invalidation = !matches!(event, TierEvent::LeaseReleased(_) | TierEvent::CaughtUp(_));
         inner.apply(event).await;
         // Counted once applied: a reader that sees the count also sees L1 without the keys.
         if invalidation {
@@ -36,6 +36,8 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             TierEvent::FlushAll => self.flush_l1("event"),
             // Only the waiters: L1, loads and refresh holds stay as they are.
             TierEvent::LeaseReleased(key) => self.wake(&key),
+            // After every event queued before it: those invalidations are applied.
+            TierEvent::CaughtUp(sent) => self.trust.caught_up(sent),
         }
     }
 

@@ -119,14 +119,51 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             Some(l2) => match (l2.call("write_token", |t| t.write_token(key)).await, &lease_token) {
                 (Guarded::Done(versions), Some(token)) => L2Write::Lease(token.as_str(), versions),
                 (Guarded::Done(versions), None) => L2Write::IfUnchanged(versions),
-                (Guarded::Unavailable, _) => L2Write::Skip,
+                // Corrupt: not expected (MGET reads a key of another type as nil).
+                (Guarded::Unavailable | Guarded::Corrupt, _) => L2Write::Skip,
             },
         };
         let started = Instant::now();
-        let loaded = loader.load(key).await;
+        // The loader's future is dropped at the timeout; every waiter gets the typed error and
+        // the flight ends, so the next caller starts a new load.
+        let loaded = tokio::time::timeout(self.cfg.load_timeout, loader.load(key)).await;
         metrics::histogram!("perfstack_cache_load_seconds", "cache" => self.cfg.name.clone())
             .record(started.elapsed().as_secs_f64());
         let (outcome, sent) = match loaded {
+            Err(_) => {
+                self.counters.load_error.add();
+                self.counters.load_timeout.add();
+                if mode == Mode::Refresh {
+                    self.counters.refresh_error.add();
+                    if let Some(e) = self.l1.get(key).await {
+                        e.hold_refresh(Instant::now(), self.cfg.refresh_retry_after);
+                    }
+                }
+                tracing::warn!(cache = %self.cfg.name, key, after = ?self.cfg.load_timeout, "load timed out");
+                (Err(CacheError::LoadTimeout { key: key.to_owned(), after: self.cfg.load_timeout }), false)
+            }
+            Ok(loaded) => self.finish_load(ticket, epoch, key, mode, how, loaded).await,
+        };
+        // A lease whose load stored nothing (it failed, was voided, or too large): free it
+        // now, so other instances load at once rather than wait out `lease.wait`.
+        if let (Some(token), false, Some(l2)) = (&lease_token, sent, &self.l2) {
+            let _ = l2.call("release_lease", |t| t.release_lease(key, token)).await;
+        }
+        (outcome, false)
+    }
+
+    /// Stores what the loader returned (or hands on its error); `true` when an L2 write was
+    /// sent.
+    async fn finish_load(
+        &self,
+        ticket: &FlightTicket<V>,
+        epoch: u64,
+        key: &str,
+        mode: Mode,
+        how: L2Write<'_>,
+        loaded: Result<Option<V>, crate::error::BoxError>,
+    ) -> (Outcome<V>, bool) {
+        match loaded {
             Ok(value) => {
                 if value.is_some() {
                     self.counters.load_ok.add();
@@ -137,7 +174,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     self.counters.refresh_ok.add();
                 }
                 match self.store(key, value.as_ref(), Some((ticket, epoch)), how).await {
-                    Ok(sent) => (Ok(value), sent),
+                    Ok(stored) => (Ok(value), stored.sent),
                     Err(e) => (Err(e), false),
                 }
             }
@@ -154,13 +191,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 tracing::warn!(cache = %self.cfg.name, key, error = %source, "loader failed");
                 (Err(CacheError::Load { key: key.to_owned(), source: Arc::from(source) }), false)
             }
-        };
-        // A lease whose load stored nothing (it failed, was voided, or too large): free it
-        // now, so other instances load at once rather than wait out `lease.wait`.
-        if let (Some(token), false, Some(l2)) = (&lease_token, sent, &self.l2) {
-            let _ = l2.call("release_lease", |t| t.release_lease(key, token)).await;
         }
-        (outcome, false)
     }
 
     /// Promotes an L2 entry into L1 unless an invalidation arrived since `epoch`.
@@ -225,7 +256,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                         None => woken,
                     }
                 }
-                Guarded::Unavailable => false,
+                Guarded::Unavailable | Guarded::Corrupt => false,
             };
             let mut w = self.waiters.lock();
             if w.get(key).is_some_and(|n| Arc::ptr_eq(n, &notify)) {

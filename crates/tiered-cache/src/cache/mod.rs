@@ -1,6 +1,7 @@
 //! [`TieredCache`]: the front door.
 
 mod builder;
+mod drain;
 mod events;
 mod load;
 mod read;
@@ -8,6 +9,7 @@ mod warm;
 mod write;
 
 pub(crate) use write::L2Write;
+pub use write::PrefixInvalidation;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,6 +91,10 @@ pub(crate) struct Inner<V> {
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     /// Runs moka's housekeeping in small slices on the L2 path (see `upkeep`).
     pub(crate) upkeep: crate::upkeep::Upkeep,
+    /// Whether L1 may be served without asking L2 (heartbeats through the channel).
+    pub(crate) trust: crate::trust::Trust,
+    /// Writes and invalidations L2 has not confirmed yet.
+    pub(crate) pending: crate::pending::Pending,
 }
 
 impl<V> Drop for Inner<V> {
@@ -118,6 +124,8 @@ where
         s.breaker_open = self.inner.l2.as_ref().is_some_and(L2Guard::is_open);
         s.l1_entries = self.inner.l1.entry_count();
         s.l1_bytes = self.inner.l1.weighted_size();
+        s.pending_invalidations = self.inner.pending.len() as u64;
+        s.l1_verified = self.inner.trust.holds(tokio::time::Instant::now());
         s
     }
 

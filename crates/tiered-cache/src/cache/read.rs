@@ -155,6 +155,11 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
             return L1Look::Miss;
         }
+        if !self.trust.holds(now) && !self.servable_untrusted(&e, now) {
+            self.counters.l1_miss.add();
+            self.counters.l1_unverified.add();
+            return L1Look::Miss;
+        }
         if e.value.is_none() {
             self.counters.negative_hit.add();
         }
@@ -166,8 +171,22 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         L1Look::Fresh(e.value.clone())
     }
 
+    /// Without proof that the invalidation channel is current: an entry is served only while
+    /// L2 is unreachable too (the breaker is open) and only if younger than `degraded_l1_ttl`;
+    /// otherwise the read goes to L2, which is current by definition.
+    #[cold]
+    fn servable_untrusted(&self, e: &L1Entry<V>, now: Instant) -> bool {
+        self.l2.as_ref().is_some_and(crate::guard::L2Guard::is_open)
+            && now.saturating_duration_since(e.filled) < self.cfg.degraded_l1_ttl
+    }
+
     pub(crate) async fn look_l2(&self, key: &str) -> L2Look<V> {
         let Some(l2) = &self.l2 else { return L2Look::Unavailable };
+        if self.pending.covers(key) {
+            // L2 may still hold the value from before a write it has not confirmed.
+            self.counters.l2_miss.add();
+            return L2Look::Miss;
+        }
         let bytes = match l2.call("get", |t| t.get(key)).await {
             Guarded::Done(Some(b)) => b,
             Guarded::Done(None) => {
@@ -175,6 +194,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 return L2Look::Miss;
             }
             Guarded::Unavailable => return L2Look::Unavailable,
+            Guarded::Corrupt => {
+                // Not a cache entry (counted by the guard): a miss, so a load overwrites it.
+                tracing::warn!(cache = %self.cfg.name, key, "L2 holds no cache entry there, treated as a miss");
+                self.counters.l2_miss.add();
+                return L2Look::Miss;
+            }
         };
         let now = Instant::now();
         match self.decode_entry(key, &bytes, now) {
@@ -201,9 +226,15 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     }
 
     /// Header + payload to an L1 entry with the remaining lifetimes; corrupt or foreign bytes
-    /// are counted and become a miss.
+    /// are counted and become a miss. So is a payload over this cache's `max_value_bytes`
+    /// (written by an instance with a larger limit): L1's budget and the write path assume the
+    /// limit, so such an entry is neither decoded nor promoted.
     pub(crate) fn decode_entry(&self, key: &str, bytes: &Bytes, now: Instant) -> Option<L1Entry<V>> {
         let parsed = Header::read(bytes, self.codec_id).and_then(|(h, payload)| {
+            let max = self.cfg.max_value_bytes;
+            if payload.len() > max {
+                return Err(crate::error::DecodeError::TooLarge { len: payload.len(), max });
+            }
             let value = if h.negative {
                 None
             } else {
@@ -216,6 +247,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 let now_ms = self.clock.ms_at(now);
                 Some(L1Entry::new(
                     value,
+                    now,
                     Clock::deadline(now, now_ms, h.soft_ms),
                     Clock::deadline(now, now_ms, h.hard_ms),
                     u32::try_from(bytes.len()).unwrap_or(u32::MAX),

@@ -11,6 +11,7 @@ use crate::flight::FlightTicket;
 use crate::guard::Guarded;
 use crate::header::{Header, HEADER_LEN};
 use crate::l1::L1Entry;
+use crate::propagation::Propagation;
 use crate::tier::WriteToken;
 use crate::ttl::{after, jitter, Lifetimes};
 
@@ -19,40 +20,48 @@ where
     V: Clone + Send + Sync + 'static,
 {
     /// Writes `value` to L2 and L1 with the configured TTLs (jittered). Other instances drop
-    /// their L1 copy. When L2 is unavailable the value goes to L1 only, with the short
-    /// degraded TTL.
+    /// their L1 copy within `coherence_bound`.
+    ///
+    /// When L2 cannot be reached the value goes to this instance's L1 only, with the short
+    /// `degraded_l1_ttl`, and the result is [`Propagation::Pending`]: the cache keeps the key
+    /// and invalidates it in L2 (and so in every other instance) once Redis answers again. A
+    /// write that timed out is never sent to Redis later.
     ///
     /// # Errors
     ///
     /// Bad keys, [`CacheError::Encode`], [`CacheError::ValueTooLarge`].
-    pub async fn set(&self, key: &str, value: V) -> Result<(), CacheError> {
+    pub async fn set(&self, key: &str, value: V) -> Result<Propagation, CacheError> {
         self.check_key(key)?;
         // Before the L2 write: a read or load that fetched the old value cannot put it back
         // in L1 (the generation moved, the flight is voided), and a `set` cancelled between
         // the two writes leaves no old value here. `store` moves the generation again after
         // the L2 write and voids the flight again.
         self.inner.drop_key_locally(key).await;
-        self.inner.store(key, Some(&value), None, L2Write::Plain).await.map(|_| ())
+        let stored = self.inner.store(key, Some(&value), None, L2Write::Plain).await?;
+        Ok(self.inner.settle(key, stored.confirmed))
     }
 
-    /// Removes `key` from this instance's L1, from L2, and from every other instance's L1. A
-    /// load of `key` running anywhere when this arrives is not stored.
+    /// Removes `key` from this instance's L1, from L2, and from every other instance's L1
+    /// (within `coherence_bound`). A load of `key` running anywhere when this arrives is not
+    /// stored, and a read that starts after this returned does not join it.
+    ///
+    /// When L2 cannot be reached: [`Propagation::Pending`], retried in the background until
+    /// Redis confirms it (see [`Propagation`]).
     ///
     /// # Errors
     ///
     /// Only for bad keys.
-    pub async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
+    pub async fn invalidate(&self, key: &str) -> Result<Propagation, CacheError> {
         self.check_key(key)?;
         let inner = &self.inner;
         inner.drop_key_locally(key).await;
-        if let Some(l2) = &inner.l2 {
-            let keys = [key.to_owned()];
-            let _ = l2.call("invalidate", |t| t.invalidate(&keys)).await;
-            // Again: a read that fetched the old value from L2 during the call must not keep it
-            // (Redis does not tell the writer of its own delete).
-            inner.drop_key_locally(key).await;
-        }
-        Ok(())
+        let Some(l2) = &inner.l2 else { return Ok(Propagation::Confirmed) };
+        let keys = [key.to_owned()];
+        let confirmed = matches!(l2.call("invalidate", |t| t.invalidate(&keys)).await, Guarded::Done(()));
+        // Again: a read that fetched the old value from L2 during the call must not keep it
+        // (Redis does not tell the writer of its own delete).
+        inner.drop_key_locally(key).await;
+        Ok(inner.settle(key, confirmed))
     }
 
     /// Drops `key` from this instance's L1 only: L2 and other instances keep it. For memory
@@ -62,39 +71,64 @@ where
     }
 
     /// Removes every key that starts with `prefix` from L1 here, from L2 and from every other
-    /// instance's L1. Returns how many L2 entries were removed (0 when L2 is unavailable).
+    /// instance's L1. Returns how many L2 entries were removed and how far the invalidation
+    /// got; when L2 cannot be reached it is [`Propagation::Pending`] and retried in the
+    /// background.
     ///
     /// # Errors
     ///
     /// [`CacheError::KeyTooLong`] for a prefix longer than a key may be.
-    pub async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+    pub async fn invalidate_prefix(&self, prefix: &str) -> Result<PrefixInvalidation, CacheError> {
         if prefix.len() > self.inner.cfg.max_key_bytes {
             return Err(CacheError::KeyTooLong { len: prefix.len(), max: self.inner.cfg.max_key_bytes });
         }
         self.inner.drop_prefix_locally(prefix).await;
-        let Some(l2) = &self.inner.l2 else { return Ok(0) };
-        let removed = match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
-            Guarded::Done(n) => n,
-            Guarded::Unavailable => 0,
+        let Some(l2) = &self.inner.l2 else {
+            return Ok(PrefixInvalidation { removed: 0, propagation: Propagation::Confirmed });
+        };
+        let done = match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
+            Guarded::Done(n) => PrefixInvalidation { removed: n, propagation: Propagation::Confirmed },
+            _ => {
+                self.inner.pending.add_prefix(prefix);
+                PrefixInvalidation { removed: 0, propagation: Propagation::Pending }
+            }
         };
         // Again: reads during the scan may have promoted values it had not yet removed.
         self.inner.drop_prefix_locally(prefix).await;
-        Ok(removed)
+        Ok(done)
     }
+}
+
+/// What [`TieredCache::invalidate_prefix`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrefixInvalidation {
+    /// L2 entries removed (0 when pending).
+    pub removed: u64,
+    /// How far the invalidation got.
+    pub propagation: Propagation,
+}
+
+/// What a store did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stored {
+    /// The L2 write was sent (a leased write releases its lease itself).
+    pub(crate) sent: bool,
+    /// L2 holds the value (or there is no L2).
+    pub(crate) confirmed: bool,
 }
 
 impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Encodes and stores a value (`None`: "not found", with the negative TTL) in L2 and L1.
     /// With a flight ticket, nothing is stored if an invalidation arrived since `epoch`; `how`
-    /// says how L2 is written (see [`L2Write`]). `Ok(true)` when the L2 write was sent (a
-    /// leased write releases its lease itself).
+    /// says how L2 is written (see [`L2Write`]).
     pub(crate) async fn store(
         &self,
         key: &str,
         value: Option<&V>,
         flight: Option<(&FlightTicket<V>, u64)>,
         how: L2Write<'_>,
-    ) -> Result<bool, CacheError> {
+    ) -> Result<Stored, CacheError> {
         let cfg = &self.cfg;
         let (soft, hard) = match value {
             Some(_) => (cfg.soft_ttl, cfg.ttl),
@@ -125,7 +159,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let voided = |f: Option<(&FlightTicket<V>, u64)>| f.is_some_and(|(t, e)| !t.unchanged(e));
         if voided(flight) {
             self.counters.load_voided.add();
-            return Ok(false);
+            return Ok(Stored { sent: false, confirmed: false });
         }
         let bytes = Bytes::from(buf);
         let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
@@ -160,9 +194,11 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     // entry being refreshed; its invalidation may still be on its way).
                     self.counters.load_voided.add();
                     self.drop_key_locally(key).await;
-                    return Ok(true);
+                    return Ok(Stored { sent: true, confirmed: false });
                 }
-                Guarded::Unavailable => {}
+                // Writes never report a corrupt entry (SET replaces a key of any type); if one
+                // did, L2 does not hold the value: like unavailable.
+                Guarded::Unavailable | Guarded::Corrupt => {}
             }
             if in_l2 {
                 let after = self.gens.bump(key);
@@ -172,21 +208,34 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                         // The key was touched here while L2 was written (another instance's
                         // write of it landing after ours, a load): which value L2 holds now is
                         // unknown, so L1 does not guess.
-                        return Ok(sent);
+                        return Ok(Stored { sent, confirmed: true });
                     }
                 }
                 watch = Some(after);
             }
         }
         let l1_hard = if in_l2 { hard } else { hard.min(cfg.degraded_l1_ttl) };
-        let entry = Arc::new(L1Entry::new(value.cloned(), after(now, soft.min(l1_hard)), after(now, l1_hard), size));
+        let entry =
+            Arc::new(L1Entry::new(value.cloned(), now, after(now, soft.min(l1_hard)), after(now, l1_hard), size));
         self.l1.insert(key.to_owned(), entry).await;
         let moved = watch.is_some_and(|g| self.gens.of(key) != g);
         if voided(flight) || moved {
             self.l1_remove(key).await;
         }
         self.upkeep.note(&self.l1).await;
-        Ok(sent)
+        Ok(Stored { sent, confirmed: in_l2 })
+    }
+
+    /// After a write or invalidation of `key`: a confirmed one supersedes a pending one, an
+    /// unconfirmed one becomes pending.
+    pub(crate) fn settle(&self, key: &str, confirmed: bool) -> Propagation {
+        if self.l2.is_none() || confirmed {
+            self.pending.superseded(key);
+            Propagation::Confirmed
+        } else {
+            self.pending.add_key(key);
+            Propagation::Pending
+        }
     }
 }
 
@@ -208,5 +257,6 @@ fn map_unit(r: Guarded<()>) -> Guarded<bool> {
     match r {
         Guarded::Done(()) => Guarded::Done(true),
         Guarded::Unavailable => Guarded::Unavailable,
+        Guarded::Corrupt => Guarded::Corrupt,
     }
 }

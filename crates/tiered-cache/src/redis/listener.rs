@@ -17,6 +17,7 @@ use fred::types::client::Toggle;
 use fred::types::Message;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::echo::{Echoes, Mark, PROBE};
 use super::wire::{Kind, Names, Wire};
@@ -31,13 +32,15 @@ const VERIFY_WAIT: Duration = Duration::from_millis(200);
 
 /// Sets the invalidation channel up (see [`enable`]) and probes whether the server echoes
 /// scripted writes (see [`probe`]).
+/// Returns when the probe's barrier was sent, if it came back: every change made in Redis
+/// before then has reached the listener.
 pub(crate) async fn setup(
     data: &Client,
     listener: &Client,
     names: &Names,
     me: &str,
     echoes: &Echoes,
-) -> Result<(), Error> {
+) -> Result<Option<Instant>, Error> {
     let nonce = enable(data, listener, names, echoes).await?;
     probe(data, names, me, echoes, &nonce).await
 }
@@ -64,15 +67,34 @@ pub(crate) async fn enable(data: &Client, listener: &Client, names: &Names, echo
 /// and deletes a probe key, then a barrier message follows on the channel. Redis sends the
 /// probe's invalidation in the script's own event-loop pass, before it handles the barrier's
 /// `PUBLISH`, so by the time the listener sees the barrier it has seen the probe, if any.
-async fn probe(data: &Client, names: &Names, me: &str, echoes: &Echoes, nonce: &str) -> Result<(), Error> {
+async fn probe(data: &Client, names: &Names, me: &str, echoes: &Echoes, nonce: &str) -> Result<Option<Instant>, Error> {
     let mut barrier = echoes.barrier();
     let key = format!("{}{PROBE}{nonce}", names.values);
     let _: i64 = PROBE_SCRIPT.run(data, vec![key], vec![]).await?;
     let wire = Wire { from: me.to_owned(), kind: Kind::Barrier, keys: vec![nonce.to_owned()] };
+    let sent = Instant::now();
     publish(data, names, &wire).await?;
     // Bounded: a lost barrier only leaves echo verification off until the next setup.
-    let _ = tokio::time::timeout(BARRIER_WAIT, barrier.wait_for(|seen| seen == nonce)).await;
-    Ok(())
+    let seen = tokio::time::timeout(BARRIER_WAIT, barrier.wait_for(|seen| seen == nonce)).await;
+    Ok(matches!(seen, Ok(Ok(_))).then_some(sent))
+}
+
+/// Sends a heartbeat through the invalidation channel every `every`, carrying when it was
+/// sent (as nanoseconds after `anchor`); the listener turns this instance's own heartbeats
+/// into [`TierEvent::CaughtUp`]. Redis delivers a heartbeat after the invalidations of every
+/// write that executed before it, so a heartbeat applied means those were applied. A failed
+/// publish is simply skipped: the missing heartbeat is the signal.
+pub(crate) async fn heartbeats(data: Client, names: Names, me: String, anchor: Instant, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let sent = Instant::now();
+        let nanos = sent.saturating_duration_since(anchor).as_nanos().to_string();
+        let wire = Wire { from: me.clone(), kind: Kind::Heartbeat, keys: vec![nanos] };
+        // Not awaited beyond the command timeout of the data connection.
+        let _ = publish(&data, &names, &wire).await;
+    }
 }
 
 /// Sends a message on the cache's channel.
@@ -89,6 +111,8 @@ struct Listener {
     me: String,
     echoes: Arc<Echoes>,
     sink: EventSink,
+    /// What heartbeat times count from.
+    anchor: Instant,
 }
 
 impl Listener {
@@ -145,6 +169,11 @@ impl Listener {
         let first = wire.keys.first().cloned();
         match (wire.kind, first) {
             (Kind::Barrier, Some(nonce)) if mine => self.echoes.barrier_seen(nonce),
+            (Kind::Heartbeat, Some(nanos)) if mine => {
+                if let Ok(n) = nanos.parse::<u64>() {
+                    self.sink.send(TierEvent::CaughtUp(self.anchor + Duration::from_nanos(n)));
+                }
+            }
             _ if mine => {}
             (Kind::Keys, Some(_)) => self.sink.send(TierEvent::Keys(wire.keys)),
             (Kind::Prefix, Some(p)) => self.sink.send(TierEvent::Prefix(p)),
@@ -162,6 +191,7 @@ pub(crate) fn spawn(
     me: String,
     echoes: Arc<Echoes>,
     sink: EventSink,
+    anchor: Instant,
 ) -> Vec<JoinHandle<()>> {
     let mut inval = listener.invalidation_rx();
     let mut messages = listener.message_rx();
@@ -171,6 +201,7 @@ pub(crate) fn spawn(
         me: me.clone(),
         echoes: echoes.clone(),
         sink: sink.clone(),
+        anchor,
     };
     // One task, invalidations first (`biased`): fred hands a connection's frames to the two
     // channels in arrival order, so a probe's invalidation is handled before the barrier.

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fred::interfaces::{ClientLike, KeysInterface, TransactionInterface};
-use fred::prelude::{Builder, Client, Error, Expiration, ReconnectPolicy, SetOptions};
+use fred::clients::WithOptions;
+use fred::interfaces::{ClientLike, KeysInterface};
+use fred::prelude::{Builder, Client, Error, Expiration, Options, ReconnectPolicy, SetOptions};
 use fred::types::{RespVersion, Value};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::error::TierError;
 use crate::tier::{EventSink, Tier, WriteToken};
@@ -32,16 +34,58 @@ static INVALIDATE: Script = Script::new(scripts::INVALIDATE);
 static RELEASE_LEASE: Script = Script::new(scripts::RELEASE_LEASE);
 static PROBE_SCRIPT: Script = Script::new(scripts::PROBE);
 static BUMP_EPOCH: Script = Script::new(scripts::BUMP_EPOCH);
+static SET_VERSIONED: Script = Script::new(scripts::SET_VERSIONED);
+
+/// Settings of the Redis tier's own connections, from the cache's config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Links {
+    /// The cache's `l2_timeout`: a command not answered by then is never sent later.
+    pub(crate) command_timeout: Duration,
+    /// How often a heartbeat goes through the invalidation channel (see `trust`).
+    pub(crate) heartbeat: Duration,
+}
+
+impl Default for Links {
+    fn default() -> Self {
+        Links { command_timeout: Duration::from_millis(200), heartbeat: Duration::from_millis(50) }
+    }
+}
+
+/// How the cache's connections reconnect when the template client has no policy (fred's
+/// default is none: a client built from a URL alone never reconnects).
+fn reconnect_policy(template: &Client) -> ReconnectPolicy {
+    match template.client_reconnect_policy() {
+        // Forever: a cache that stops reconnecting after N tries serves from L1 and the loader
+        // until restarted, silently.
+        Some(mut policy) => {
+            match &mut policy {
+                ReconnectPolicy::Constant { attempts, max_attempts, .. }
+                | ReconnectPolicy::Linear { attempts, max_attempts, .. }
+                | ReconnectPolicy::Exponential { attempts, max_attempts, .. } => {
+                    *attempts = 0;
+                    *max_attempts = 0;
+                }
+            }
+            policy
+        }
+        None => ReconnectPolicy::new_constant(0, 50),
+    }
+}
 
 /// The Redis tier: a command connection (with client tracking turned on for this cache's
 /// value prefix) and an invalidation connection, both made from the caller's client settings.
 pub(crate) struct RedisTier {
     data: Client,
+    /// `data` with per-command options for reads: no fred timer (the cache's own deadline
+    /// bounds them) and fail-fast while disconnected.
+    reader: WithOptions<Client>,
     listener: Client,
     names: Names,
     me: String,
     echoes: Arc<Echoes>,
     tasks: Vec<JoinHandle<()>>,
+    /// When the setup's barrier was sent, if it came back: the channel was current then.
+    confirmed_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -54,17 +98,44 @@ fn backend(e: Error) -> TierError {
     TierError::Backend(e.to_string())
 }
 
+/// For reads of one key: `WRONGTYPE` means the server answered but the key holds another
+/// type (someone wrote a list there, say). That key's problem, not an outage: counted as a
+/// corrupt entry and read as a miss, never a breaker failure.
+fn read_error(e: Error) -> TierError {
+    if e.details().starts_with("WRONGTYPE") {
+        TierError::Corrupt(e.details().to_owned())
+    } else {
+        backend(e)
+    }
+}
+
 fn px(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
 impl RedisTier {
-    pub(crate) async fn connect(template: Client, ns: &str, sink: EventSink) -> Result<Self, Error> {
+    /// Opens the cache's two connections from `template`'s settings (URL, credentials, TLS,
+    /// timeouts), with what the cache needs installed whatever the template says: reconnect
+    /// forever (fred's default is never), one write attempt per command and a command timeout
+    /// of `links.command_timeout`, so a write that was not acknowledged is never replayed on
+    /// a later connection (fred skips a timed-out command instead of sending it after a
+    /// reconnect, and does not retry one whose connection broke).
+    pub(crate) async fn connect(template: Client, ns: &str, sink: EventSink, links: Links) -> Result<Self, Error> {
         // Client tracking belongs to a connection and is replaced by the next CLIENT TRACKING
         // on it: two caches on one connection would steal each other's invalidations. So each
         // cache gets its own command connection, made from the caller's client settings.
-        let data = template.clone_new();
+        let mut connection = template.connection_config().clone();
+        connection.max_command_attempts = 1;
+        let mut performance = template.perf_config();
+        performance.default_command_timeout = links.command_timeout;
+        let data = Builder::from_config(template.client_config())
+            .set_policy(reconnect_policy(&template))
+            .set_connection_config(connection)
+            .set_performance_config(performance)
+            .build()?;
         drop(data.init().await?);
+        let reader =
+            data.with_options(&Options { timeout: Some(Duration::ZERO), fail_fast: true, ..Options::default() });
         let mut cfg = template.client_config();
         cfg.version = RespVersion::RESP2;
         let listener = Builder::from_config(cfg)
@@ -78,14 +149,31 @@ impl RedisTier {
         let me = uuid::Uuid::new_v4().to_string();
         let echoes = Arc::new(Echoes::default());
         // The tasks first: they must be listening when the setup's probe echoes.
-        let tasks = listener::spawn(data.clone(), listener.clone(), names.clone(), me.clone(), echoes.clone(), sink);
-        if let Err(e) = listener::setup(&data, &listener, &names, &me, &echoes).await {
-            for t in &tasks {
-                t.abort();
+        let anchor = Instant::now();
+        let mut tasks =
+            listener::spawn(data.clone(), listener.clone(), names.clone(), me.clone(), echoes.clone(), sink, anchor);
+        let confirmed_at = match listener::setup(&data, &listener, &names, &me, &echoes).await {
+            Ok(at) => at,
+            Err(e) => {
+                for t in &tasks {
+                    t.abort();
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-        Ok(RedisTier { data, listener, names, me, echoes, tasks })
+        };
+        tasks.push(tokio::spawn(listener::heartbeats(
+            data.clone(),
+            names.clone(),
+            me.clone(),
+            anchor,
+            links.heartbeat,
+        )));
+        Ok(RedisTier { data, reader, listener, names, me, echoes, tasks, confirmed_at })
+    }
+
+    /// When the invalidation channel was last proven current at setup (`None`: not proven).
+    pub(crate) fn confirmed_at(&self) -> Option<Instant> {
+        self.confirmed_at
     }
 
     /// Unlinks every key starting with `prefix` (glob-escaped); returns how many.
@@ -144,22 +232,19 @@ impl Drop for RedisTier {
 #[async_trait]
 impl Tier for RedisTier {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, TierError> {
-        self.data.get(self.names.value(key)).await.map_err(backend)
+        self.reader.get(self.names.value(key)).await.map_err(read_error)
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), TierError> {
-        // MULTI/EXEC rather than a script: Redis 7.0 ignores NOLOOP for keys a Lua script
-        // writes in BCAST mode, so a scripted set came back as an invalidation of the writer's
-        // own fresh L1 entry. The version is bumped first: a load that read the old version
-        // cannot store its result over this value (same order as the Lua version had).
-        let version = self.names.version(key);
-        let tx = self.data.multi();
-        let _: () = tx.incr(&version).await.map_err(backend)?;
-        let _: () = tx.pexpire(&version, VERSION_PX, None).await.map_err(backend)?;
-        let _: () =
-            tx.set(self.names.value(key), value, Some(Expiration::PX(px(ttl))), None, false).await.map_err(backend)?;
-        let _: Value = tx.exec(true).await.map_err(backend)?;
-        Ok(())
+        // A script, not MULTI/EXEC: fred flags a script that timed out and never sends it
+        // after a reconnect, but not the commands of a transaction. Redis 7.0 echoes a
+        // script's writes to the writer despite NOLOOP; `scripted_write` registers the bytes
+        // so the echo is verified instead of dropping this instance's fresh L1 entry. The
+        // version is bumped first: a load that read the old version cannot store its result
+        // over this value.
+        let keys = vec![self.names.value(key), self.names.version(key)];
+        let args: Vec<Value> = vec![value.clone().into(), px(ttl).into(), VERSION_PX.into()];
+        self.scripted_write(key, &value, &SET_VERSIONED, keys, args).await.map(|_| ())
     }
 
     async fn invalidate(&self, keys: &[String]) -> Result<(), TierError> {
@@ -257,7 +342,7 @@ impl Tier for RedisTier {
     }
 
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
-        self.data.get(format!("{}{name}", self.names.meta)).await.map_err(backend)
+        self.data.get(format!("{}{name}", self.names.meta)).await.map_err(read_error)
     }
 
     async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError> {

@@ -42,13 +42,15 @@ impl Script {
 /// deletes the lease, so a load that raced it cannot store a stale value) and no invalidation
 /// or `set` moved the key's version or the prefix epoch since the lease was won; releases the
 /// lease either way. KEYS: value, lease, version, epoch. ARGV: token, value, px, version, epoch.
+/// `pcall`: a lease, version or epoch key of another type (an error reply, a table, which
+/// `tonumber` turns into nil) is treated like foreign bytes: the write is refused, not an error.
 pub(crate) const SET_WITH_LEASE: &str = r"
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+if redis.pcall('GET', KEYS[2]) ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[2])
-local v = tonumber(redis.call('GET', KEYS[3]) or '0')
-local e = tonumber(redis.call('GET', KEYS[4]) or '0')
+local v = tonumber(redis.pcall('GET', KEYS[3]) or '0')
+local e = tonumber(redis.pcall('GET', KEYS[4]) or '0')
 if v == tonumber(ARGV[4]) and e == tonumber(ARGV[5]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
@@ -56,9 +58,9 @@ end
 return 0";
 
 /// Releases a lease if the token still holds it (a load that failed or stored nothing).
-/// KEYS: lease. ARGV: token.
+/// KEYS: lease. ARGV: token. A lease key of another type is not ours (`pcall`: no error).
 pub(crate) const RELEASE_LEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+if redis.pcall('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
 end
@@ -74,9 +76,11 @@ return 1";
 
 /// Writes the value only if neither the key's invalidation version nor the prefix epoch moved
 /// since the load read them. KEYS: value, version, epoch. ARGV: version, epoch, value, px.
+/// A version or epoch key of another type is treated like foreign bytes (`pcall`: its error
+/// reply is a table, `tonumber` gives nil): the write is refused, not an error.
 pub(crate) const SET_IF_UNCHANGED: &str = r"
-local v = tonumber(redis.call('GET', KEYS[2]) or '0')
-local e = tonumber(redis.call('GET', KEYS[3]) or '0')
+local v = tonumber(redis.pcall('GET', KEYS[2]) or '0')
+local e = tonumber(redis.pcall('GET', KEYS[3]) or '0')
 if v == tonumber(ARGV[1]) and e == tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
   return 1
@@ -84,11 +88,13 @@ end
 return 0";
 
 /// Invalidation: per key, bump the version first (so a conditional write racing this fails),
-/// then delete the value and the lease. A version holding foreign bytes is replaced (INCR
-/// would fail on it). KEYS: (value, lease, version) per key. ARGV: version px.
+/// then delete the value and the lease. A version holding foreign bytes or a key of another
+/// type is replaced (INCR, or GET, would fail on it). KEYS: (value, lease, version) per key.
+/// ARGV: version px.
 pub(crate) const INVALIDATE: &str = r"
 for i = 1, #KEYS, 3 do
-  if not tonumber(redis.call('GET', KEYS[i + 2]) or '0') then
+  local t = redis.call('TYPE', KEYS[i + 2]).ok
+  if t ~= 'none' and (t ~= 'string' or not tonumber(redis.call('GET', KEYS[i + 2]))) then
     redis.call('DEL', KEYS[i + 2])
   end
   redis.call('INCR', KEYS[i + 2])
@@ -97,10 +103,22 @@ for i = 1, #KEYS, 3 do
 end
 return 1";
 
-/// Bumps the prefix-invalidation epoch, replacing foreign bytes (INCR would fail on them).
-/// KEYS: epoch.
+/// Bumps the prefix-invalidation epoch, replacing foreign bytes or a key of another type
+/// (INCR, or GET, would fail on them). KEYS: epoch.
 pub(crate) const BUMP_EPOCH: &str = r"
-if not tonumber(redis.call('GET', KEYS[1]) or '0') then
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'none' and (t ~= 'string' or not tonumber(redis.call('GET', KEYS[1]))) then
   redis.call('DEL', KEYS[1])
 end
 return redis.call('INCR', KEYS[1])";
+
+/// The application's `set`: bumps the key's version (replacing foreign bytes, which INCR
+/// would fail on), then writes the value. KEYS: value, version. ARGV: value, px, version px.
+pub(crate) const SET_VERSIONED: &str = r"
+if redis.call('TYPE', KEYS[2]).ok ~= 'string' or not tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('DEL', KEYS[2])
+end
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1";

@@ -15,7 +15,7 @@ use crate::tier::{EventSink, Tier};
 async fn tier() -> Option<(perfstack_testkit::RedisKeys, RedisTier)> {
     let rk = perfstack_testkit::require_redis().await?;
     let (sink, _q) = EventSink::channel(16);
-    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), sink).await.unwrap();
+    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), sink, super::Links::default()).await.unwrap();
     Some((rk, t))
 }
 
@@ -92,7 +92,7 @@ async fn scripts_are_reloaded_after_script_flush() {
     let client = Builder::from_config(Config::from_url(&srv.url()).unwrap()).build().unwrap();
     client.init().await.unwrap();
     let (sink, _q) = EventSink::channel(16);
-    let t = RedisTier::connect(client.clone(), "scripts:", sink).await.unwrap();
+    let t = RedisTier::connect(client.clone(), "scripts:", sink, super::Links::default()).await.unwrap();
     let versions = t.write_token("a").await.unwrap();
     assert!(t.try_lease("a", "tok", TTL).await.unwrap());
     assert!(t.set_with_lease("a", "tok", Bytes::from_static(b"1"), TTL, versions).await.unwrap());
@@ -126,7 +126,7 @@ async fn foreign_bytes_in_the_version_keys_refuse_writes_instead_of_failing_call
 async fn tier_with_events() -> Option<(perfstack_testkit::RedisKeys, RedisTier, crate::tier::EventQueue)> {
     let rk = perfstack_testkit::require_redis().await?;
     let (sink, q) = EventSink::channel(64);
-    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), sink).await.unwrap();
+    let t = RedisTier::connect(rk.client().clone(), rk.prefix(), sink, super::Links::default()).await.unwrap();
     Some((rk, t, q))
 }
 
@@ -217,9 +217,14 @@ async fn a_slow_verification_does_not_hold_up_invalidations() {
 async fn a_released_lease_reaches_other_instances_as_a_wake_up_only() {
     let Some((rk, a, _qa)) = tier_with_events().await else { return };
     let (sink, mut qb) = EventSink::channel(64);
-    let _b = RedisTier::connect(rk.client().clone(), rk.prefix(), sink).await.unwrap();
+    let _b = RedisTier::connect(rk.client().clone(), rk.prefix(), sink, super::Links::default()).await.unwrap();
     assert!(a.try_lease("k", "tok", TTL).await.unwrap());
     a.release_lease("k", "tok").await.unwrap();
-    let ev = tokio::time::timeout(Duration::from_secs(5), qb.rx.recv()).await.unwrap().unwrap();
+    let ev = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(5), qb.rx.recv()).await.unwrap().unwrap();
+        if !matches!(ev, crate::tier::TierEvent::CaughtUp(_)) {
+            break ev;
+        }
+    };
     assert_eq!(ev, crate::tier::TierEvent::LeaseReleased("k".to_owned()));
 }

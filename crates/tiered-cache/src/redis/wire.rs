@@ -59,6 +59,9 @@ pub(crate) enum Kind {
     LeaseReleased,
     /// Sent by an instance to itself after its echo probe (`keys[0]` is the nonce).
     Barrier,
+    /// Sent by an instance to itself regularly (`keys[0]`: when, in nanoseconds after its
+    /// anchor): proof that its invalidation channel is current (see `trust`).
+    Heartbeat,
 }
 
 /// Escapes glob characters so a prefix matches literally in `SCAN MATCH`.

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "redis")]
+pub mod fault_run;
 pub mod hooked;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,18 +57,5 @@ where
 
 #[cfg(feature = "redis")]
 pub async fn redis_client(url: &str) -> fred::clients::Client {
-    use fred::prelude::*;
-    let mut cfg = Config::from_url(url).unwrap();
-    cfg.version = fred::types::RespVersion::RESP3;
-    let client = Builder::from_config(cfg)
-        .set_policy(ReconnectPolicy::new_constant(0, 50))
-        .with_connection_config(|c| {
-            c.connection_timeout = Duration::from_millis(500);
-            c.max_command_attempts = 1;
-        })
-        .with_performance_config(|p| p.default_command_timeout = Duration::from_millis(500))
-        .build()
-        .unwrap();
-    client.init().await.unwrap();
-    client
+    fault_run::tuned_client(url).await
 }
