@@ -12,8 +12,13 @@
 //! - **No stale sets without leases either**: a load stores in L2 only if the key's
 //!   invalidation version and the prefix epoch did not move since it started (checked
 //!   atomically in a Lua script).
-//! - **Redis outages**: L2 calls go through a circuit breaker; when it closes again, whichever
-//!   call was the probe, L1 is flushed.
+//! - **Bounded staleness across instances**: L1 is served only while heartbeats through the
+//!   invalidation channel prove it current (`coherence_bound`, 250 ms by default); a read that
+//!   starts that long after a write returned on another instance sees it.
+//! - **Redis outages**: L2 calls go through a timeout and a circuit breaker; a write or
+//!   invalidation that Redis did not confirm returns [`Propagation::Pending`] and is retried
+//!   until it is; a timed-out write is never sent later; when the breaker closes again,
+//!   whichever call was the probe, L1 is flushed.
 //! - **Stale-while-revalidate** (soft and hard TTL), **negative caching**, **TTL jitter**, and a
 //!   value promoted from L2 keeps its *remaining* lifetime.
 //! - **Invalidation across instances**: Redis client tracking (BCAST, NOLOOP) plus a pub/sub
@@ -61,8 +66,8 @@
 //!
 //! | name | labels | what |
 //! |---|---|---|
-//! | `perfstack_cache_requests_total` | `tier` (`l1`, `l2`, `any`), `outcome` (`hit`, `miss`, `stale`, `negative`) | reads by tier and outcome; `stale` and `negative` are counted with `tier="any"` (served from L1 or L2) |
-//! | `perfstack_cache_loads_total` | `outcome` (`ok`, `not_found`, `error`, `voided`) | loader calls |
+//! | `perfstack_cache_requests_total` | `tier` (`l1`, `l2`, `any`), `outcome` (`hit`, `miss`, `stale`, `negative`, `unverified`) | reads by tier and outcome; `stale` and `negative` are counted with `tier="any"` (served from L1 or L2); `unverified`: an L1 entry not served for want of a current heartbeat (a miss too) |
+//! | `perfstack_cache_loads_total` | `outcome` (`ok`, `not_found`, `error`, `voided`, `timeout`) | loader calls; `timeout` (past `load_timeout`) is counted as `error` too |
 //! | `perfstack_cache_load_seconds` | | loader latency (histogram) |
 //! | `perfstack_cache_refreshes_total` | `outcome` (`ok`, `error`) | stale-while-revalidate refreshes |
 //! | `perfstack_cache_evictions_total` | `cause` (`size`, `expired`, `explicit`) | L1 removals; `size` only with `l1_eviction_stats(true)`; `expired` counts entries a read found past their hard TTL (once each), not entries moka reclaims unread |
@@ -73,6 +78,8 @@
 //! | `perfstack_cache_l1_flushes_total` | | whole-L1 flushes (reconnect, FLUSHALL, breaker closing) |
 //! | `perfstack_cache_inflight_loads` | | gauge: loads running now |
 //! | `perfstack_cache_l2_breaker_open` | | gauge: 1 while the L2 breaker is open, 0 otherwise (from build) |
+//! | `perfstack_cache_pending_invalidations` | | gauge: writes and invalidations L2 has not confirmed yet |
+//! | `perfstack_cache_pending_confirmed_total` | | pending ones that L2 later confirmed |
 //!
 //! The same numbers are in [`TieredCache::stats`] ([`CacheStats`], serde `Serialize`).
 

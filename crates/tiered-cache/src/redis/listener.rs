@@ -41,13 +41,19 @@ pub(crate) async fn setup(
     me: &str,
     echoes: &Echoes,
 ) -> Result<Option<Instant>, Error> {
-    let nonce = enable(data, listener, names, echoes).await?;
+    let nonce = enable(data, listener, names, me, echoes).await?;
     probe(data, names, me, echoes, &nonce).await
 }
 
 /// Turns on tracking on `data`, redirected to `listener`, and subscribes `listener`. Forgets
 /// what was learned about echoes; returns the nonce of this setup's probe.
-pub(crate) async fn enable(data: &Client, listener: &Client, names: &Names, echoes: &Echoes) -> Result<String, Error> {
+pub(crate) async fn enable(
+    data: &Client,
+    listener: &Client,
+    names: &Names,
+    me: &str,
+    echoes: &Echoes,
+) -> Result<String, Error> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     echoes.reset(&nonce);
     // RESP2 and subscribed: CLIENT ID is refused, but fred caches each connection's id.
@@ -59,7 +65,7 @@ pub(crate) async fn enable(data: &Client, listener: &Client, names: &Names, echo
     let _: () = data.client_tracking(Toggle::Off, None, Vec::<String>::new(), false, false, false, false).await?;
     let _: () =
         data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
-    listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned()]).await?;
+    listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned(), names.heartbeat(me)]).await?;
     Ok(nonce)
 }
 
@@ -79,21 +85,21 @@ async fn probe(data: &Client, names: &Names, me: &str, echoes: &Echoes, nonce: &
     Ok(matches!(seen, Ok(Ok(_))).then_some(sent))
 }
 
-/// Sends a heartbeat through the invalidation channel every `every`, carrying when it was
-/// sent (as nanoseconds after `anchor`); the listener turns this instance's own heartbeats
-/// into [`TierEvent::CaughtUp`]. Redis delivers a heartbeat after the invalidations of every
-/// write that executed before it, so a heartbeat applied means those were applied. A failed
-/// publish is simply skipped: the missing heartbeat is the signal.
-pub(crate) async fn heartbeats(data: Client, names: Names, me: String, anchor: Instant, every: Duration) {
+/// Sends a heartbeat to this instance's own heartbeat channel every `every`, carrying when it
+/// was sent (nanoseconds after `anchor`); the listener turns it into
+/// [`TierEvent::CaughtUp`]. Redis delivers it after the invalidations of every write that
+/// executed before it (they share the listener's connection), so a heartbeat applied means
+/// those were applied. A channel per instance: no instance receives another's heartbeats. A
+/// failed publish is simply skipped: the missing heartbeat is the signal.
+pub(crate) async fn heartbeats(data: Client, channel: String, anchor: Instant, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let sent = Instant::now();
-        let nanos = sent.saturating_duration_since(anchor).as_nanos().to_string();
-        let wire = Wire { from: me.clone(), kind: Kind::Heartbeat, keys: vec![nanos] };
-        // Not awaited beyond the command timeout of the data connection.
-        let _ = publish(&data, &names, &wire).await;
+        let nanos = u64::try_from(sent.saturating_duration_since(anchor).as_nanos()).unwrap_or(u64::MAX);
+        // Bounded by the data connection's command timeout.
+        let _: Result<i64, _> = data.publish(channel.clone(), nanos.to_le_bytes().to_vec()).await;
     }
 }
 
@@ -111,7 +117,8 @@ struct Listener {
     me: String,
     echoes: Arc<Echoes>,
     sink: EventSink,
-    /// What heartbeat times count from.
+    /// This instance's heartbeat channel, and what heartbeat times count from.
+    heartbeat: String,
     anchor: Instant,
 }
 
@@ -160,6 +167,13 @@ impl Listener {
     }
 
     fn message(&self, m: &Message) {
+        if m.channel.as_bytes() == self.heartbeat.as_bytes() {
+            let nanos = m.value.as_bytes().and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
+            if let Some(n) = nanos {
+                self.sink.send(TierEvent::CaughtUp(self.anchor + Duration::from_nanos(n)));
+            }
+            return;
+        }
         if m.channel.as_bytes() != self.names.channel.as_bytes() {
             return;
         }
@@ -169,11 +183,6 @@ impl Listener {
         let first = wire.keys.first().cloned();
         match (wire.kind, first) {
             (Kind::Barrier, Some(nonce)) if mine => self.echoes.barrier_seen(nonce),
-            (Kind::Heartbeat, Some(nanos)) if mine => {
-                if let Ok(n) = nanos.parse::<u64>() {
-                    self.sink.send(TierEvent::CaughtUp(self.anchor + Duration::from_nanos(n)));
-                }
-            }
             _ if mine => {}
             (Kind::Keys, Some(_)) => self.sink.send(TierEvent::Keys(wire.keys)),
             (Kind::Prefix, Some(p)) => self.sink.send(TierEvent::Prefix(p)),
@@ -201,6 +210,7 @@ pub(crate) fn spawn(
         me: me.clone(),
         echoes: echoes.clone(),
         sink: sink.clone(),
+        heartbeat: names.heartbeat(&me),
         anchor,
     };
     // One task, invalidations first (`biased`): fred hands a connection's frames to the two
@@ -238,7 +248,7 @@ pub(crate) fn spawn(
             // Retry until both connections are back; each retry is cheap and bounded by the
             // connections' own reconnect policy.
             let nonce = loop {
-                match enable(&data, &listener, &names, &echoes).await {
+                match enable(&data, &listener, &names, &me, &echoes).await {
                     Ok(nonce) => break nonce,
                     Err(e) => {
                         tracing::debug!(error = %e, "invalidation channel setup failed, retrying");

@@ -161,13 +161,7 @@ impl RedisTier {
                 return Err(e);
             }
         };
-        tasks.push(tokio::spawn(listener::heartbeats(
-            data.clone(),
-            names.clone(),
-            me.clone(),
-            anchor,
-            links.heartbeat,
-        )));
+        tasks.push(tokio::spawn(listener::heartbeats(data.clone(), names.heartbeat(&me), anchor, links.heartbeat)));
         Ok(RedisTier { data, reader, listener, names, me, echoes, tasks, confirmed_at })
     }
 

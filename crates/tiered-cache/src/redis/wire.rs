@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// Redis names of one cache: values under `{ns}v:`, leases under `{ns}l:`, per-key
 /// invalidation versions under `{ns}g:`, the prefix-invalidation epoch at `{ns}epoch`,
-/// metadata under `{ns}m:`, invalidation messages on `{ns}inval`.
+/// metadata under `{ns}m:`, invalidation messages on `{ns}inval`, each instance's heartbeats
+/// on `{ns}inval:hb:{instance}`.
 #[derive(Debug, Clone)]
 pub(crate) struct Names {
     pub(crate) values: String,
@@ -35,6 +36,10 @@ impl Names {
     pub(crate) fn version(&self, key: &str) -> String {
         format!("{}{key}", self.versions)
     }
+    /// The heartbeat channel of instance `me` (see `trust`).
+    pub(crate) fn heartbeat(&self, me: &str) -> String {
+        format!("{}:hb:{me}", self.channel)
+    }
 }
 
 /// A message on the invalidation channel (postcard-encoded).
@@ -59,9 +64,6 @@ pub(crate) enum Kind {
     LeaseReleased,
     /// Sent by an instance to itself after its echo probe (`keys[0]` is the nonce).
     Barrier,
-    /// Sent by an instance to itself regularly (`keys[0]`: when, in nanoseconds after its
-    /// anchor): proof that its invalidation channel is current (see `trust`).
-    Heartbeat,
 }
 
 /// Escapes glob characters so a prefix matches literally in `SCAN MATCH`.
