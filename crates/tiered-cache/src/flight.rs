@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::error::CacheError;
 
@@ -63,6 +64,7 @@ impl<V> FlightTicket<V> {
 struct Flight<V> {
     id: u64,
     outcome: SharedOutcome<V>,
+    started: Instant,
 }
 
 /// The loads of one key still running: at most one takes joiners (`current`); loads voided
@@ -98,8 +100,11 @@ impl<V: Clone + Send + Sync + 'static> Flights<V> {
     }
 
     /// Joins the flight for `key`, or registers a new one and returns its ticket. The caller
-    /// of a new flight spawns the load and finishes it with [`Flights::finish`].
-    pub(crate) fn join(&self, key: &str) -> Joined<V> {
+    /// of a new flight spawns the load and finishes it with [`Flights::finish`]. With
+    /// `not_before`, a flight that started earlier is not joined (it may predate a write this
+    /// instance has not heard of yet): a new one takes its place for joiners, and the old one
+    /// still answers its own.
+    pub(crate) fn join(&self, key: &str, not_before: Option<Instant>) -> Joined<V> {
         let mut map = self.map.lock();
         let slot = map.entry(key.to_owned()).or_insert_with(|| Slot {
             current: None,
@@ -107,14 +112,16 @@ impl<V: Clone + Send + Sync + 'static> Flights<V> {
             live: 0,
         });
         if let Some(f) = &slot.current {
-            return Joined::Existing(f.outcome.clone());
+            if not_before.is_none_or(|t| f.started >= t) {
+                return Joined::Existing(f.outcome.clone());
+            }
         }
         let (tx, rx) = oneshot::channel::<Outcome<V>>();
         let aborted = key.to_owned();
         let outcome: SharedOutcome<V> =
             rx.map(move |r| r.unwrap_or(Err(CacheError::LoadAborted(aborted)))).boxed().shared();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        slot.current = Some(Flight { id, outcome: outcome.clone() });
+        slot.current = Some(Flight { id, outcome: outcome.clone(), started: Instant::now() });
         slot.live += 1;
         let ticket = FlightTicket {
             key: key.to_owned(),
@@ -167,37 +174,37 @@ mod tests {
     #[tokio::test]
     async fn second_join_shares_the_first_flight_and_void_is_seen() {
         let flights = Flights::<u32>::new();
-        let Joined::Started(a, ticket) = flights.join("k") else { panic!("first join starts") };
-        let Joined::Existing(b) = flights.join("k") else { panic!("second join shares") };
+        let Joined::Started(a, ticket) = flights.join("k", None) else { panic!("first join starts") };
+        let Joined::Existing(b) = flights.join("k", None) else { panic!("second join shares") };
         let e = ticket.epoch();
         flights.void("k");
         assert!(!ticket.unchanged(e));
         flights.finish(ticket, Ok(Some(7)));
         assert_eq!(a.await.unwrap(), Some(7));
         assert_eq!(b.await.unwrap(), Some(7));
-        assert!(matches!(flights.join("k"), Joined::Started(..)));
+        assert!(matches!(flights.join("k", None), Joined::Started(..)));
     }
 
     #[tokio::test]
     async fn a_voided_flight_takes_no_new_joiners() {
         let flights = Flights::<u32>::new();
-        let Joined::Started(old, old_ticket) = flights.join("k") else { panic!() };
+        let Joined::Started(old, old_ticket) = flights.join("k", None) else { panic!() };
         flights.void("k");
-        let Joined::Started(new, new_ticket) = flights.join("k") else { panic!("a void ends joining") };
+        let Joined::Started(new, new_ticket) = flights.join("k", None) else { panic!("a void ends joining") };
         // The old load finishing later must not take the new one out of the map.
         flights.finish(old_ticket, Ok(Some(1)));
-        assert!(matches!(flights.join("k"), Joined::Existing(..)), "the new flight stays joinable");
+        assert!(matches!(flights.join("k", None), Joined::Existing(..)), "the new flight stays joinable");
         flights.finish(new_ticket, Ok(Some(2)));
         assert_eq!(old.await.unwrap(), Some(1));
         assert_eq!(new.await.unwrap(), Some(2));
         flights.void_prefix("");
-        assert!(matches!(flights.join("k"), Joined::Started(..)));
+        assert!(matches!(flights.join("k", None), Joined::Started(..)));
     }
 
     #[test]
     fn a_flight_voided_once_still_sees_later_voids() {
         let flights = Flights::<u32>::new();
-        let Joined::Started(_, old) = flights.join("k") else { panic!() };
+        let Joined::Started(_, old) = flights.join("k", None) else { panic!() };
         flights.void("k");
         let e = old.epoch(); // the load reads again after the first void...
         flights.void("k"); // ...and a second invalidation must still void what it read
@@ -209,16 +216,16 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_flight_is_not_joinable() {
         let flights = Flights::<u32>::new();
-        let Joined::Started(a, ticket) = flights.join("k") else { panic!() };
+        let Joined::Started(a, ticket) = flights.join("k", None) else { panic!() };
         drop(ticket); // the load task was dropped (cancelled) without finishing
         assert!(matches!(a.await, Err(CacheError::LoadAborted(_))));
-        assert!(matches!(flights.join("k"), Joined::Started(..)), "the next caller starts a new load");
+        assert!(matches!(flights.join("k", None), Joined::Started(..)), "the next caller starts a new load");
     }
 
     #[tokio::test]
     async fn dropped_ticket_gives_waiters_a_typed_error() {
         let flights = Flights::<u32>::new();
-        let Joined::Started(a, ticket) = flights.join("k") else { panic!() };
+        let Joined::Started(a, ticket) = flights.join("k", None) else { panic!() };
         drop(ticket);
         assert!(matches!(a.await, Err(CacheError::LoadAborted(k)) if k == "k"));
     }

@@ -17,6 +17,9 @@ use tokio::sync::Notify;
 
 /// Pending keys kept one by one; beyond this the whole cache is invalidated on recovery.
 pub(crate) const MAX_KEYS: usize = 10_000;
+/// Pending prefixes kept one by one (each costs a scan on every L2 read while pending);
+/// beyond this, too, the whole cache is invalidated on recovery.
+pub(crate) const MAX_PREFIXES: usize = 64;
 
 #[derive(Debug, Default)]
 struct Set {
@@ -71,7 +74,11 @@ impl Pending {
         let mut s = self.set.lock();
         s.seq += 1;
         let seq = s.seq;
-        if !s.prefixes.contains_key("") {
+        if s.prefixes.len() >= MAX_PREFIXES && !s.prefixes.contains_key(prefix) {
+            s.keys.clear();
+            s.prefixes.clear();
+            s.prefixes.insert(String::new(), seq);
+        } else if !s.prefixes.contains_key("") {
             s.keys.retain(|k, _| !k.starts_with(prefix));
             s.prefixes.insert(prefix.to_owned(), seq);
         }

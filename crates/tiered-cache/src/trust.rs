@@ -47,8 +47,21 @@ impl Trust {
     /// Whether L1 may be served at `now`.
     #[inline]
     pub(crate) fn holds(&self, now: Instant) -> bool {
-        let until = self.until.load(Ordering::Acquire);
-        until == ALWAYS || self.nanos(now) < until
+        self.holds_at(self.snapshot(), now)
+    }
+
+    /// The proof as it stands now. Taken *before* an L1 read: an entry read after it is at
+    /// least as current as the heartbeat it rests on (a heartbeat applied later could vouch
+    /// for invalidations applied after the entry was read).
+    #[inline]
+    pub(crate) fn snapshot(&self) -> u64 {
+        self.until.load(Ordering::Acquire)
+    }
+
+    /// Whether a `snapshot` lets L1 be served at `now`.
+    #[inline]
+    pub(crate) fn holds_at(&self, snapshot: u64, now: Instant) -> bool {
+        snapshot == ALWAYS || self.nanos(now) < snapshot
     }
 
     /// Every change made in L2 before `sent` has been applied here.

@@ -138,7 +138,7 @@ async fn a_read_during_a_prefix_invalidation_does_not_keep_the_old_value_in_l1()
 
 #[tokio::test]
 async fn a_set_cancelled_after_its_l2_write_leaves_no_old_value_in_l1() {
-    let (gated, a, _other) = setup().await;
+    let (gated, a, other) = setup().await;
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"));
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v0"));
     assert_eq!(a.stats().l1_hits, 1, "v0 is in A's L1");
@@ -148,7 +148,13 @@ async fn a_set_cancelled_after_its_l2_write_leaves_no_old_value_in_l1() {
     stop.reached().await; // L2 holds "v1"; the caller gives up before L1 is written
     set.abort();
     assert!(set.await.unwrap_err().is_cancelled());
-    assert_eq!(a.get("k").await.unwrap().as_deref(), Some("v1"), "A kept serving the value it overwrote");
+    // The outcome in L2 is unknown to the cancelled caller: the key is pending, read from the
+    // loader (here: not cached) until L2 confirms an invalidation of it.
+    assert_ne!(a.get("k").await.unwrap().as_deref(), Some("v0"), "A kept serving the value it overwrote");
+    assert!(eventually(Duration::from_secs(10), || async { a.stats().pending_invalidations == 0 }).await);
+    assert_eq!(a.stats().pending_confirmed, 1);
+    assert_eq!(other.get("k").await.unwrap(), None, "the cancelled write was settled in L2");
+    assert_eq!(a.get("k").await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -265,6 +265,14 @@ where
             }
             #[cfg(feature = "redis")]
             Some(TierChoice::Redis(client)) => {
+                let server = fred::interfaces::ClientLike::client_config(&client).server;
+                if server.is_clustered() || server.is_sentinel() {
+                    // Tracking, its redirect and the heartbeats are per node: not yet.
+                    return Err(BuildError::Invalid(
+                        "Redis Cluster and Sentinel clients are not supported yet: give a client of one Redis server"
+                            .into(),
+                    ));
+                }
                 let links = crate::redis::Links {
                     command_timeout: cfg.l2_timeout,
                     heartbeat: (cfg.coherence_bound / 4).max(Duration::from_millis(1)),

@@ -10,16 +10,17 @@ use crate::tier::{EventQueue, TierEvent};
 pub(crate) async fn run<V: Clone + Send + Sync + 'static>(inner: Weak<Inner<V>>, mut q: EventQueue) {
     while let Some(event) = q.rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
+        // Checked before each event (an overflow leaves a full queue behind, so this runs):
+        // a heartbeat queued after a dropped event must not vouch for L1 before the flush.
+        if q.take_overflow() {
+            tracing::warn!(cache = %inner.cfg.name, "invalidation queue overflowed; flushing L1");
+            inner.flush_l1("event queue overflow");
+        }
         let invalidation = !matches!(event, TierEvent::LeaseReleased(_) | TierEvent::CaughtUp(_));
         inner.apply(event).await;
         // Counted once applied: a reader that sees the count also sees L1 without the keys.
         if invalidation {
             inner.counters.invalidations_received.add();
-        }
-        // Checked after each event: an overflow leaves a full queue behind, so this runs.
-        if q.take_overflow() {
-            tracing::warn!(cache = %inner.cfg.name, "invalidation queue overflowed; flushing L1");
-            inner.flush_l1("event queue overflow");
         }
     }
 }

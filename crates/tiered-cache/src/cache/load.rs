@@ -26,7 +26,11 @@ pub(crate) enum Mode {
 impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Joins the load of `key` or starts it as a detached task, then waits for its outcome.
     pub(crate) async fn start_or_join(self: &Arc<Self>, key: &str, mode: Mode) -> Outcome<V> {
-        match self.flights.join(key) {
+        // Without a current proof of the channel, a load that started more than the bound ago
+        // may predate a write whose invalidation has not arrived: do not join it.
+        let now = Instant::now();
+        let not_before = (!self.trust.holds(now)).then(|| now.checked_sub(self.cfg.coherence_bound).unwrap_or(now));
+        match self.flights.join(key, not_before) {
             Joined::Existing(outcome) => outcome.await,
             Joined::Started(outcome, ticket) => {
                 self.spawn_flight(ticket, mode);
@@ -40,7 +44,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if self.loader.is_none() {
             return;
         }
-        if let Joined::Started(_, ticket) = self.flights.join(key) {
+        if let Joined::Started(_, ticket) = self.flights.join(key, None) {
             self.spawn_flight(ticket, Mode::Refresh);
         }
     }
@@ -73,9 +77,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let key = ticket.key.as_str();
         if mode == Mode::Miss {
             // A flight that finished between the caller's L1 miss and this one's start filled
-            // L1. Not counted again: the caller's miss was.
+            // L1. Not counted again: the caller's miss was. Under the same rule as any L1
+            // read: only with a current proof (or L2 down and the entry recent).
+            let trust = self.trust.snapshot();
             if let Some(e) = self.l1.get(key).await {
-                if Instant::now() < e.soft {
+                let now = Instant::now();
+                if now < e.soft && (self.trust.holds_at(trust, now) || self.servable_untrusted(&e, now)) {
                     return (Ok(e.value.clone()), false);
                 }
             }

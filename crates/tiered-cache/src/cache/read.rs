@@ -126,6 +126,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     }
 
     pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
+        let trust = self.trust.snapshot();
         let Some(e) = self.l1.get(key).await else {
             self.counters.l1_miss.add();
             self.hot.record(key, 1);
@@ -155,7 +156,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             }
             return L1Look::Miss;
         }
-        if !self.trust.holds(now) && !self.servable_untrusted(&e, now) {
+        if !self.trust.holds_at(trust, now) && !self.servable_untrusted(&e, now) {
             self.counters.l1_miss.add();
             self.counters.l1_unverified.add();
             return L1Look::Miss;
@@ -175,7 +176,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// L2 is unreachable too (the breaker is open) and only if younger than `degraded_l1_ttl`;
     /// otherwise the read goes to L2, which is current by definition.
     #[cold]
-    fn servable_untrusted(&self, e: &L1Entry<V>, now: Instant) -> bool {
+    pub(crate) fn servable_untrusted(&self, e: &L1Entry<V>, now: Instant) -> bool {
         self.l2.as_ref().is_some_and(crate::guard::L2Guard::is_open)
             && now.saturating_duration_since(e.filled) < self.cfg.degraded_l1_ttl
     }

@@ -37,8 +37,10 @@ where
         // the two writes leaves no old value here. `store` moves the generation again after
         // the L2 write and voids the flight again.
         self.inner.drop_key_locally(key).await;
-        let stored = self.inner.store(key, Some(&value), None, L2Write::Plain).await?;
-        Ok(self.inner.settle(key, stored.confirmed))
+        let unsettled = Unsettled::key(&self.inner, key);
+        let stored = self.inner.store(key, Some(&value), None, L2Write::Plain).await;
+        unsettled.disarm();
+        Ok(self.inner.settle(key, stored?.confirmed))
     }
 
     /// Removes `key` from this instance's L1, from L2, and from every other instance's L1
@@ -57,11 +59,15 @@ where
         inner.drop_key_locally(key).await;
         let Some(l2) = &inner.l2 else { return Ok(Propagation::Confirmed) };
         let keys = [key.to_owned()];
+        let unsettled = Unsettled::key(inner, key);
         let confirmed = matches!(l2.call("invalidate", |t| t.invalidate(&keys)).await, Guarded::Done(()));
-        // Again: a read that fetched the old value from L2 during the call must not keep it
-        // (Redis does not tell the writer of its own delete).
+        unsettled.disarm();
+        // Pending (or superseded) first, then again locally: a read that fetched the old value
+        // from L2 during the call must not keep it (Redis does not tell the writer of its own
+        // delete), and a read starting after that must not fetch it again.
+        let propagation = inner.settle(key, confirmed);
         inner.drop_key_locally(key).await;
-        Ok(inner.settle(key, confirmed))
+        Ok(propagation)
     }
 
     /// Drops `key` from this instance's L1 only: L2 and other instances keep it. For memory
@@ -86,7 +92,10 @@ where
         let Some(l2) = &self.inner.l2 else {
             return Ok(PrefixInvalidation { removed: 0, propagation: Propagation::Confirmed });
         };
-        let done = match l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await {
+        let unsettled = Unsettled::prefix(&self.inner, prefix);
+        let answer = l2.call("invalidate_prefix", |t| t.invalidate_prefix(prefix)).await;
+        unsettled.disarm();
+        let done = match answer {
             Guarded::Done(n) => PrefixInvalidation { removed: n, propagation: Propagation::Confirmed },
             _ => {
                 self.inner.pending.add_prefix(prefix);
@@ -96,6 +105,49 @@ where
         // Again: reads during the scan may have promoted values it had not yet removed.
         self.inner.drop_prefix_locally(prefix).await;
         Ok(done)
+    }
+}
+
+/// Armed while a write or invalidation waits for L2. Dropped armed (the caller's future was
+/// cancelled), the outcome in L2 is unknown and the command may still run later (it may sit in
+/// a socket or, while reconnecting, in fred's queue): it becomes pending, so its retry (on the
+/// same connection, so after it) settles L2 and this instance reads the key from the loader
+/// until then.
+struct Unsettled<'a, V: Clone + Send + Sync + 'static> {
+    inner: &'a Inner<V>,
+    key: &'a str,
+    prefix: bool,
+    armed: bool,
+}
+
+impl<'a, V: Clone + Send + Sync + 'static> Unsettled<'a, V> {
+    fn key(inner: &'a Inner<V>, key: &'a str) -> Self {
+        Unsettled { inner, key, prefix: false, armed: inner.l2.is_some() }
+    }
+    fn prefix(inner: &'a Inner<V>, prefix: &'a str) -> Self {
+        Unsettled { inner, key: prefix, prefix: true, armed: inner.l2.is_some() }
+    }
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> Drop for Unsettled<'_, V> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let inner = self.inner;
+        if self.prefix {
+            inner.pending.add_prefix(self.key);
+            inner.gens.bump_all();
+            inner.flights.void_prefix(self.key);
+        } else {
+            inner.pending.add_key(self.key);
+            inner.gens.bump(self.key);
+            inner.flights.void(self.key);
+        }
+        inner.counters.pending_gauge.set(inner.pending.len() as f64);
     }
 }
 
@@ -200,6 +252,14 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                 // did, L2 does not hold the value: like unavailable.
                 Guarded::Unavailable | Guarded::Corrupt => {}
             }
+            if !in_l2 && matches!(how, L2Write::Plain) {
+                // A `set` L2 did not take: pending *before* anything local, so that a read
+                // starting from here on does not take the old value from L2, and the bump and
+                // void stop a read or load that already has it from filling L1 over ours.
+                self.pending.add_key(key);
+                watch = Some(self.gens.bump(key));
+                self.flights.void(key);
+            }
             if in_l2 {
                 let after = self.gens.bump(key);
                 if matches!(how, L2Write::Plain) {
@@ -234,6 +294,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             Propagation::Confirmed
         } else {
             self.pending.add_key(key);
+            self.counters.pending_gauge.set(self.pending.len() as f64);
             Propagation::Pending
         }
     }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use fred::interfaces::ClientLike;
 use fred::interfaces::{ClientInterface, EventInterface, KeysInterface, PubsubInterface, TrackingInterface};
-use fred::prelude::{Client, Error};
+use fred::prelude::{Client, Error, Expiration};
 use fred::types::client::Invalidation;
 use fred::types::client::Toggle;
 use fred::types::Message;
@@ -19,6 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::beats::Beats;
 use super::echo::{Echoes, Mark, PROBE};
 use super::wire::{Kind, Names, Wire};
 use super::PROBE_SCRIPT;
@@ -40,32 +42,38 @@ pub(crate) async fn setup(
     names: &Names,
     me: &str,
     echoes: &Echoes,
+    beats: &Beats,
 ) -> Result<Option<Instant>, Error> {
-    let nonce = enable(data, listener, names, me, echoes).await?;
+    let nonce = enable(data, listener, names, echoes, beats).await?;
     probe(data, names, me, echoes, &nonce).await
 }
 
-/// Turns on tracking on `data`, redirected to `listener`, and subscribes `listener`. Forgets
-/// what was learned about echoes; returns the nonce of this setup's probe.
+/// Turns on tracking on `data` (the value prefix and this instance's heartbeat prefix),
+/// redirected to `listener`, and subscribes `listener`. Forgets what was learned about echoes;
+/// returns the nonce of this setup's probe.
 pub(crate) async fn enable(
     data: &Client,
     listener: &Client,
     names: &Names,
-    me: &str,
     echoes: &Echoes,
+    beats: &Beats,
 ) -> Result<String, Error> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     echoes.reset(&nonce);
-    // RESP2 and subscribed: CLIENT ID is refused, but fred caches each connection's id.
-    let id: i64 = match listener.connection_ids().values().next() {
-        Some(id) => *id,
-        None => listener.client_id().await?,
+    // Asked on the connection itself (a fresh one is not subscribed yet); fred's cached ids
+    // can lag a reconnect, and after a Redis restart a stale id may be another client's.
+    let id: i64 = match listener.client_id().await {
+        Ok(id) => id,
+        Err(_) => match listener.connection_ids().values().next() {
+            Some(id) => *id,
+            None => return Err(Error::new(fred::error::ErrorKind::Unknown, "listener has no connection id")),
+        },
     };
     // Off first: re-enabling with a new redirect on a tracking connection is refused.
     let _: () = data.client_tracking(Toggle::Off, None, Vec::<String>::new(), false, false, false, false).await?;
-    let _: () =
-        data.client_tracking(Toggle::On, Some(id), vec![names.values.clone()], true, false, false, true).await?;
-    listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned(), names.heartbeat(me)]).await?;
+    let prefixes = vec![names.values.clone(), beats.prefix.clone()];
+    let _: () = data.client_tracking(Toggle::On, Some(id), prefixes, true, false, false, true).await?;
+    listener.subscribe(vec![names.channel.clone(), "__redis__:invalidate".to_owned()]).await?;
     Ok(nonce)
 }
 
@@ -85,21 +93,26 @@ async fn probe(data: &Client, names: &Names, me: &str, echoes: &Echoes, nonce: &
     Ok(matches!(seen, Ok(Ok(_))).then_some(sent))
 }
 
-/// Sends a heartbeat to this instance's own heartbeat channel every `every`, carrying when it
-/// was sent (nanoseconds after `anchor`); the listener turns it into
-/// [`TierEvent::CaughtUp`]. Redis delivers it after the invalidations of every write that
-/// executed before it (they share the listener's connection), so a heartbeat applied means
-/// those were applied. A channel per instance: no instance receives another's heartbeats. A
-/// failed publish is simply skipped: the missing heartbeat is the signal.
-pub(crate) async fn heartbeats(data: Client, channel: String, anchor: Instant, every: Duration) {
+/// Writes a heartbeat key (see [`super::beats`]) every `every` on its own connection `beat`.
+/// A failed write is skipped: the missing heartbeat is the signal. When heartbeats are written
+/// but none has been heard for `quiet`, the listener is woken to set the channel up again
+/// (its tracking redirect may be broken while both connections look healthy).
+pub(crate) async fn heartbeats(beat: Client, beats: Arc<Beats>, every: Duration, quiet: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Only so that a dead instance's heartbeat keys go away.
+    let ttl = Expiration::PX(i64::try_from((every * 2).as_millis()).unwrap_or(i64::MAX).max(10));
+    let mut seq = 0u64;
     loop {
         tick.tick().await;
+        seq += 1;
         let sent = Instant::now();
-        let nanos = u64::try_from(sent.saturating_duration_since(anchor).as_nanos()).unwrap_or(u64::MAX);
-        // Bounded by the data connection's command timeout.
-        let _: Result<i64, _> = data.publish(channel.clone(), nanos.to_le_bytes().to_vec()).await;
+        let key = beats.next(seq, sent);
+        // Bounded by the connection's command timeout.
+        let written: Result<(), _> = beat.set(key, 1, Some(ttl.clone()), None, false).await;
+        if written.is_ok() && beats.silent_for(quiet, Instant::now()) {
+            beats.stalled.notify_one();
+        }
     }
 }
 
@@ -117,9 +130,7 @@ struct Listener {
     me: String,
     echoes: Arc<Echoes>,
     sink: EventSink,
-    /// This instance's heartbeat channel, and what heartbeat times count from.
-    heartbeat: String,
-    anchor: Instant,
+    beats: Arc<Beats>,
 }
 
 impl Listener {
@@ -130,7 +141,12 @@ impl Listener {
         }
         let mut keys = Vec::with_capacity(inv.keys.len());
         let mut ours = Vec::new();
+        let mut caught_up: Option<Instant> = None;
         for k in inv.keys.iter().filter_map(|k| k.as_str()) {
+            if let Some(heard) = self.beats.heard(k) {
+                caught_up = caught_up.max(heard);
+                continue;
+            }
             let Some(key) = k.strip_prefix(self.names.values.as_str()) else { continue };
             if self.echoes.probe_seen(key) {
                 continue;
@@ -146,6 +162,10 @@ impl Listener {
         }
         if !keys.is_empty() {
             self.sink.send(TierEvent::Keys(keys));
+        }
+        // After the keys of the same message: they were written before the heartbeat.
+        if let Some(sent) = caught_up {
+            self.sink.send(TierEvent::CaughtUp(sent));
         }
     }
 
@@ -167,13 +187,6 @@ impl Listener {
     }
 
     fn message(&self, m: &Message) {
-        if m.channel.as_bytes() == self.heartbeat.as_bytes() {
-            let nanos = m.value.as_bytes().and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
-            if let Some(n) = nanos {
-                self.sink.send(TierEvent::CaughtUp(self.anchor + Duration::from_nanos(n)));
-            }
-            return;
-        }
         if m.channel.as_bytes() != self.names.channel.as_bytes() {
             return;
         }
@@ -200,7 +213,7 @@ pub(crate) fn spawn(
     me: String,
     echoes: Arc<Echoes>,
     sink: EventSink,
-    anchor: Instant,
+    beats: Arc<Beats>,
 ) -> Vec<JoinHandle<()>> {
     let mut inval = listener.invalidation_rx();
     let mut messages = listener.message_rx();
@@ -210,8 +223,7 @@ pub(crate) fn spawn(
         me: me.clone(),
         echoes: echoes.clone(),
         sink: sink.clone(),
-        heartbeat: names.heartbeat(&me),
-        anchor,
+        beats: beats.clone(),
     };
     // One task, invalidations first (`biased`): fred hands a connection's frames to the two
     // channels in arrival order, so a probe's invalidation is handled before the barrier.
@@ -244,11 +256,20 @@ pub(crate) fn spawn(
             tokio::select! {
                 r = data_reconnects.recv() => if matches!(r, Err(RecvError::Closed)) { return },
                 r = listener_reconnects.recv() => if matches!(r, Err(RecvError::Closed)) { return },
+                () = beats.stalled.notified() => {
+                    // Heartbeats are written but not heard: the redirect may point elsewhere.
+                    // A fresh listener connection comes back through the reconnect path.
+                    tracing::warn!("no heartbeat heard through the invalidation channel; reconnecting it");
+                    let _ = listener.force_reconnection().await;
+                    continue;
+                }
             }
+            // Heartbeats vouch for nothing until tracking is on again and the flush is queued.
+            beats.begin_setup();
             // Retry until both connections are back; each retry is cheap and bounded by the
             // connections' own reconnect policy.
             let nonce = loop {
-                match enable(&data, &listener, &names, &me, &echoes).await {
+                match enable(&data, &listener, &names, &echoes, &beats).await {
                     Ok(nonce) => break nonce,
                     Err(e) => {
                         tracing::debug!(error = %e, "invalidation channel setup failed, retrying");
@@ -259,6 +280,7 @@ pub(crate) fn spawn(
             // At once, before the echo probe: invalidations may have been missed.
             tracing::info!("invalidation channel re-established; flushing L1");
             sink.send(TierEvent::FlushAll);
+            beats.accept();
             if let Err(e) = probe(&data, &names, &me, &echoes, &nonce).await {
                 tracing::debug!(error = %e, "echo probe failed; echoes are not verified until the next setup");
             }

@@ -1,5 +1,6 @@
 //! Redis as the second tier (fred): values with a TTL, leases, and the invalidation channel.
 
+mod beats;
 mod echo;
 mod listener;
 mod scripts;
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::error::TierError;
 use crate::tier::{EventSink, Tier, WriteToken};
+use beats::Beats;
 use echo::Echoes;
 use scripts::Script;
 use wire::{glob_escape, Kind, Names, Wire};
@@ -80,12 +82,15 @@ pub(crate) struct RedisTier {
     /// bounds them) and fail-fast while disconnected.
     reader: WithOptions<Client>,
     listener: Client,
+    /// Writes the heartbeat keys (see `beats`).
+    beat: Client,
     names: Names,
     me: String,
     echoes: Arc<Echoes>,
     tasks: Vec<JoinHandle<()>>,
     /// When the setup's barrier was sent, if it came back: the channel was current then.
     confirmed_at: Option<Instant>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -127,42 +132,77 @@ impl RedisTier {
         let mut connection = template.connection_config().clone();
         connection.max_command_attempts = 1;
         let mut performance = template.perf_config();
-        performance.default_command_timeout = links.command_timeout;
-        let data = Builder::from_config(template.client_config())
-            .set_policy(reconnect_policy(&template))
-            .set_connection_config(connection)
-            .set_performance_config(performance)
-            .build()?;
+        // Strictly shorter than the cache's own deadline (which fires between 1× and 1.25× of
+        // it), so fred's timer always fires first and flags the command: never sent later.
+        performance.default_command_timeout = (links.command_timeout * 4 / 5).max(Duration::from_millis(1));
+        let own = |performance: fred::types::config::PerformanceConfig| {
+            Builder::from_config(template.client_config())
+                .set_policy(reconnect_policy(&template))
+                .set_connection_config(connection.clone())
+                .set_performance_config(performance)
+                .build()
+        };
+        let data = own(performance.clone())?;
         drop(data.init().await?);
         let reader =
             data.with_options(&Options { timeout: Some(Duration::ZERO), fail_fast: true, ..Options::default() });
+        let mut beat_perf = performance;
+        beat_perf.default_command_timeout = links.heartbeat.max(Duration::from_millis(1));
+        let beat = own(beat_perf)?;
         let mut cfg = template.client_config();
         cfg.version = RespVersion::RESP2;
         let listener = Builder::from_config(cfg)
             .set_policy(ReconnectPolicy::new_constant(0, 50))
             // fred's default (32) lags under a burst of invalidations, and a lag flushes L1.
-            .with_performance_config(|p| p.broadcast_channel_capacity = crate::tier::EVENT_QUEUE)
+            .with_performance_config(|p| {
+                p.broadcast_channel_capacity = crate::tier::EVENT_QUEUE;
+                p.default_command_timeout = Duration::from_secs(2);
+            })
             .with_connection_config(|c| c.connection_timeout = Duration::from_secs(2))
             .build()?;
-        drop(listener.init().await?);
+        let quit = |clients: Vec<Client>| async move {
+            for c in clients {
+                let _ = c.quit().await;
+            }
+        };
+        let connected = async {
+            drop(beat.init().await?);
+            drop(listener.init().await?);
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = connected.await {
+            quit(vec![data, beat, listener]).await;
+            return Err(e);
+        }
         let names = Names::new(ns);
         let me = uuid::Uuid::new_v4().to_string();
         let echoes = Arc::new(Echoes::default());
+        let beats = Arc::new(Beats::new(names.heartbeats(&me)));
         // The tasks first: they must be listening when the setup's probe echoes.
-        let anchor = Instant::now();
-        let mut tasks =
-            listener::spawn(data.clone(), listener.clone(), names.clone(), me.clone(), echoes.clone(), sink, anchor);
-        let confirmed_at = match listener::setup(&data, &listener, &names, &me, &echoes).await {
+        let mut tasks = listener::spawn(
+            data.clone(),
+            listener.clone(),
+            names.clone(),
+            me.clone(),
+            echoes.clone(),
+            sink,
+            beats.clone(),
+        );
+        let confirmed_at = match listener::setup(&data, &listener, &names, &me, &echoes, &beats).await {
             Ok(at) => at,
             Err(e) => {
                 for t in &tasks {
                     t.abort();
                 }
+                quit(vec![data, beat, listener]).await;
                 return Err(e);
             }
         };
-        tasks.push(tokio::spawn(listener::heartbeats(data.clone(), names.heartbeat(&me), anchor, links.heartbeat)));
-        Ok(RedisTier { data, reader, listener, names, me, echoes, tasks, confirmed_at })
+        beats.accept();
+        let quiet = (links.heartbeat * 16).max(Duration::from_millis(100));
+        tasks.push(tokio::spawn(listener::heartbeats(beat.clone(), beats, links.heartbeat, quiet)));
+        let runtime = tokio::runtime::Handle::current();
+        Ok(RedisTier { data, reader, listener, beat, names, me, echoes, tasks, confirmed_at, runtime })
     }
 
     /// When the invalidation channel was last proven current at setup (`None`: not proven).
@@ -213,13 +253,14 @@ impl Drop for RedisTier {
         for t in &self.tasks {
             t.abort();
         }
-        let (listener, data) = (self.listener.clone(), self.data.clone());
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = listener.quit().await;
-                let _ = data.quit().await;
-            });
-        }
+        let clients = [self.listener.clone(), self.data.clone(), self.beat.clone()];
+        // On the runtime the connections run on, wherever this is dropped: connections left
+        // open would reconnect forever.
+        self.runtime.spawn(async move {
+            for c in clients {
+                let _ = c.quit().await;
+            }
+        });
     }
 }
 
@@ -247,10 +288,8 @@ impl Tier for RedisTier {
             all.extend([self.names.value(k), self.names.lease(k), self.names.version(k)]);
         }
         let _: i64 = INVALIDATE.run(&self.data, all, vec![VERSION_PX.into()]).await.map_err(backend)?;
-        for k in keys {
-            self.publish(Kind::Keys, vec![k.clone()]).await?;
-        }
-        Ok(())
+        // One message for all of them.
+        self.publish(Kind::Keys, keys.to_vec()).await
     }
 
     async fn invalidate_prefix(&self, prefix: &str) -> Result<u64, TierError> {

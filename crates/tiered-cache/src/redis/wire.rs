@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// Redis names of one cache: values under `{ns}v:`, leases under `{ns}l:`, per-key
 /// invalidation versions under `{ns}g:`, the prefix-invalidation epoch at `{ns}epoch`,
-/// metadata under `{ns}m:`, invalidation messages on `{ns}inval`, each instance's heartbeats
-/// on `{ns}inval:hb:{instance}`.
+/// metadata under `{ns}m:`, invalidation messages on `{ns}inval`, each instance's heartbeat
+/// keys under `{ns}hb:{instance}:`.
 #[derive(Debug, Clone)]
 pub(crate) struct Names {
     pub(crate) values: String,
@@ -14,6 +14,7 @@ pub(crate) struct Names {
     pub(crate) epoch: String,
     pub(crate) meta: String,
     pub(crate) channel: String,
+    pub(crate) beats: String,
 }
 
 impl Names {
@@ -25,6 +26,7 @@ impl Names {
             epoch: format!("{ns}epoch"),
             meta: format!("{ns}m:"),
             channel: format!("{ns}inval"),
+            beats: format!("{ns}hb:"),
         }
     }
     pub(crate) fn value(&self, key: &str) -> String {
@@ -36,9 +38,9 @@ impl Names {
     pub(crate) fn version(&self, key: &str) -> String {
         format!("{}{key}", self.versions)
     }
-    /// The heartbeat channel of instance `me` (see `trust`).
-    pub(crate) fn heartbeat(&self, me: &str) -> String {
-        format!("{}:hb:{me}", self.channel)
+    /// The prefix of instance `me`'s heartbeat keys (see `beats`).
+    pub(crate) fn heartbeats(&self, me: &str) -> String {
+        format!("{}{me}:", self.beats)
     }
 }
 
