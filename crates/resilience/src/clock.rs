@@ -65,9 +65,12 @@ impl ManualClock {
         Self::default()
     }
 
-    /// Moves the clock forward by `by`.
+    /// Moves the clock forward by `by`, stopping at `u64::MAX` nanoseconds (about 584 years):
+    /// the clock never wraps back.
     pub fn advance(&self, by: Duration) {
-        self.nanos.fetch_add(duration_nanos(by), Ordering::SeqCst);
+        let by = duration_nanos(by);
+        // Never fails: the closure always returns `Some`.
+        let _ = self.nanos.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(by)));
     }
 
     /// Sets the clock to `nanos` (ignored if that would move it backwards).

@@ -30,7 +30,8 @@ pub enum ConfigError {
         /// The setting.
         name: &'static str,
     },
-    /// A count above its limit.
+    /// A count above its documented limit (a window size, a bucket or slot count, a probe
+    /// count): the limits keep what `build()` allocates, and the work per call, bounded.
     #[error("{name} must be at most {max}, got {value}")]
     TooLarge {
         /// The setting.
@@ -59,6 +60,14 @@ pub(crate) fn check_percentage(name: &'static str, value: f64) -> Result<f64, Co
         Err(ConfigError::Percentage { name, value })
     } else {
         Ok(value)
+    }
+}
+
+pub(crate) fn check_at_most(name: &'static str, value: u32, max: u32) -> Result<(), ConfigError> {
+    if value > max {
+        Err(ConfigError::TooLarge { name, value: u64::from(value), max: u64::from(max) })
+    } else {
+        Ok(())
     }
 }
 

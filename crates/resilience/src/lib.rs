@@ -46,7 +46,11 @@
 //! - [`Pipeline`]: one fixed order, **hedge → retry → throttle → breaker → bulkhead → timeout
 //!   → call**; a hedge backup is a whole new run of the inner stack, and retries and backups
 //!   draw from one budget with one deposit per call.
-//! - Invalid settings are refused by `build()` with a [`ConfigError`], never a panic later.
+//! - Invalid settings are refused by `build()` with a [`ConfigError`], never a panic later;
+//!   sizes have documented limits (a count window of at most 100 000 calls, at most 4 096
+//!   buckets or slots in a time window, the throttle and the budget), so no setting makes
+//!   `build()` allocate without bound, and every built-in backoff schedule answers any attempt
+//!   number in O(1) or O(log n).
 //!
 //! # Feature flags
 //!

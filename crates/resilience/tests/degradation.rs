@@ -45,15 +45,41 @@ fn a_breaker_state_change_re_evaluates_without_a_manual_call() {
     assert!(!d.is_enabled("search"));
 }
 
+/// The breaker holds the manager's subscription weakly: once the last manager handle is gone,
+/// everything the manager owned (here the `on_change` callback and what it captured) is freed
+/// although the watched breaker lives on, and later state changes reach none of it.
 #[test]
 fn a_dropped_manager_leaves_the_breaker_alone() {
     let b = CircuitBreaker::builder("db").clock(ManualClock::new()).build().unwrap();
-    let d = DegradationManager::builder().level("degraded", 0.5, 0.3, ["x"]).watch_breaker(b.clone()).build().unwrap();
-    let weak = Arc::downgrade(&Arc::new(()));
-    drop(d);
+    let owned_by_manager = Arc::new(());
+    let changes = Arc::new(AtomicU32::new(0));
+    let d = DegradationManager::builder()
+        .level("degraded", 0.5, 0.3, ["x"])
+        .watch_breaker(b.clone())
+        .on_change({
+            let (owned, changes) = (owned_by_manager.clone(), changes.clone());
+            move |_| {
+                let _ = &owned;
+                changes.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
+    let manager_alive = Arc::downgrade(&owned_by_manager);
+    drop(owned_by_manager);
+    let second_handle = d.clone();
+
     b.force_open();
+    assert_eq!(changes.load(Ordering::SeqCst), 1, "subscribed while the manager lives");
+    drop(d);
+    assert!(manager_alive.upgrade().is_some(), "a clone still holds the manager");
+    drop(second_handle);
+    assert!(manager_alive.upgrade().is_none(), "the breaker kept the dropped manager alive");
+
     b.force_closed();
-    assert!(weak.upgrade().is_none());
+    b.force_open();
+    b.reset();
+    assert_eq!(changes.load(Ordering::SeqCst), 1, "no callback after the manager was dropped");
     assert!(b.try_acquire().is_ok());
 }
 

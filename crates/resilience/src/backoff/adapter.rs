@@ -7,7 +7,11 @@ use super::api::Backoff;
 /// limits) used as a [`Backoff`] schedule.
 ///
 /// `delay(attempt)` builds a fresh backon iterator and takes its `attempt`-th item, so the
-/// cost grows with the attempt number (fine for retry loops, which sleep between attempts).
+/// cost grows with the attempt number (fine for retry loops, which sleep between attempts), up
+/// to [`MAX_STEPS`](Self::MAX_STEPS): a later attempt gets the delay of step `MAX_STEPS` (or
+/// `None` if the schedule ended before). Backon's builders have long stopped growing by then
+/// (their delays saturate at the max delay), so only a `with_max_times` above `MAX_STEPS`
+/// changes meaning: it acts as no limit.
 ///
 /// # Examples
 ///
@@ -27,6 +31,9 @@ pub struct BackonSchedule<B> {
 }
 
 impl<B> BackonSchedule<B> {
+    /// The most items of the backon iterator one `delay` call reads: 4 096.
+    pub const MAX_STEPS: u32 = 4_096;
+
     /// Wraps a backon builder.
     #[must_use]
     pub fn new(builder: B) -> Self {
@@ -45,7 +52,7 @@ where
     B: backon::BackoffBuilder + Clone,
 {
     fn delay(&self, attempt: u32) -> Option<Duration> {
-        let n = usize::try_from(attempt.checked_sub(1)?).ok()?;
+        let n = usize::try_from(attempt.min(Self::MAX_STEPS).checked_sub(1)?).ok()?;
         self.builder.clone().build().nth(n)
     }
 }

@@ -7,6 +7,12 @@ use std::time::Duration;
 /// `attempt` counts retries from 1: `delay(1)` is the wait after the first failure, before the
 /// second try. `None` means the schedule is exhausted (no more retries).
 ///
+/// The built-in schedules answer any attempt, up to `u32::MAX`, in O(1) or O(log attempt)
+/// (closed forms and saturating arithmetic, no stepping through earlier attempts), so a
+/// durable queue can ask for the delay of attempt 4 billion as cheaply as for attempt 2.
+/// [`BackonSchedule`](super::BackonSchedule) steps a backon iterator, and reads at most
+/// [`BackonSchedule::MAX_STEPS`](super::BackonSchedule::MAX_STEPS) of it.
+///
 /// # Examples
 ///
 /// ```
@@ -89,15 +95,22 @@ impl<B: Backoff> Iterator for Delays<B> {
     }
 }
 
-/// `base * factor^(attempt-1)`, capped at `max`, without overflow or NaN.
+/// `base * factor^(attempt-1)`, capped at `max`, without overflow or NaN; O(log attempt)
+/// (`powi` squares).
 pub(crate) fn capped_growth(base: Duration, factor: f64, attempt: u32, max: Duration) -> Duration {
     let exp = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
     let secs = base.as_secs_f64() * factor.powi(exp);
     if !secs.is_finite() || secs >= max.as_secs_f64() {
         max
     } else {
-        Duration::from_secs_f64(secs.max(0.0))
+        Duration::try_from_secs_f64(secs.max(0.0)).map_or(max, |d| d.min(max))
     }
+}
+
+/// `d * unit` for a jitter draw `unit` in `[0, 1)`, never above `d` (float rounding of a
+/// huge `d` cannot overflow or exceed it).
+pub(crate) fn jittered(d: Duration, unit: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * unit).map_or(d, |j| j.min(d))
 }
 
 pub(crate) fn within_limit(attempt: u32, max_retries: Option<u32>) -> bool {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::api::{capped_growth, within_limit, Backoff};
+use super::api::{capped_growth, jittered, within_limit, Backoff};
 use super::jitter::Jitter;
 
 /// Decorrelated jitter (AWS): `next = min(max, uniform(base, previous * 3))`.
@@ -63,6 +63,6 @@ impl Backoff for DecorrelatedJitter {
         let Some(prev) = previous else { return Some(self.base) };
         let hi = prev.saturating_mul(3).min(self.max).max(self.base);
         let span = hi.saturating_sub(self.base);
-        Some((self.base + span.mul_f64(self.jitter.unit())).min(self.max))
+        Some(self.base.saturating_add(jittered(span, self.jitter.unit())).min(self.max))
     }
 }

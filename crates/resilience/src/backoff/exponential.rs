@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::api::{capped_growth, within_limit, Backoff};
+use super::api::{capped_growth, jittered, within_limit, Backoff};
 use super::jitter::Jitter;
 
 /// Exponential backoff, `base * factor^(attempt-1)` capped at `max`, with *full jitter* by
@@ -78,7 +78,7 @@ impl Backoff for Exponential {
         }
         let ceiling = self.ceiling(attempt);
         Some(match &self.jitter {
-            Some(j) => ceiling.mul_f64(j.unit()),
+            Some(j) => jittered(ceiling, j.unit()),
             None => ceiling,
         })
     }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::api::{within_limit, Backoff};
+use super::api::{jittered, within_limit, Backoff};
 use super::jitter::Jitter;
 
 /// Fibonacci backoff: `base, base, 2·base, 3·base, 5·base, …` capped at `max`, optionally
@@ -47,20 +47,40 @@ impl Fibonacci {
         self
     }
 
-    /// The delay before jitter for `attempt`.
+    /// The delay before jitter for `attempt`: `F(attempt) · base` capped at `max`, with
+    /// `F(1) = F(2) = 1` (attempt 0 is treated as 1). O(1) for any attempt: `F(n)` comes from a
+    /// table, and from `n = 137` on `F(n)` nanoseconds alone is longer than `Duration::MAX`.
     #[must_use]
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let (mut a, mut b) = (1u64, 1u64);
-        for _ in 1..attempt {
-            let next = a.saturating_add(b);
-            a = b;
-            b = next;
-            if self.base.saturating_mul(u32::try_from(a).unwrap_or(u32::MAX)) >= self.max {
-                return self.max;
-            }
+        if self.base.is_zero() {
+            return Duration::ZERO;
         }
-        self.base.saturating_mul(u32::try_from(a).unwrap_or(u32::MAX)).min(self.max)
+        let fib = usize::try_from(attempt.max(1)).ok().and_then(|n| FIB.get(n).copied());
+        fib.and_then(|f| f.checked_mul(self.base.as_nanos()))
+            .and_then(duration_from_nanos)
+            .map_or(self.max, |d| d.min(self.max))
     }
+}
+
+/// `FIB[n]` is the n-th Fibonacci number (`FIB[1] = FIB[2] = 1`), past the first one whose
+/// nanoseconds exceed `Duration::MAX` (F(137) ≈ 1.91 · 10^28 ns > 1.84 · 10^28 ns); a
+/// larger `n` saturates.
+const FIB: [u128; 140] = {
+    let mut f = [0u128; 140];
+    f[1] = 1;
+    let mut n = 2;
+    while n < f.len() {
+        f[n] = f[n - 1] + f[n - 2];
+        n += 1;
+    }
+    f
+};
+
+fn duration_from_nanos(nanos: u128) -> Option<Duration> {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    let secs = u64::try_from(nanos / NANOS_PER_SEC).ok()?;
+    let sub = u32::try_from(nanos % NANOS_PER_SEC).ok()?;
+    Some(Duration::new(secs, sub))
 }
 
 impl Backoff for Fibonacci {
@@ -70,7 +90,7 @@ impl Backoff for Fibonacci {
         }
         let c = self.ceiling(attempt);
         Some(match &self.jitter {
-            Some(j) => c.mul_f64(j.unit()),
+            Some(j) => jittered(c, j.unit()),
             None => c,
         })
     }

@@ -49,13 +49,17 @@ impl BreakerBuilder {
         self
     }
 
-    /// Count-based window of the last `size` calls.
+    /// Count-based window of the last `size` calls, 1 to
+    /// [`WindowConfig::MAX_COUNT_SIZE`] (100 000); `build()` refuses a larger one with
+    /// [`ConfigError::TooLarge`].
     pub fn count_window(mut self, size: u32) -> Self {
         self.config.window = WindowConfig::Count { size };
         self
     }
 
-    /// Time-based window of `length`, in `buckets` buckets.
+    /// Time-based window of `length`, in `buckets` buckets (1 to
+    /// [`WindowConfig::MAX_BUCKETS`], 4 096; `build()` refuses more with
+    /// [`ConfigError::TooLarge`]).
     ///
     /// A bucket counts its first 65 535 calls exactly; past that it keeps a uniform sample
     /// (each call counted with the same probability, weighted back up in the sums), so the

@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::state::MAX_PROBES;
-use crate::error::{check_nonzero_duration, check_percentage, ConfigError};
+use super::window::{CountWindow, TimeWindow};
+use crate::error::{check_at_most, check_nonzero_duration, check_percentage, ConfigError};
 
 /// Which sliding window the breaker aggregates outcomes over.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,18 @@ impl Default for WindowConfig {
     }
 }
 
+impl WindowConfig {
+    /// The largest count window: 100 000 calls (one byte each, 1 000 times the default).
+    /// Emptying the window on every close touches each slot, and the rates of a window this
+    /// large move by 0.001 % per call; for more calls use a time window.
+    pub const MAX_COUNT_SIZE: u32 = CountWindow::MAX_SIZE;
+
+    /// The most buckets a time window may have: 4 096 (8 bytes each). Each new bucket sweeps
+    /// the others, and more buckets than this make the window slide more smoothly without
+    /// making the rates more accurate (a bucket of a 60 s window is then 15 ms).
+    pub const MAX_BUCKETS: u32 = TimeWindow::MAX_BUCKETS;
+}
+
 /// Circuit breaker settings (Resilience4j's model).
 ///
 /// | field | default |
@@ -39,7 +52,7 @@ impl Default for WindowConfig {
 /// | `failure_rate_threshold` | `50.0` (%) |
 /// | `slow_call_rate_threshold` | `100.0` (%) |
 /// | `slow_call_duration` | `None` (slow calls not tracked) |
-/// | `window` | count-based, 100 calls |
+/// | `window` | count-based, 100 calls (at most [`WindowConfig::MAX_COUNT_SIZE`] calls, or [`WindowConfig::MAX_BUCKETS`] buckets) |
 /// | `minimum_calls` | `20` |
 /// | `wait_in_open` | 30 s |
 /// | `max_wait_in_open` | `None` (fixed open duration); when set, the open duration doubles with each consecutive re-open up to this cap |
@@ -97,16 +110,17 @@ impl BreakerConfig {
         }
         match self.window {
             WindowConfig::Count { size: 0 } => return Err(ConfigError::Zero { name: "window.size" }),
+            WindowConfig::Count { size } => check_at_most("window.size", size, WindowConfig::MAX_COUNT_SIZE)?,
             WindowConfig::Time { length, buckets } => {
                 check_nonzero_duration("window.length", length)?;
                 if buckets == 0 {
                     return Err(ConfigError::Zero { name: "window.buckets" });
                 }
+                check_at_most("window.buckets", buckets, WindowConfig::MAX_BUCKETS)?;
                 if length / buckets < Duration::from_nanos(1) {
                     return Err(ConfigError::Inconsistent("window.length / window.buckets is below one nanosecond"));
                 }
             }
-            WindowConfig::Count { .. } => {}
         }
         if self.minimum_calls == 0 {
             return Err(ConfigError::Zero { name: "minimum_calls" });
@@ -127,13 +141,6 @@ impl BreakerConfig {
         if self.half_open_probes == 0 {
             return Err(ConfigError::Zero { name: "half_open_probes" });
         }
-        if self.half_open_probes > MAX_PROBES {
-            return Err(ConfigError::TooLarge {
-                name: "half_open_probes",
-                value: u64::from(self.half_open_probes),
-                max: u64::from(MAX_PROBES),
-            });
-        }
-        Ok(())
+        check_at_most("half_open_probes", self.half_open_probes, MAX_PROBES)
     }
 }

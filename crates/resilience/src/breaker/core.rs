@@ -150,6 +150,28 @@ impl Inner {
         }
     }
 
+    /// Refuses (and counts the refusal) when [`acquire`](Self::acquire) would refuse now, but
+    /// takes nothing: no half-open probe, no transition, no start time. For a caller that must
+    /// wait before it acquires (in a bulkhead queue), so a refused call fails fast and a
+    /// waiting call holds nothing.
+    pub(crate) fn precheck(&self) -> Result<(), Refusal> {
+        let word = Word::unpack(self.word.load(Ordering::Acquire));
+        match word.state {
+            State::Closed | State::ForcedClosed | State::Disabled => Ok(()),
+            State::ForcedOpen => Err(self.refuse(None)),
+            State::Open => {
+                let (now, until) = (self.clock.now_nanos(), self.open_until.load(Ordering::Acquire));
+                if now < until {
+                    Err(self.refuse(Some(Duration::from_nanos(until - now))))
+                } else {
+                    Ok(())
+                }
+            }
+            State::HalfOpen if word.issued >= self.th.probes => Err(self.refuse(None)),
+            State::HalfOpen => Ok(()),
+        }
+    }
+
     fn refuse(&self, retry_after: Option<Duration>) -> Refusal {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         self.rejected_counter

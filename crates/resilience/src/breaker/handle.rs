@@ -193,6 +193,12 @@ impl CircuitBreaker {
         }
     }
 
+    /// Refuses when [`try_acquire`](Self::try_acquire) would refuse now, without taking a
+    /// permit (the pipeline checks before it queues in a bulkhead, and acquires after).
+    pub(crate) fn precheck(&self) -> Result<(), CircuitOpen> {
+        self.inner.precheck().map_err(|r| self.open_error(r.retry_after))
+    }
+
     fn open_error(&self, retry_after: Option<Duration>) -> CircuitOpen {
         CircuitOpen { name: self.inner.name.clone(), retry_after }
     }

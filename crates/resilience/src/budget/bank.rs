@@ -106,7 +106,8 @@ impl BudgetBuilder {
         self
     }
 
-    /// Window length and slot count.
+    /// Window length and slot count (1 to [`BudgetConfig::MAX_SLOTS`](crate::BudgetConfig::MAX_SLOTS),
+    /// each slot at least 1 ms long).
     pub fn window(mut self, window: std::time::Duration, slots: u32) -> Self {
         self.config.window = window;
         self.config.slots = slots;

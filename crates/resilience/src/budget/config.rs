@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_nonzero_duration, ConfigError};
+use crate::error::{check_at_most, check_nonzero_duration, ConfigError};
 
 /// The smallest non-zero ratio: a withdrawal then costs 1,000 deposits, which keeps the
 /// fixed-point balance exact and far from overflow.
@@ -17,7 +17,7 @@ const MAX_RESERVED_RETRIES: f64 = 1e9;
 /// | `ratio` | `0.1`: retries (and hedges) may add 10 % to the requests of the window |
 /// | `min_per_second` | `10`: retries always allowed at this rate, so low traffic can retry |
 /// | `window` | 10 s |
-/// | `slots` | 10 |
+/// | `slots` | 10 (at most [`BudgetConfig::MAX_SLOTS`]) |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
@@ -38,6 +38,10 @@ impl Default for BudgetConfig {
 }
 
 impl BudgetConfig {
+    /// The most slots a window may have: 4 096 (8 bytes each). A rotation sweeps the slots it
+    /// passes, and more slots only make the window slide more smoothly.
+    pub const MAX_SLOTS: u32 = 4_096;
+
     /// Checks every setting.
     ///
     /// # Errors
@@ -63,6 +67,7 @@ impl BudgetConfig {
         if self.slots == 0 {
             return Err(ConfigError::Zero { name: "slots" });
         }
+        check_at_most("slots", self.slots, Self::MAX_SLOTS)?;
         if self.window / self.slots < Duration::from_millis(1) {
             return Err(ConfigError::Inconsistent("window / slots must be at least 1 ms"));
         }

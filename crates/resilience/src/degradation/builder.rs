@@ -139,3 +139,29 @@ impl DegradationBuilder {
         Ok(DegradationManager { inner })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{CircuitBreaker, DegradationManager, ManualClock};
+
+    /// The listener a manager registers with its breakers is owned by the manager alone:
+    /// dropping the manager frees it, and the breaker forgets it on its next state change.
+    #[test]
+    fn the_registered_listener_dies_with_the_manager() {
+        let b = CircuitBreaker::builder("db").clock(ManualClock::new()).build().unwrap();
+        let d =
+            DegradationManager::builder().level("degraded", 0.5, 0.3, ["x"]).watch_breaker(b.clone()).build().unwrap();
+        let registered = Arc::downgrade(d.inner._breaker_watch.as_ref().unwrap());
+        assert_eq!(b.inner.watchers.lock().len(), 1);
+        b.force_open();
+        assert_eq!(d.level(), 1, "the registered listener re-evaluates the manager");
+        assert!(registered.upgrade().is_some());
+        drop(d);
+        assert!(registered.upgrade().is_none(), "the breaker kept the dropped manager's listener");
+        b.reset();
+        assert!(b.inner.watchers.lock().is_empty(), "a dead listener is pruned on the next change");
+    }
+}

@@ -19,12 +19,14 @@ use crate::timeout::Timeout;
 /// one [`RetryBudget`](crate::RetryBudget): a hedge built without a budget of its own uses the
 /// retry's, and the pipeline deposits once per call (not once per hedged run).
 ///
-/// Each retry is a fresh attempt through the breaker (which sees every attempt), a call
-/// waiting for a bulkhead slot does not hold a half-open probe longer than needed, and the
-/// timeout bounds the call itself, not the queueing. Retries stop on rejections (open breaker,
-/// full bulkhead, throttled): retrying into an open breaker only burns the budget. Put a
-/// [`Fallback`](crate::Fallback) around [`call`](Self::call) for the outermost layer. Every part
-/// is optional; the pipeline is cheap to clone and clones share all state.
+/// Each retry is a fresh attempt through the breaker (which sees every attempt). The breaker
+/// refuses before the call queues in the bulkhead, but takes its permit only once the bulkhead
+/// has given the call a slot: a queued call holds no half-open probe, and its time in the queue
+/// is not call time for the slow-call threshold. The timeout bounds the call itself, not the
+/// queueing. Retries stop on rejections (open breaker, full bulkhead, throttled): retrying
+/// into an open breaker only burns the budget. Put a [`Fallback`](crate::Fallback) around
+/// [`call`](Self::call) for the outermost layer. Every part is optional; the pipeline is cheap
+/// to clone and clones share all state.
 ///
 /// # Examples
 ///
@@ -193,14 +195,20 @@ impl Pipeline {
                 return Err(Error::Throttled);
             }
         }
-        let permit = match &self.breaker {
-            Some(b) => Some(b.try_acquire()?),
-            None => None,
-        };
-        // On a full bulkhead the permit drops unrecorded: a rejection says nothing about the
-        // downstream.
+        // The breaker's permit is taken once the bulkhead has given the call a slot: a call
+        // waiting in the queue holds no half-open probe, and its queue time is not call time
+        // for the slow-call threshold. A breaker that refuses now refuses before the queue.
+        if let Some(b) = &self.breaker {
+            b.precheck()?;
+        }
         let slot = match &self.bulkhead {
             Some(b) => Some(b.acquire().await?),
+            None => None,
+        };
+        // Refused after the wait (another call took the last probe, or the breaker opened):
+        // the slot is freed on return and nothing is recorded.
+        let permit = match &self.breaker {
+            Some(b) => Some(b.try_acquire()?),
             None => None,
         };
         let r = match &self.timeout {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::backoff::Jitter;
 use crate::breaker::window::{TimeWindow, FAIL};
 use crate::clock::{default_clock, duration_nanos, Clock, SharedClock};
-use crate::error::{check_nonzero_duration, ConfigError, Error};
+use crate::error::{check_at_most, check_nonzero_duration, ConfigError, Error};
 
 /// Client-side adaptive throttling: the client rejects a request locally with probability
 /// `max(0, (requests − K·accepts) / (requests + 1))` over a sliding window, so a backend that
@@ -61,7 +61,7 @@ pub struct ThrottleStats {
 /// |---|---|
 /// | `k` | 2.0 |
 /// | `window` | 120 s |
-/// | `buckets` | 60 |
+/// | `buckets` | 60 (at most [`ThrottleConfig::MAX_BUCKETS`]) |
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
@@ -71,6 +71,12 @@ pub struct ThrottleConfig {
     pub window: Duration,
     /// Buckets in the window.
     pub buckets: u32,
+}
+
+impl ThrottleConfig {
+    /// The most buckets the window may have: 4 096, as for the breaker's time window
+    /// ([`WindowConfig::MAX_BUCKETS`](crate::WindowConfig::MAX_BUCKETS)).
+    pub const MAX_BUCKETS: u32 = TimeWindow::MAX_BUCKETS;
 }
 
 impl Default for ThrottleConfig {
@@ -96,7 +102,7 @@ impl ThrottleBuilder {
         self
     }
 
-    /// The window length and bucket count.
+    /// The window length and bucket count (1 to [`ThrottleConfig::MAX_BUCKETS`]).
     pub fn window(mut self, length: Duration, buckets: u32) -> Self {
         self.window = length;
         self.buckets = buckets;
@@ -113,7 +119,8 @@ impl ThrottleBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for `K` below 1 or NaN, a zero window or zero buckets.
+    /// [`ConfigError`] for `K` below 1 or not finite, a zero window, zero buckets or more than
+    /// [`ThrottleConfig::MAX_BUCKETS`].
     pub fn build(self) -> Result<AdaptiveThrottle, ConfigError> {
         if !self.k.is_finite() || self.k < 1.0 {
             return Err(ConfigError::OutOfRange { name: "k", value: self.k, expected: "finite and at least 1" });
@@ -122,6 +129,7 @@ impl ThrottleBuilder {
         if self.buckets == 0 {
             return Err(ConfigError::Zero { name: "buckets" });
         }
+        check_at_most("buckets", self.buckets, ThrottleConfig::MAX_BUCKETS)?;
         Ok(AdaptiveThrottle {
             inner: Arc::new(Inner {
                 window: TimeWindow::new(self.buckets, duration_nanos(self.window / self.buckets).max(1)),

@@ -24,8 +24,12 @@ pub(crate) struct CountWindow {
 }
 
 impl CountWindow {
+    /// The largest window (checked by the configuration).
+    pub(crate) const MAX_SIZE: u32 = 100_000;
+
     pub(crate) fn new(size: u32) -> Self {
-        let size = size.max(1);
+        // The configuration refuses larger windows; the clamp only bounds the allocation.
+        let size = size.clamp(1, Self::MAX_SIZE);
         Self {
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
             size,

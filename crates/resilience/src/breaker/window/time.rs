@@ -72,9 +72,18 @@ fn random() -> u64 {
 }
 
 impl TimeWindow {
+    /// The most buckets a window may have (checked by every configuration that builds one).
+    /// Tags are the tick modulo 2^13, so a window must stay under 8 192 buckets for a bucket's
+    /// tag to tell its live tick from the one a window earlier; 4 096 keeps the allocation
+    /// (32 KiB) and the sweep per tick small.
+    pub(crate) const MAX_BUCKETS: u32 = 4_096;
+
     pub(crate) fn new(buckets: u32, bucket_nanos: u64) -> Self {
+        // The configurations refuse more buckets; the clamp only bounds the allocation.
+        const _: () = assert!((TimeWindow::MAX_BUCKETS as u64) < (1 << TAG_BITS));
+        let buckets = buckets.clamp(1, Self::MAX_BUCKETS);
         Self {
-            buckets: (0..buckets.max(1)).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
             bucket_nanos: bucket_nanos.max(1),
             last_tick: AtomicU64::new(0),
             calls: AtomicI64::new(0),
