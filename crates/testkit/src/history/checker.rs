@@ -40,6 +40,7 @@ use super::report::{Report, Violation};
 pub struct Checker {
     propagation: Duration,
     relaxed: Vec<Relaxed>,
+    grace: Vec<Grace>,
 }
 
 /// Reads starting in `[from, to)` allow other instances `bound`.
@@ -50,12 +51,24 @@ struct Relaxed {
     bound: Duration,
 }
 
+/// Pending writes that ended in `[from, to)` need not be seen by other instances' reads that
+/// start before `until`.
+#[derive(Debug, Clone, Copy)]
+struct Grace {
+    from: Instant,
+    to: Instant,
+    until: Instant,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Write {
     instance: usize,
     version: u64,
     start: Instant,
     end: Instant,
+    /// For a pending write inside a grace window: other instances' reads that start before
+    /// this need not see it (the latest `until` of the windows that hold its end).
+    excused_until: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +104,42 @@ impl Checker {
         self
     }
 
+    /// Pending writes ([`History::write_pending`]) that *ended* within `[from, to)` need not be
+    /// visible on *other* instances to reads that start before `until` (typically the fault's
+    /// recovery point: the write is retried until the shared tier confirms it). Reads starting
+    /// at or after `until` judge them as ordinary writes (propagation bound and relaxed
+    /// windows apply as usual), and so do reads on the writing instance at any time
+    /// (read-your-writes, bound 0). A pending write outside every grace window is an ordinary
+    /// write; of several windows holding its end, the latest `until` wins. Confirmed writes
+    /// ([`History::write`]) are never excused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use perfstack_testkit::history::{Checker, History};
+    /// use tokio::time::Instant;
+    ///
+    /// let t0 = Instant::now();
+    /// let ms = |n| t0 + Duration::from_millis(n);
+    /// let history = History::new();
+    /// history.write_pending(0, "k", 1, ms(100), ms(110)); // during the outage
+    /// history.read(1, "k", Some(0), ms(900), ms(901)); // not propagated yet: tolerated
+    /// history.read(0, "k", Some(0), ms(200), ms(201)); // the writer itself: stale
+    /// history.read(1, "k", Some(0), ms(1500), ms(1501)); // after the recovery point: stale
+    ///
+    /// let report = Checker::new()
+    ///     .propagation(Duration::from_millis(50))
+    ///     .pending_grace(ms(0), ms(1000), ms(1000))
+    ///     .check(&history);
+    /// assert_eq!(report.stale.len(), 2, "{report}");
+    /// assert_eq!((report.stale[0].instance, report.stale[1].instance), (0, 1));
+    /// ```
+    pub fn pending_grace(mut self, from: Instant, to: Instant, until: Instant) -> Self {
+        self.grace.push(Grace { from, to, until });
+        self
+    }
+
     /// Checks the whole history (a snapshot of it: operations recorded meanwhile are not seen).
     #[must_use]
     pub fn check(&self, history: &History) -> Report {
@@ -100,9 +149,13 @@ impl Checker {
         for op in &ops {
             let (instance, start, end) = (op.instance, op.start, op.end);
             match op.kind {
-                OpKind::Write(version) => {
+                OpKind::Write(version) | OpKind::WritePending(version) => {
                     report.writes += 1;
-                    keys.entry(op.key.as_str()).or_default().0.push(Write { instance, version, start, end });
+                    // Only pending writes may be excused on other instances.
+                    let pending = matches!(op.kind, OpKind::WritePending(_));
+                    let excused_until = if pending { self.excused_until(end) } else { None };
+                    let write = Write { instance, version, start, end, excused_until };
+                    keys.entry(op.key.as_str()).or_default().0.push(write);
                 }
                 OpKind::Read(version) => {
                     report.reads += 1;
@@ -132,6 +185,12 @@ impl Checker {
             .fold(self.propagation, Duration::max)
     }
 
+    /// Until when other instances may miss a pending write that ended at `end` (`None`: no
+    /// grace window holds it).
+    fn excused_until(&self, end: Instant) -> Option<Instant> {
+        self.grace.iter().filter(|g| g.from <= end && end < g.to).map(|g| g.until).max()
+    }
+
     fn check_key(&self, key: &str, mut writes: Vec<Write>, reads: &[Read], report: &mut Report) {
         let violation = |read: &Read, expected_at_least, write_instance, write_end| Violation {
             key: key.to_owned(),
@@ -159,8 +218,10 @@ impl Checker {
         let others: Vec<Option<Instant>> =
             judged.iter().map(|(read, _)| read.start.checked_sub(self.bound_for_others(read.start))).collect();
         let mut offenders: Vec<Option<Offender>> = vec![None; judged.len()];
-        writes.sort_unstable_by_key(|w| (w.instance, w.end));
-        for lane in writes.chunk_by(|a, b| a.instance == b.instance) {
+        // One lane per instance and grace deadline: within a lane, whether a read is judged
+        // against the writes at all depends on the read alone, so one sweep by end serves it.
+        writes.sort_unstable_by_key(|w| (w.instance, w.excused_until, w.end));
+        for lane in writes.chunk_by(|a, b| (a.instance, a.excused_until) == (b.instance, b.excused_until)) {
             sweep_lane(lane, &judged, &others, &mut offenders);
         }
         for ((read, _), offender) in judged.iter().zip(offenders) {
@@ -172,7 +233,9 @@ impl Checker {
 }
 
 /// Finds, for every judged read, the largest write of one instance's `lane` (sorted by end)
-/// that ended by the read's deadline and started after the read's own write ended.
+/// that ended by the read's deadline and started after the read's own write ended. All
+/// writes of a lane share their instance and grace deadline (`excused_until`): reads of
+/// other instances starting before it skip the lane.
 ///
 /// The reads are visited by deadline while the lane's writes are inserted by end, so each
 /// query sees exactly the writes that ended in time; the index is keyed by start, latest
@@ -183,7 +246,7 @@ fn sweep_lane(
     others: &[Option<Instant>],
     offenders: &mut [Option<Offender>],
 ) {
-    let instance = lane[0].instance;
+    let (instance, excused_until) = (lane[0].instance, lane[0].excused_until);
     let mut starts: Vec<Instant> = lane.iter().map(|w| w.start).collect();
     starts.sort_unstable();
     let mut queries: Vec<(Instant, usize)> = judged
@@ -191,8 +254,15 @@ fn sweep_lane(
         .zip(others)
         .enumerate()
         .filter_map(|(q, ((read, _), other))| {
-            // Read-your-writes: the writing instance has bound 0.
-            let deadline = if read.instance == instance { Some(read.start) } else { *other };
+            // Read-your-writes: the writing instance has bound 0. Others may miss pending
+            // writes in a grace window until its `until`.
+            let deadline = if read.instance == instance {
+                Some(read.start)
+            } else if excused_until.is_some_and(|until| read.start < until) {
+                None
+            } else {
+                *other
+            };
             deadline.map(|d| (d, q))
         })
         .collect();

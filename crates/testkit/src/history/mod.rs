@@ -19,6 +19,14 @@
 //!   (read-your-writes), else the propagation bound ([`Checker::propagation`]), or the largest
 //!   bound of a relaxed window ([`Checker::relaxed`]) whose `[from, to)` contains `R.start`, if
 //!   that is larger.
+//! - **Pending writes.** A write recorded with [`History::write_pending`] (it returned Ok but
+//!   is applied on its own instance only until the shared tier confirms it) produces its
+//!   version like any write and is judged like one, with one exception: if it *ended* inside a
+//!   grace window `[from, to)` ([`Checker::pending_grace`]), reads of *other* instances that
+//!   start before the window's `until` are not judged against it (of several windows holding
+//!   its end, the latest `until` counts). Put differently, for other instances its bound is
+//!   `max(bound(R, W'), until - W'.end)`. Reads on its own instance are always judged against it
+//!   (bound 0), and so is every read starting at or after `until`.
 //! - **Impossible read.** A read that returned a version (other than 0) that no recorded write
 //!   produced, or whose writes all started after the read ended, saw a value from the future or
 //!   one never written.
@@ -32,8 +40,9 @@
 //! Give such writes versions that reads will not return, or record them with [`History::write`]
 //! once their effect is known.
 //!
-//! The check takes O(i · n log n) for n operations on i instances (one sweep per key and
-//! instance), fine for a few hundred thousand operations.
+//! The check takes O(i · (g + 1) · n log n) for n operations on i instances with g grace
+//! windows (one sweep per key, instance and grace deadline), fine for a few hundred thousand
+//! operations.
 //!
 //! # Examples
 //!

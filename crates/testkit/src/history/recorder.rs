@@ -33,8 +33,14 @@ pub struct Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OpKind {
-    /// A write of this version that returned `Ok`.
+    /// A write of this version that returned `Ok`, confirmed everywhere (the other instances
+    /// see it within the propagation bound).
     Write(u64),
+    /// A write of this version that returned `Ok` but is applied on its own instance only for
+    /// now (the shared tier was unreachable; it is propagated later). Judged like
+    /// [`OpKind::Write`] except inside a pending-grace window
+    /// ([`Checker::pending_grace`](super::Checker::pending_grace)).
+    WritePending(u64),
     /// A read that returned this version (`None`: nothing, not cached).
     Read(Option<u64>),
     /// A caller-visible error of any operation.
@@ -52,6 +58,16 @@ impl History {
     /// `end`.
     pub fn write(&self, instance: usize, key: &str, version: u64, start: Instant, end: Instant) {
         self.push(instance, key, OpKind::Write(version), start, end);
+    }
+
+    /// A write of `version` that returned Ok but is *pending*: applied on `instance` only so far,
+    /// to be propagated to the others once the shared tier is reachable again (e.g. the cache's
+    /// `Propagation::Pending`). It produces `version` like any write and binds `instance` at
+    /// once (read-your-writes); other instances are excused from seeing it only within a
+    /// [`Checker::pending_grace`](super::Checker::pending_grace) window, and otherwise judged
+    /// as for [`write`](Self::write).
+    pub fn write_pending(&self, instance: usize, key: &str, version: u64, start: Instant, end: Instant) {
+        self.push(instance, key, OpKind::WritePending(version), start, end);
     }
 
     /// A read that returned `version` (`None`: nothing / not cached; never stale).
@@ -122,8 +138,9 @@ mod tests {
         history.write(0, "k", 1, t0, t1);
         other.read(1, "k", None, t0, t1);
         other.error(2, "j", "timed out", t0, t1);
+        history.write_pending(1, "k", 2, t0, t1);
 
-        assert_eq!(history.len(), 3);
+        assert_eq!(history.len(), 4);
         let kinds: Vec<_> = history.ops().into_iter().map(|op| (op.instance, op.key, op.kind)).collect();
         assert_eq!(
             kinds,
@@ -131,8 +148,9 @@ mod tests {
                 (0, "k".to_owned(), OpKind::Write(1)),
                 (1, "k".to_owned(), OpKind::Read(None)),
                 (2, "j".to_owned(), OpKind::Error("timed out".to_owned())),
+                (1, "k".to_owned(), OpKind::WritePending(2)),
             ]
         );
-        assert_eq!(format!("{history:?}"), "History { len: 3, .. }");
+        assert_eq!(format!("{history:?}"), "History { len: 4, .. }");
     }
 }

@@ -203,6 +203,94 @@ fn a_version_written_twice_is_judged_by_its_latest_possible_write() {
     assert_eq!(report.stale[0].expected_at_least, 2);
 }
 
+#[test]
+fn a_pending_write_may_be_missed_elsewhere_until_the_grace_ends() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write_pending(0, "k", 1, t.ms(100), t.ms(110));
+    h.read(1, "k", Some(0), t.ms(200), t.ms(201)); // long past the bound, but in grace
+    h.read(1, "k", Some(0), t.ms(999), t.ms(1001)); // the last instant of grace
+    h.read(1, "k", Some(1), t.ms(300), t.ms(301)); // seeing it early is fine too
+
+    let checker = Checker::new().propagation(ms(10)).pending_grace(t.ms(0), t.ms(500), t.ms(1000));
+    let report = checker.clone().check(&h);
+    assert!(report.is_ok(), "{report}");
+    assert_eq!((report.reads, report.writes), (3, 1));
+    // Without the grace window it is an ordinary write.
+    assert_eq!(Checker::new().propagation(ms(10)).check(&h).stale.len(), 2);
+
+    // From `until` on it is an ordinary write: stale, and named as the missed write.
+    h.read(1, "k", Some(0), t.ms(1000), t.ms(1001));
+    let report = checker.check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    let v = &report.stale[0];
+    assert_eq!((v.instance, v.read_start, v.expected_at_least, v.write_instance), (1, t.ms(1000), 1, 0));
+    assert_eq!(v.write_end, t.ms(110));
+}
+
+#[test]
+fn a_pending_write_binds_its_own_instance_at_once() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write_pending(0, "k", 1, t.ms(100), t.ms(110));
+    h.read(0, "k", Some(1), t.ms(111), t.ms(112));
+    h.read(0, "k", Some(0), t.ms(110), t.ms(111)); // read-your-writes, even in grace
+
+    let report = Checker::new().propagation(ms(10)).pending_grace(t.ms(0), t.ms(500), t.ms(1000)).check(&h);
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!((report.stale[0].instance, report.stale[0].read_start), (0, t.ms(110)));
+}
+
+#[test]
+fn grace_covers_only_pending_writes_ending_inside_the_window() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write(0, "a", 1, t.ms(100), t.ms(110)); // confirmed: never excused
+    h.write_pending(0, "b", 1, t.ms(40), t.ms(50)); // ended before the window
+    h.write_pending(0, "c", 1, t.ms(490), t.ms(500)); // ended as the window closed
+    h.write_pending(0, "d", 1, t.ms(100), t.ms(110)); // inside: excused
+    for key in ["a", "b", "c", "d"] {
+        h.read(1, key, Some(0), t.ms(700), t.ms(701));
+    }
+    let report = Checker::new().propagation(ms(10)).pending_grace(t.ms(100), t.ms(500), t.ms(1000)).check(&h);
+    let keys: Vec<_> = report.stale.iter().map(|v| v.key.as_str()).collect();
+    assert_eq!(keys, vec!["a", "b", "c"], "{report}");
+}
+
+#[test]
+fn grace_windows_combine_with_relaxed_bounds_and_each_other() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write_pending(0, "k", 1, t.ms(100), t.ms(110));
+    // Past the grace of the first window (until 300) but inside the second's (until 600).
+    h.read(1, "k", Some(0), t.ms(400), t.ms(401));
+    // After all grace: the relaxed window's 1 s bound still applies, counted from the end.
+    h.read(1, "k", Some(0), t.ms(700), t.ms(701));
+    h.read(1, "k", Some(0), t.ms(1110), t.ms(1111)); // relaxed window over: stale
+    let report = Checker::new()
+        .propagation(ms(10))
+        .pending_grace(t.ms(0), t.ms(200), t.ms(300))
+        .pending_grace(t.ms(100), t.ms(150), t.ms(600))
+        .relaxed(t.ms(600), t.ms(1100), ms(1000))
+        .check(&h);
+    let starts: Vec<_> = report.stale.iter().map(|v| v.read_start).collect();
+    assert_eq!(starts, vec![t.ms(1110)], "{report}");
+}
+
+#[test]
+fn a_read_of_a_pending_write_is_possible_and_orders_it() {
+    let t = Clock::new();
+    let h = History::new();
+    h.write_pending(0, "k", 1, t.ms(100), t.ms(110));
+    h.write(0, "k", 2, t.ms(120), t.ms(130));
+    h.read(0, "k", Some(1), t.ms(115), t.ms(116));
+    h.read(1, "k", Some(1), t.ms(140), t.ms(141)); // v2 is confirmed and past the 0 bound
+    let report = Checker::new().pending_grace(t.ms(0), t.ms(1000), t.ms(1000)).check(&h);
+    assert!(report.impossible.is_empty(), "{report}");
+    assert_eq!(report.stale.len(), 1, "{report}");
+    assert_eq!((report.stale[0].returned, report.stale[0].expected_at_least), (1, 2));
+}
+
 /// Recording with paused time, as the fault tests do.
 #[tokio::test(start_paused = true)]
 async fn paused_time_histories_are_checked() {
@@ -269,12 +357,17 @@ fn rows(violations: &[Violation]) -> Vec<Row> {
 }
 
 /// The module docs' rules, one read against every write.
-fn reference(propagation: Duration, windows: &[(Instant, Instant, Duration)], ops: &[Op]) -> (Vec<Row>, Vec<Row>) {
+fn reference(
+    propagation: Duration,
+    windows: &[(Instant, Instant, Duration)],
+    grace: &[(Instant, Instant, Instant)],
+    ops: &[Op],
+) -> (Vec<Row>, Vec<Row>) {
     let (mut stale, mut impossible) = (Vec::new(), Vec::new());
     let writes: Vec<(&Op, u64)> = ops
         .iter()
         .filter_map(|op| match op.kind {
-            OpKind::Write(v) => Some((op, v)),
+            OpKind::Write(v) | OpKind::WritePending(v) => Some((op, v)),
             _ => None,
         })
         .collect();
@@ -302,6 +395,14 @@ fn reference(propagation: Duration, windows: &[(Instant, Instant, Duration)], op
         };
         let mut worst = None;
         for (w, v) in same_key() {
+            // A pending write ending in a grace window is not judged by other instances'
+            // reads starting before that window's `until`.
+            let excused = w.instance != read.instance
+                && matches!(w.kind, OpKind::WritePending(_))
+                && grace.iter().any(|(from, to, until)| *from <= w.end && w.end < *to && read.start < *until);
+            if excused {
+                continue;
+            }
             let bound = if w.instance == read.instance {
                 Duration::ZERO
             } else {
@@ -324,7 +425,8 @@ fn reference(propagation: Duration, windows: &[(Instant, Instant, Duration)], op
     (stale, impossible)
 }
 
-/// (kind: 0-3 write, 4-8 read, 9 error; instance; key; start ms; duration ms; read version; read nothing)
+/// (kind: 0-1 write, 2-3 pending write, 4-8 read, 9 error; instance; key; start ms;
+/// duration ms; read version; read nothing)
 type GenOp = (u8, usize, usize, u64, u64, u64, bool);
 
 fn gen_ops() -> impl Strategy<Value = (usize, usize, Vec<GenOp>)> {
@@ -342,6 +444,7 @@ proptest! {
         (_instances, _keys, generated) in gen_ops(),
         propagation in 0u64..20,
         windows in proptest::collection::vec((0u64..70, 0u64..40, 0u64..40), 0..3),
+        grace in proptest::collection::vec((0u64..70, 0u64..40, 0u64..80), 0..3),
     ) {
         let t = Clock::new();
         let h = History::new();
@@ -350,21 +453,29 @@ proptest! {
             let name = format!("k{key}");
             let (start, end) = (t.ms(start), t.ms(start + duration));
             match kind {
-                0..=3 => {
+                0..=1 => {
                     counters[key] += 1;
                     h.write(instance, &name, counters[key], start, end);
+                }
+                2..=3 => {
+                    counters[key] += 1;
+                    h.write_pending(instance, &name, counters[key], start, end);
                 }
                 4..=8 => h.read(instance, &name, (!nothing).then_some(read), start, end),
                 _ => h.error(instance, &name, "boom", start, end),
             }
         }
         let windows: Vec<_> = windows.into_iter().map(|(from, len, b)| (t.ms(from), t.ms(from + len), ms(b))).collect();
+        // `until` is anywhere in the run, before the window's end included.
+        let grace: Vec<_> =
+            grace.into_iter().map(|(from, len, until)| (t.ms(from), t.ms(from + len), t.ms(until))).collect();
         let checker = windows
             .iter()
             .fold(Checker::new().propagation(ms(propagation)), |c, &(from, to, b)| c.relaxed(from, to, b));
+        let checker = grace.iter().fold(checker, |c, &(from, to, until)| c.pending_grace(from, to, until));
 
         let report = checker.check(&h);
-        let (stale, impossible) = reference(ms(propagation), &windows, &h.ops());
+        let (stale, impossible) = reference(ms(propagation), &windows, &grace, &h.ops());
         prop_assert_eq!(rows(&report.stale), stale);
         prop_assert_eq!(rows(&report.impossible), impossible);
         prop_assert_eq!(report.reads + report.writes + report.errors, h.len());

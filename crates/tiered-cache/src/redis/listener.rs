@@ -23,9 +23,12 @@ use tokio::time::Instant;
 use super::beats::Beats;
 use super::echo::{Echoes, Mark, PROBE};
 use super::wire::{Kind, Names, Wire};
+use super::Fence;
 use super::PROBE_SCRIPT;
 use crate::tier::{EventSink, TierEvent};
 
+/// Heartbeats between two measurements of the offset to Redis's clock.
+const FENCE_EVERY: u64 = 32;
 /// How long a setup waits for its own barrier message (normally one round trip).
 const BARRIER_WAIT: Duration = Duration::from_secs(1);
 /// How long the listener waits to verify an echo before treating the message as an
@@ -97,7 +100,7 @@ async fn probe(data: &Client, names: &Names, me: &str, echoes: &Echoes, nonce: &
 /// A failed write is skipped: the missing heartbeat is the signal. When heartbeats are written
 /// but none has been heard for `quiet`, the listener is woken to set the channel up again
 /// (its tracking redirect may be broken while both connections look healthy).
-pub(crate) async fn heartbeats(beat: Client, beats: Arc<Beats>, every: Duration, quiet: Duration) {
+pub(crate) async fn heartbeats(beat: Client, beats: Arc<Beats>, every: Duration, quiet: Duration, fence: Arc<Fence>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Only so that a dead instance's heartbeat keys go away.
@@ -112,6 +115,10 @@ pub(crate) async fn heartbeats(beat: Client, beats: Arc<Beats>, every: Duration,
         let written: Result<(), _> = beat.set(key, 1, Some(ttl.clone()), None, false).await;
         if written.is_ok() && beats.silent_for(quiet, Instant::now()) {
             beats.stalled.notify_one();
+        }
+        // The write fence follows Redis's clock (a step on either machine, a restart).
+        if seq.is_multiple_of(FENCE_EVERY) {
+            let _ = fence.measure(&beat).await;
         }
     }
 }

@@ -37,6 +37,7 @@ static RELEASE_LEASE: Script = Script::new(scripts::RELEASE_LEASE);
 static PROBE_SCRIPT: Script = Script::new(scripts::PROBE);
 static BUMP_EPOCH: Script = Script::new(scripts::BUMP_EPOCH);
 static SET_VERSIONED: Script = Script::new(scripts::SET_VERSIONED);
+static CLOCK: Script = Script::new(scripts::CLOCK);
 
 /// Settings of the Redis tier's own connections, from the cache's config.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +92,47 @@ pub(crate) struct RedisTier {
     /// When the setup's barrier was sent, if it came back: the channel was current then.
     confirmed_at: Option<Instant>,
     runtime: tokio::runtime::Handle,
+    /// The deadline every value write carries (see [`scripts`]).
+    fence: Arc<Fence>,
+}
+
+/// Deadlines for value writes in Redis's clock: this machine's wall clock plus the offset to
+/// Redis's (measured at setup and with the heartbeats), plus the command timeout. A write the
+/// caller has given up on (fred's timeout fired) can no longer land.
+#[derive(Debug)]
+pub(crate) struct Fence {
+    offset_ms: std::sync::atomic::AtomicI64,
+    window_ms: i64,
+}
+
+impl Fence {
+    fn new(window: Duration) -> Self {
+        Fence {
+            offset_ms: std::sync::atomic::AtomicI64::new(0),
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1),
+        }
+    }
+
+    fn wall_ms() -> i64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn deadline_ms(&self) -> i64 {
+        Self::wall_ms()
+            .saturating_add(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed))
+            .saturating_add(self.window_ms)
+    }
+
+    /// Measures the offset to Redis's clock through `client` (the midpoint of one round trip).
+    pub(crate) async fn measure(&self, client: &Client) -> Result<(), Error> {
+        let before = Self::wall_ms();
+        let server: i64 = CLOCK.run(client, vec![], vec![]).await?;
+        let after = Self::wall_ms();
+        let mid = before.saturating_add(after.saturating_sub(before) / 2);
+        self.offset_ms.store(server.saturating_sub(mid), std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -146,6 +188,11 @@ impl RedisTier {
         drop(data.init().await?);
         let reader =
             data.with_options(&Options { timeout: Some(Duration::ZERO), fail_fast: true, ..Options::default() });
+        let fence = Arc::new(Fence::new(performance.default_command_timeout));
+        if let Err(e) = fence.measure(&data).await {
+            let _ = data.quit().await;
+            return Err(e);
+        }
         let mut beat_perf = performance;
         beat_perf.default_command_timeout = links.heartbeat.max(Duration::from_millis(1));
         let beat = own(beat_perf)?;
@@ -200,9 +247,9 @@ impl RedisTier {
         };
         beats.accept();
         let quiet = (links.heartbeat * 16).max(Duration::from_millis(100));
-        tasks.push(tokio::spawn(listener::heartbeats(beat.clone(), beats, links.heartbeat, quiet)));
+        tasks.push(tokio::spawn(listener::heartbeats(beat.clone(), beats, links.heartbeat, quiet, fence.clone())));
         let runtime = tokio::runtime::Handle::current();
-        Ok(RedisTier { data, reader, listener, beat, names, me, echoes, tasks, confirmed_at, runtime })
+        Ok(RedisTier { data, reader, listener, beat, names, me, echoes, tasks, confirmed_at, runtime, fence })
     }
 
     /// When the invalidation channel was last proven current at setup (`None`: not proven).
@@ -225,21 +272,26 @@ impl RedisTier {
         Ok(removed)
     }
 
-    /// Runs a conditional write script of `value` (1: written), remembering the bytes so its
-    /// echo can be verified (see [`echo`]).
+    /// Runs a write script of `value` (1: written), fenced by a deadline (see [`scripts`]),
+    /// remembering the bytes so its echo can be verified (see [`echo`]).
     async fn scripted_write(
         &self,
         key: &str,
         value: &Bytes,
         script: &Script,
         keys: Vec<String>,
-        args: Vec<Value>,
+        mut args: Vec<Value>,
     ) -> Result<bool, TierError> {
         // Before the write: its echo may arrive (on the other connection) before the reply.
         // A write that then writes nothing, or is cancelled, leaves a registration that only
         // costs the next invalidation of the key a GET.
         self.echoes.writing(key, value);
+        args.push(self.fence.deadline_ms().into());
         let n: i64 = script.run(&self.data, keys, args).await.map_err(backend)?;
+        if n < 0 {
+            // Ran after its deadline: nothing was written (its caller has given up by now).
+            return Err(TierError::Timeout);
+        }
         Ok(n == 1)
     }
 

@@ -1,4 +1,10 @@
-//! The Lua scripts of the Redis tier, sent with `EVALSHA` (loaded once with `SCRIPT LOAD`,
+//! The Lua scripts of the Redis tier. Every script that writes a value is fenced: its last
+//! argument is a deadline in Redis's clock (unix ms), and a script that runs after it writes
+//! nothing and returns -1. A write delayed past the moment its caller gave up (it sat in a
+//! paused server's input buffer, or in the socket of a connection cut off by a partition)
+//! cannot land later over a newer value.
+//!
+//! Sent with `EVALSHA` (loaded once with `SCRIPT LOAD`,
 //! reloaded when Redis answers `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`).
 
 use fred::interfaces::LuaInterface;
@@ -45,6 +51,10 @@ impl Script {
 /// `pcall`: a lease, version or epoch key of another type (an error reply, a table, which
 /// `tonumber` turns into nil) is treated like foreign bytes: the write is refused, not an error.
 pub(crate) const SET_WITH_LEASE: &str = r"
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[#ARGV]) then
+  return -1
+end
 if redis.pcall('GET', KEYS[2]) ~= ARGV[1] then
   return 0
 end
@@ -79,6 +89,10 @@ return 1";
 /// A version or epoch key of another type is treated like foreign bytes (`pcall`: its error
 /// reply is a table, `tonumber` gives nil): the write is refused, not an error.
 pub(crate) const SET_IF_UNCHANGED: &str = r"
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[#ARGV]) then
+  return -1
+end
 local v = tonumber(redis.pcall('GET', KEYS[2]) or '0')
 local e = tonumber(redis.pcall('GET', KEYS[3]) or '0')
 if v == tonumber(ARGV[1]) and e == tonumber(ARGV[2]) then
@@ -115,6 +129,10 @@ return redis.call('INCR', KEYS[1])";
 /// The application's `set`: bumps the key's version (replacing foreign bytes, which INCR
 /// would fail on), then writes the value. KEYS: value, version. ARGV: value, px, version px.
 pub(crate) const SET_VERSIONED: &str = r"
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[#ARGV]) then
+  return -1
+end
 if redis.call('TYPE', KEYS[2]).ok ~= 'string' or not tonumber(redis.call('GET', KEYS[2]) or '0') then
   redis.call('DEL', KEYS[2])
 end
@@ -122,3 +140,8 @@ redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1";
+
+/// Redis's clock in unix milliseconds (for the write fence's offset).
+pub(crate) const CLOCK: &str = r"
+local t = redis.call('TIME')
+return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
