@@ -14,6 +14,10 @@
 //!   documented propagation bound over all of it, Jepsen style.
 //! - **Load**: [`load::OpenLoop`] runs a bounded open-loop load with latency measured from the
 //!   scheduled start.
+//! - **Config fuzzing**: [`fuzz::Fuzz`] runs every builder and setter through the values users
+//!   pass by mistake (`0`, `MAX`, `Duration::MAX`, NaN, 1 MiB names, ...), each case under a
+//!   time bound and a memory bound ([`fuzz::BoundedAlloc`]), failing on a panic, a hang or an
+//!   absurd allocation.
 //!
 //! # Quick start
 //!
@@ -26,6 +30,7 @@
 //! ```
 
 mod error;
+pub mod fuzz;
 pub mod history;
 pub mod load;
 pub mod policy;
