@@ -73,6 +73,7 @@ fn memory_throughput(c: &mut Criterion) {
                 }),
             )
             .start()
+            .unwrap()
     });
     let task = Task::new("noop", &()).unwrap();
 
@@ -240,7 +241,8 @@ async fn durable_rate(db: &perfstack_testkit::PgSchema, n: usize) -> f64 {
                 async { Ok(()) }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     done.wait(n as u64).await;
     pool.shutdown().await; // flushes the last outcome batch
     let secs = start.elapsed().as_secs_f64();
@@ -334,7 +336,8 @@ async fn pickup_latency(db: &perfstack_testkit::PgSchema, count: usize, gap: Dur
                 Ok(())
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     for _ in 0..count {
         queue.submit(Task::new("probe", &now_us()).unwrap().priority(Priority::Critical)).await.unwrap();

@@ -220,7 +220,8 @@ async fn ours_rate(db: &RunDb, n: usize, round: usize) -> f64 {
                 async { Ok(()) }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     assert!(done.wait().await, "perfstack: {n} jobs within {PHASE_LIMIT:?}");
     pool.shutdown().await; // flushes the last outcome batch
     let secs = start.elapsed().as_secs_f64();
@@ -253,7 +254,8 @@ async fn ours_pickup(db: &RunDb, count: usize, round: usize) -> Probes {
                 async { Ok(()) }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     for _ in 0..count {
         queue.submit(Task::new("probe", &now_us()).unwrap()).await.unwrap();

@@ -17,7 +17,7 @@ pub enum QueueError {
     /// The payload could not be serialised.
     #[error("payload does not serialise: {0}")]
     Payload(String),
-    /// The kind is empty or too long.
+    /// The kind is empty, too long, or contains a NUL byte.
     #[error("invalid task kind: {0:?}")]
     InvalidKind(String),
     /// A task with the same unique key is pending or running.
@@ -48,7 +48,9 @@ pub enum QueueError {
     /// A cron expression that does not parse.
     #[error("invalid cron expression {0:?}: expected `minute hour day-of-month month day-of-week`")]
     InvalidCron(String),
-    /// A setting that cannot work (such as `max_pending` of 0 or a `full_wait` over its limit).
+    /// A setting that cannot work (such as `max_pending` of 0, a `full_wait` over its limit, a
+    /// pool's heartbeat not shorter than its lease, or a concurrency of 0), refused when the
+    /// backend connects or the pool starts.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
     /// The database failed.

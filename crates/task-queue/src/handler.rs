@@ -4,12 +4,14 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::LeasedTask;
+use crate::backoff::BackoffPolicy;
 use crate::error::TaskError;
 use crate::priority::Priority;
 use crate::task::TaskId;
@@ -23,15 +25,45 @@ pub struct TaskContext {
 #[derive(Debug)]
 struct ContextInner {
     id: TaskId,
-    kind: Arc<str>,
-    payload: Arc<[u8]>,
+    /// `None` only in a blank context (see [`TaskContext::blank`]), never in one a handler sees.
+    kind: Option<Arc<str>>,
+    payload: Option<Arc<[u8]>>,
     priority: Priority,
     attempt: u32,
     max_attempts: u32,
     fence: i64,
     cancel: CancellationToken,
+    /// What the runner needs once the attempt ends, kept here so that the future carrying the
+    /// attempt stays small.
+    backoff: BackoffPolicy,
+    timeout: Option<Duration>,
     /// Set when the handler already wrote the task's completion itself (in its transaction).
     settled: AtomicBool,
+}
+
+/// The fields of a lease, as a backend hands them out: a [`LeasedTask`] without its
+/// cancellation token (which the taker of the lease provides).
+#[derive(Debug)]
+pub(crate) struct Lease {
+    pub(crate) id: TaskId,
+    pub(crate) kind: Arc<str>,
+    pub(crate) payload: Arc<[u8]>,
+    pub(crate) priority: Priority,
+    pub(crate) attempt: u32,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: BackoffPolicy,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) fence: i64,
+    pub(crate) span: Option<tracing::Span>,
+    pub(crate) waited: Duration,
+}
+
+impl Lease {
+    /// The lease as a [`LeasedTask`] with `cancel` as its token.
+    pub(crate) fn into_task(self, cancel: CancellationToken) -> LeasedTask {
+        let Self { id, kind, payload, priority, attempt, max_attempts, backoff, timeout, fence, span, waited } = self;
+        LeasedTask { id, kind, payload, priority, attempt, max_attempts, backoff, timeout, fence, cancel, span, waited }
+    }
 }
 
 impl TaskContext {
@@ -41,20 +73,93 @@ impl TaskContext {
         Self {
             inner: Arc::new(ContextInner {
                 id: task.id,
-                kind: task.kind,
-                payload: task.payload,
+                kind: Some(task.kind),
+                payload: Some(task.payload),
                 priority: task.priority,
                 attempt: task.attempt,
                 max_attempts: task.max_attempts,
                 fence: task.fence,
                 cancel: task.cancel,
+                backoff: task.backoff,
+                timeout: task.timeout,
                 settled: AtomicBool::new(false),
             }),
         }
     }
 
+    /// A context with its own cancellation token and nothing else yet: made before a backend's
+    /// lock is taken (the allocations happen outside it), then [filled](Self::fill) under it.
+    pub(crate) fn blank() -> Self {
+        Self {
+            inner: Arc::new(ContextInner {
+                id: TaskId(0),
+                kind: None,
+                payload: None,
+                priority: Priority::Normal,
+                attempt: 0,
+                max_attempts: 0,
+                fence: 0,
+                cancel: CancellationToken::new(),
+                backoff: BackoffPolicy::default(),
+                timeout: None,
+                settled: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// This blank context (or a new one, should it be shared already) with `lease`'s fields;
+    /// returns it with the lease's span and wait, which the context does not keep.
+    pub(crate) fn fill(mut self, lease: Lease) -> (Self, Option<tracing::Span>, Duration) {
+        let Lease { id, kind, payload, priority, attempt, max_attempts, backoff, timeout, fence, span, waited } = lease;
+        let Some(inner) = Arc::get_mut(&mut self.inner) else {
+            let task = LeasedTask {
+                id,
+                kind,
+                payload,
+                priority,
+                attempt,
+                max_attempts,
+                backoff,
+                timeout,
+                fence,
+                cancel: CancellationToken::new(),
+                span: None,
+                waited,
+            };
+            return (Self::new(task), span, waited);
+        };
+        inner.id = id;
+        inner.kind = Some(kind);
+        inner.payload = Some(payload);
+        inner.priority = priority;
+        inner.attempt = attempt;
+        inner.max_attempts = max_attempts;
+        inner.fence = fence;
+        inner.backoff = backoff;
+        inner.timeout = timeout;
+        (self, span, waited)
+    }
+
     pub(crate) fn is_settled(&self) -> bool {
         self.inner.settled.load(Ordering::Acquire)
+    }
+
+    /// The kind itself (shared), to compare with a cached one by pointer.
+    pub(crate) fn kind_arc(&self) -> Option<&Arc<str>> {
+        self.inner.kind.as_ref()
+    }
+
+    /// The payload itself (shared), for handing it back to the backend with a retry.
+    pub(crate) fn payload_arc(&self) -> Option<Arc<[u8]>> {
+        self.inner.payload.clone()
+    }
+
+    pub(crate) fn backoff(&self) -> &BackoffPolicy {
+        &self.inner.backoff
+    }
+
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.inner.timeout
     }
 
     /// The task.
@@ -66,7 +171,7 @@ impl TaskContext {
     /// Its kind.
     #[must_use]
     pub fn kind(&self) -> &str {
-        &self.inner.kind
+        self.inner.kind.as_deref().unwrap_or_default()
     }
 
     /// This attempt's number, from 1.
@@ -111,7 +216,7 @@ impl TaskContext {
     /// The raw JSON payload.
     #[must_use]
     pub fn payload_bytes(&self) -> &[u8] {
-        &self.inner.payload
+        self.inner.payload.as_deref().unwrap_or_default()
     }
 
     /// The payload decoded as `T`.
@@ -121,7 +226,7 @@ impl TaskContext {
     /// [`TaskError::Permanent`] when it does not decode: retrying cannot help, so the task is
     /// dead-lettered with the decoder's message.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, TaskError> {
-        serde_json::from_slice(&self.inner.payload)
+        serde_json::from_slice(self.payload_bytes())
             .map_err(|e| TaskError::Permanent(format!("payload does not deserialize: {e}")))
     }
 }

@@ -21,6 +21,13 @@
 //! one step per level, so a `Critical` flood can delay a `Low` task by at most four steps, never
 //! starve it.
 //!
+//! Bad settings are refused, never a panic: a pool's settings are checked when it starts
+//! ([`PoolConfig::validate`], [`QueueError::InvalidConfig`]); delays and retry delays longer
+//! than [`MAX_DELAY`] (100 years) are clamped to it, and a timeout no clock can add is no
+//! timeout; error and panic messages are stored without NUL bytes and cut at
+//! [`MAX_ERROR_LEN`]. On PostgreSQL an outcome the database still refuses is split out of its
+//! batch and its task dead-lettered with the reason, so it never fails the others.
+//!
 //! # Quick start
 //!
 //! ```
@@ -34,7 +41,7 @@
 //!         tracing::info!(id = %ctx.id(), width, "resizing");
 //!         Ok(())
 //!     }))
-//!     .start();
+//!     .start()?;
 //!
 //! let id = queue.submit(Task::new("resize", &640)?.priority(Priority::High)).await?;
 //! while queue.status(id).await?.map(|s| s.state) != Some(TaskState::Completed) {
@@ -68,6 +75,7 @@ mod backoff;
 mod error;
 mod handler;
 mod id_hash;
+mod limits;
 mod pool;
 mod priority;
 mod queue;
@@ -85,6 +93,7 @@ pub use backend::{Backend, Completion, HeartbeatReply, LeasedTask, Outcome};
 pub use backoff::{Backoff, BackoffPolicy};
 pub use error::{QueueError, TaskError};
 pub use handler::{handler_fn, FnHandler, TaskContext, TaskHandler};
+pub use limits::{MAX_DELAY, MAX_ERROR_LEN};
 pub use pool::{PoolConfig, ShutdownReport, WorkerPool, WorkerPoolBuilder};
 pub use priority::Priority;
 pub use queue::{TaskQueue, DEFAULT_MAX_PAYLOAD_BYTES, MAX_KIND_LEN};

@@ -11,18 +11,25 @@ use crate::task::{Task, TaskId};
 
 /// Default payload limit: 256 KiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
-/// Longest accepted kind.
+/// Longest accepted kind, in bytes (a kind is 1 to this many bytes, without NUL).
 pub const MAX_KIND_LEN: usize = 200;
 
-/// Checks a task before it is stored: kind and payload size.
+/// Checks a task before it is stored: kind (1 to [`MAX_KIND_LEN`] bytes, no NUL, the same rule
+/// as a pool's handler kinds) and payload size.
 pub(crate) fn validate(task: &Task, max_payload: usize) -> Result<(), QueueError> {
-    if task.kind.is_empty() || task.kind.len() > MAX_KIND_LEN {
+    if !crate::limits::is_name(&task.kind, MAX_KIND_LEN) {
         return Err(QueueError::InvalidKind(task.kind.chars().take(MAX_KIND_LEN).collect()));
     }
     if task.payload.len() > max_payload {
         return Err(QueueError::PayloadTooLarge { size: task.payload.len(), limit: max_payload });
     }
     Ok(())
+}
+
+/// Where a submit stands after its synchronous part.
+enum Submitted<'a> {
+    Done(Result<TaskId, QueueError>),
+    Waiting(std::pin::Pin<Box<dyn std::future::Future<Output = Result<TaskId, QueueError>> + Send + 'a>>),
 }
 
 /// Submits, inspects and cancels tasks. Cheap to clone; every clone shares the backend and the
@@ -47,6 +54,9 @@ pub struct TaskQueue {
 #[derive(Debug)]
 pub(crate) struct QueueInner {
     pub(crate) backend: Arc<dyn Backend>,
+    /// The backend itself when it is a [`MemoryBackend`]: submits and a pool's worker loops
+    /// call it directly, without the trait's boxed futures (an allocation per call).
+    pub(crate) memory: Option<MemoryBackend>,
     pub(crate) max_payload: usize,
     pub(crate) counters: Counters,
 }
@@ -59,7 +69,15 @@ impl TaskQueue {
 
     /// A queue over a shared backend, refusing payloads larger than `max_payload_bytes`.
     pub fn with_limit(backend: Arc<dyn Backend>, max_payload_bytes: usize) -> Self {
-        Self { inner: Arc::new(QueueInner { backend, max_payload: max_payload_bytes, counters: Counters::default() }) }
+        let memory = (&*backend as &dyn std::any::Any).downcast_ref::<MemoryBackend>().cloned();
+        Self {
+            inner: Arc::new(QueueInner {
+                backend,
+                memory,
+                max_payload: max_payload_bytes,
+                counters: Counters::default(),
+            }),
+        }
     }
 
     /// An in-memory queue with the default settings.
@@ -86,20 +104,48 @@ impl TaskQueue {
     /// [`QueueError::PayloadTooLarge`], [`QueueError::InvalidKind`], [`QueueError::Duplicate`],
     /// [`QueueError::Full`] (when configured to refuse), or a backend error.
     pub async fn submit(&self, task: Task) -> Result<TaskId, QueueError> {
-        let res = match self.validate(&task) {
-            Ok(()) => self.inner.backend.submit(task, Some(tracing::Span::current())).await,
-            Err(e) => Err(e),
-        };
-        self.count_submit(&res);
-        res
+        match self.submit_now(task) {
+            Submitted::Done(res) => res,
+            Submitted::Waiting(fut) => {
+                let res = fut.await;
+                self.count_submit(&res);
+                res
+            }
+        }
     }
 
-    pub(crate) fn count_submit<T>(&self, res: &Result<T, QueueError>) {
+    /// The synchronous part of a submit: in memory, a submit that finds room (or is refused)
+    /// is done here; one that must wait for room, and any other backend's, is a boxed future.
+    /// So the future of `submit` holds only the task and that box: a future is moved, byte by
+    /// byte, each time it is handed on.
+    fn submit_now(&self, task: Task) -> Submitted<'_> {
+        if let Err(e) = self.validate(&task) {
+            self.count_refused();
+            return Submitted::Done(Err(e));
+        }
+        let span = Some(tracing::Span::current());
+        match &self.inner.memory {
+            Some(memory) => match memory.try_submit(task, span) {
+                Ok(res) => {
+                    self.count_submit(&res);
+                    Submitted::Done(res)
+                }
+                Err((task, span)) => Submitted::Waiting(Box::pin(memory.submit_task(task, span))),
+            },
+            None => Submitted::Waiting(self.inner.backend.submit(task, span)),
+        }
+    }
+
+    fn count_refused(&self) {
+        self.inner.counters.refused.add(1);
+        metrics::counter!("perfstack_task_refused_total").increment(1);
+    }
+
+    fn count_submit<T>(&self, res: &Result<T, QueueError>) {
         if res.is_ok() {
             self.inner.counters.submitted.add(1);
         } else {
-            self.inner.counters.refused.add(1);
-            metrics::counter!("perfstack_task_refused_total").increment(1);
+            self.count_refused();
         }
     }
 

@@ -9,7 +9,7 @@ const STRIPES: usize = 8;
 /// One value on its own cache line (128 bytes: adjacent-line prefetch pairs 64-byte lines).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Line<T>(T);
+pub(crate) struct Line<T>(pub(crate) T);
 
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 

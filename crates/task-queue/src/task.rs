@@ -98,15 +98,17 @@ impl Task {
         self
     }
 
-    /// Each attempt is cancelled and counted as failed after `t`.
+    /// Each attempt is cancelled and counted as failed after `t`. A timeout too long for the
+    /// clock to represent (such as `Duration::MAX`) means no timeout.
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
         self
     }
 
-    /// Not before `d` from now (a delayed task).
+    /// Not before `d` from now (a delayed task). At most [`MAX_DELAY`](crate::MAX_DELAY)
+    /// (100 years): a longer delay, up to `Duration::MAX`, is clamped to it.
     pub fn delay(mut self, d: Duration) -> Self {
-        self.delay = d;
+        self.delay = crate::limits::clamp_delay(d);
         self
     }
 

@@ -50,7 +50,8 @@ async fn retries_wait_for_the_backoff_delay_then_complete() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     let t0 = Instant::now();
     let backoff = BackoffPolicy::exponential(Duration::from_secs(10), Duration::from_secs(60));
     let id = queue.submit(Task::new("flaky", &()).unwrap().max_attempts(5).backoff(backoff)).await.unwrap();
@@ -77,7 +78,8 @@ async fn out_of_attempts_goes_to_dead_letter_with_the_last_error() {
                 |ctx: TaskContext, (): ()| async move { Err(TaskError::retry(format!("boom {}", ctx.attempt()))) },
             ),
         )
-        .start();
+        .start()
+        .unwrap();
     let task = Task::new("always_fails", &())
         .unwrap()
         .max_attempts(3)
@@ -107,7 +109,8 @@ async fn delayed_task_does_not_start_before_its_time() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     let t0 = Instant::now();
     let id = queue.submit(Task::new("later", &()).unwrap().delay(Duration::from_secs(60))).await.unwrap();
     tokio::time::sleep(Duration::from_secs(59)).await;
@@ -115,6 +118,38 @@ async fn delayed_task_does_not_start_before_its_time() {
     wait_for(&queue, id, TaskState::Completed).await;
     let at = started.lock().unwrap() - t0;
     assert!(at >= Duration::from_secs(60) && at < Duration::from_secs(61), "{at:?}");
+    pool.shutdown().await;
+}
+
+/// A delayed task submitted while every worker already waits for work runs at its time, not at
+/// the workers' next poll (an hour here). Before the fix the waiting workers slept on: their
+/// deadline was set before the task existed.
+#[tokio::test(start_paused = true)]
+async fn a_task_delayed_while_the_workers_wait_runs_at_its_time() {
+    let queue = TaskQueue::memory();
+    let started = Arc::new(Mutex::new(None));
+    let s = Arc::clone(&started);
+    let pool = WorkerPool::builder(&queue)
+        .concurrency(2)
+        .poll_interval(Duration::from_secs(3600))
+        .handler(
+            "later",
+            handler_fn(move |_: TaskContext, (): ()| {
+                let s = Arc::clone(&s);
+                async move {
+                    *s.lock() = Some(Instant::now());
+                    Ok(())
+                }
+            }),
+        )
+        .start()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await; // the workers found nothing and wait
+    let t0 = Instant::now();
+    let id = queue.submit(Task::new("later", &()).unwrap().delay(Duration::from_secs(10))).await.unwrap();
+    wait_for(&queue, id, TaskState::Completed).await;
+    let at = started.lock().unwrap() - t0;
+    assert!(at >= Duration::from_secs(10) && at < Duration::from_secs(11), "{at:?}");
     pool.shutdown().await;
 }
 
@@ -139,7 +174,8 @@ async fn timeout_cancels_the_attempt_and_counts_as_a_failure() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     let task = Task::new("slow", &())
         .unwrap()
         .timeout(Duration::from_secs(5))
@@ -172,7 +208,8 @@ async fn panicking_handler_is_recorded_as_a_failure_and_the_pool_keeps_running()
             }),
         )
         .handler("ok", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
-        .start();
+        .start()
+        .unwrap();
     let backoff = BackoffPolicy::constant(Duration::from_millis(10));
     let a = queue.submit(Task::new("panics", &()).unwrap().backoff(backoff)).await.unwrap();
     wait_for(&queue, a, TaskState::Completed).await;
@@ -187,8 +224,10 @@ async fn panicking_handler_is_recorded_as_a_failure_and_the_pool_keeps_running()
 #[tokio::test(start_paused = true)]
 async fn unknown_kind_and_unreadable_payload_are_dead_lettered_at_once() {
     let queue = TaskQueue::memory();
-    let pool =
-        WorkerPool::builder(&queue).handler("typed", handler_fn(|_: TaskContext, _n: u64| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("typed", handler_fn(|_: TaskContext, _n: u64| async { Ok(()) }))
+        .start()
+        .unwrap();
     let unknown = queue.submit(Task::new("nobody", &()).unwrap().max_attempts(10)).await.unwrap();
     let bad = queue.submit(Task::new("typed", "not a number").unwrap().max_attempts(10)).await.unwrap();
     let garbage = queue.submit(Task::from_json_bytes("typed", b"{nope".to_vec()).max_attempts(10)).await.unwrap();
@@ -221,7 +260,10 @@ async fn unique_key_refuses_a_duplicate_until_the_first_finishes() {
     let a = queue.submit(Task::new("k", &()).unwrap().unique_key("u1")).await.unwrap();
     let dup = queue.submit(Task::new("k", &()).unwrap().unique_key("u1")).await;
     assert!(matches!(dup, Err(QueueError::Duplicate { existing }) if existing == a));
-    let pool = WorkerPool::builder(&queue).handler("k", handler_fn(|_: TaskContext, (): ()| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("k", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start()
+        .unwrap();
     wait_for(&queue, a, TaskState::Completed).await;
     let b = queue.submit(Task::new("k", &()).unwrap().unique_key("u1")).await.unwrap();
     assert_ne!(a, b);
@@ -243,7 +285,8 @@ async fn cancel_removes_a_pending_task_and_signals_a_running_one() {
                 Err(TaskError::retry("stopped by cancellation"))
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     let running = queue.submit(Task::new("wait", &()).unwrap()).await.unwrap();
     wait_for(&queue, running, TaskState::Running).await;
     assert_eq!(queue.cancel(running).await.unwrap(), CancelOutcome::Signalled);
@@ -271,7 +314,10 @@ async fn full_queue_refuses_or_makes_the_producer_wait() {
     let third = tokio::spawn(async move { q.submit(Task::new("n", &()).unwrap()).await });
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert!(!third.is_finished(), "the producer waits while the queue is full");
-    let pool = WorkerPool::builder(&queue).handler("n", handler_fn(|_: TaskContext, (): ()| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("n", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start()
+        .unwrap();
     let id = third.await.unwrap().unwrap();
     wait_for(&queue, id, TaskState::Completed).await;
     pool.shutdown().await;

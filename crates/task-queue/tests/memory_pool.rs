@@ -47,7 +47,8 @@ async fn low_priority_makes_progress_under_a_critical_flood() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     let q = queue.clone();
     let flood = tokio::spawn(async move {
         // 200 Critical tasks/s for 60 s: twice what the worker can do.
@@ -91,7 +92,8 @@ async fn shutdown_lets_short_tasks_finish_and_hands_back_long_ones() {
                 Ok(())
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     let short = queue.submit(Task::new("sleep", &2u64).unwrap()).await.unwrap();
     let long = queue.submit(Task::new("sleep", &60u64).unwrap()).await.unwrap();
     wait_for(&queue, long, TaskState::Running).await;
@@ -119,7 +121,8 @@ async fn every_outcome_is_written_by_the_time_shutdown_returns() {
     let pool = WorkerPool::builder(&queue)
         .concurrency(4)
         .handler("noop", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
-        .start();
+        .start()
+        .unwrap();
     let mut ids = Vec::new();
     for _ in 0..200 {
         ids.push(queue.submit(Task::new("noop", &()).unwrap()).await.unwrap());
@@ -145,7 +148,8 @@ async fn finished_records_are_kept_up_to_retention_max() {
     let pool = WorkerPool::builder(&queue)
         .concurrency(1)
         .handler("noop", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
-        .start();
+        .start()
+        .unwrap();
     let mut ids = Vec::new();
     for _ in 0..30 {
         let id = queue.submit(Task::new("noop", &()).unwrap()).await.unwrap();

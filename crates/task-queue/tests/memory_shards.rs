@@ -36,7 +36,8 @@ fn every_task_runs_once_with_many_workers_on_many_shards() {
                         async { Ok(()) }
                     }),
                 )
-                .start();
+                .start()
+                .unwrap();
             let producers: Vec<_> = (0..8)
                 .map(|_| {
                     let q = queue.clone();

@@ -98,7 +98,8 @@ async fn a_pool_runs_tasks_and_notify_wakes_it_without_polling() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     // Wait until the pool is idle (its LISTEN session is up and a fetch has returned empty),
     // so that only a notification can wake it (polling is one hour).
     wait_until_idle(&db, Duration::from_secs(10)).await;
@@ -230,8 +231,10 @@ async fn bad_input_is_refused_or_dead_lettered() {
     assert!(matches!(queue.submit(Task::from_json_bytes("t", b"{oops".to_vec())).await, Err(QueueError::Payload(_))));
     let unknown = queue.submit(Task::new("nobody", &()).unwrap().max_attempts(20)).await.unwrap();
     let bad = queue.submit(Task::new("typed", "text").unwrap().max_attempts(20)).await.unwrap();
-    let pool =
-        WorkerPool::builder(&queue).handler("typed", handler_fn(|_: TaskContext, _n: u32| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("typed", handler_fn(|_: TaskContext, _n: u32| async { Ok(()) }))
+        .start()
+        .unwrap();
     for id in [unknown, bad] {
         wait_for(&queue, id, TaskState::Dead, Duration::from_secs(10)).await;
         let info = queue.status(id).await.unwrap().unwrap();

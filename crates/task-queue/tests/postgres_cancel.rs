@@ -61,7 +61,8 @@ async fn a_running_task_sees_its_cancellation_long_before_the_next_heartbeat() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     wait_until_listening(&db, Duration::from_secs(10)).await;
     let id = queue.submit(Task::new("long", &()).unwrap()).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), started_rx).await.expect("handler started").unwrap();

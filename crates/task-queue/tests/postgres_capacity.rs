@@ -46,8 +46,10 @@ async fn a_waiting_submit_is_inserted_only_after_the_first_task_completed() {
     let first = queue.submit(task()).await.unwrap();
     let q = queue.clone();
     let second = tokio::spawn(async move { q.submit(task()).await });
-    let pool =
-        WorkerPool::builder(&queue).handler("job", handler_fn(|_: TaskContext, (): ()| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("job", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start()
+        .unwrap();
     let second = tokio::time::timeout(Duration::from_secs(20), second).await.expect("woken within 20 s").unwrap();
     let second = second.unwrap();
     // The second row was inserted (its `created_at`, the insert's transaction time) no earlier
@@ -82,8 +84,10 @@ async fn waiting_submitters_do_not_starve_the_workers_of_connections() {
         ..PostgresConfig::in_schema(db.schema())
     };
     let queue = TaskQueue::new(PostgresBackend::connect(db.url(), cfg).await.unwrap());
-    let pool =
-        WorkerPool::builder(&queue).handler("job", handler_fn(|_: TaskContext, (): ()| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("job", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start()
+        .unwrap();
     let submitters: Vec<_> = (0..8)
         .map(|_| {
             let q = queue.clone();

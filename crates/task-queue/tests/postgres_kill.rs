@@ -48,7 +48,8 @@ async fn kill_child_worker() {
                 async move { commit_effect(&b, &ctx, &w, work).await }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     // Run until killed (bounded, in case the parent died without killing us).
     tokio::time::sleep(Duration::from_secs(120)).await;
     pool.shutdown().await;

@@ -38,7 +38,8 @@ async fn low_tasks_progress_under_a_critical_flood() {
                 }
             }),
         )
-        .start();
+        .start()
+        .unwrap();
     // Keep the flood going: more Critical tasks every few milliseconds.
     let b = backend.clone();
     let producer = tokio::spawn(async move {
@@ -123,4 +124,30 @@ async fn periodic_tasks_have_one_leader_and_one_submit_per_slot() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     follower.stop().await;
+}
+
+/// A schedule whose slot the database refuses (a NUL byte in its name) is logged and skipped;
+/// the schedules after it still submit. Before the fix its error ended every round before
+/// them, and the leader reconnected again and again without ever submitting anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_the_database_refuses_does_not_stop_the_others() {
+    let Some(db) = perfstack_testkit::require_postgres().await else { return };
+    let backend = PostgresBackend::connect(db.url(), PostgresConfig::in_schema(db.schema())).await.unwrap();
+    let handle = Periodic::new(backend.clone(), db.url())
+        .tick(Duration::from_millis(20))
+        .every("bad\0name", Duration::from_millis(100), |slot| Task::new("bad", &slot))
+        .every("good", Duration::from_millis(100), |slot| Task::new("good", &slot))
+        .start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 =
+            db.client().query_one("SELECT count(*) FROM tq_tasks WHERE kind = 'good'", &[]).await.unwrap().get(0);
+        if n >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the good schedule submitted {n} tasks");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(handle.is_leader());
+    handle.stop().await;
 }

@@ -44,8 +44,10 @@ async fn the_submitting_span_is_the_parent_of_the_task_span() {
     let subscriber = tracing_subscriber::registry().with(parents.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
     let queue = TaskQueue::memory();
-    let pool =
-        WorkerPool::builder(&queue).handler("traced", handler_fn(|_: TaskContext, (): ()| async { Ok(()) })).start();
+    let pool = WorkerPool::builder(&queue)
+        .handler("traced", handler_fn(|_: TaskContext, (): ()| async { Ok(()) }))
+        .start()
+        .unwrap();
     let id = {
         let span = tracing::info_span!("http_request");
         let _e = span.enter();

@@ -134,7 +134,7 @@ async fn worker(name: &str, schema: &str, url: &str) -> Result<(), BoxError> {
                 }
             }),
         )
-        .start();
+        .start()?;
     // Runs until the parent stops it.
     tokio::time::sleep(Duration::from_secs(120)).await;
     pool.shutdown().await;
@@ -162,7 +162,7 @@ async fn in_memory(n: i64) -> Result<(), BoxError> {
                 )
                 .start()
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     for i in 0..n {
         queue.submit(Task::new("work", &i)?).await?;
     }

@@ -83,7 +83,7 @@ async fn in_memory() -> Result<(), SectionError> {
                 }
             }),
         )
-        .start();
+        .start()?;
     for id in ids.iter().chain([&flaky, &bad]) {
         wait_final(&queue, *id).await?;
     }
@@ -164,7 +164,7 @@ async fn bounded_and_cancel(url: &str, schema: &str) -> Result<(), SectionError>
                 }
             }),
         )
-        .start();
+        .start()?;
     // The pool is shut down on every path, also when the cancel is not seen in time.
     let result = cancel_running(&queue, first, started).await;
     pool.shutdown().await;
@@ -209,7 +209,7 @@ async fn durable_inner(backend: &PostgresBackend) -> Result<(), SectionError> {
         .concurrency(32)
         .fetch_batch(100)
         .handler("email", handler_fn(|_: TaskContext, _to: String| async { Ok(()) }))
-        .start();
+        .start()?;
     wait_final(&queue, real).await?;
     if let Some(last) = ids.last() {
         wait_final(&queue, *last).await?;

@@ -90,9 +90,10 @@ pub struct HeartbeatReply {
 }
 
 /// Where tasks live. Implemented by [`memory::MemoryBackend`] and, with the `postgres` feature,
-/// `PostgresBackend`.
+/// `PostgresBackend`. (`Any`, which every `'static` type is, lets a queue recognise the memory
+/// backend and call it without the trait's boxed futures.)
 #[async_trait]
-pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+pub trait Backend: std::any::Any + Send + Sync + std::fmt::Debug {
     /// Stores a new task (the submit-time checks have passed) and returns its id.
     async fn submit(&self, task: Task, span: Option<tracing::Span>) -> Result<TaskId, QueueError>;
 

@@ -1,58 +1,16 @@
-//! Configuration and construction of a worker pool.
+//! Construction of a worker pool.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+use super::config::PoolConfig;
 use super::handle::WorkerPool;
 use crate::backoff::Backoff;
+use crate::error::QueueError;
 use crate::handler::TaskHandler;
-use crate::queue::TaskQueue;
-
-/// Numbers that shape a pool; every field has a documented default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoolConfig {
-    /// Tasks run at once. Default 8.
-    pub concurrency: usize,
-    /// Most tasks leased by one fetch. Default 64.
-    pub fetch_batch: usize,
-    /// How long a lease lasts without a heartbeat. Default 30 s.
-    pub lease: Duration,
-    /// How often leases are extended. Default 10 s (a third of the lease).
-    pub heartbeat: Duration,
-    /// How long an idle pool waits before polling again when no notification arrives.
-    /// Default 1 s.
-    pub poll_interval: Duration,
-    /// How often expired leases of dead workers are rescued. Default 5 s.
-    pub rescue_interval: Duration,
-    /// On shutdown, how long running tasks may take to finish before they are cancelled and
-    /// handed back. Default 10 s.
-    pub grace: Duration,
-    /// Most outcomes written in one batch. Default 512.
-    pub completion_batch: usize,
-    /// This worker's name in leases. Default `worker-<pid>-<n>`.
-    pub worker_id: String,
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self {
-            concurrency: 8,
-            fetch_batch: 64,
-            lease: Duration::from_secs(30),
-            heartbeat: Duration::from_secs(10),
-            poll_interval: Duration::from_secs(1),
-            rescue_interval: Duration::from_secs(5),
-            grace: Duration::from_secs(10),
-            completion_batch: 512,
-            worker_id: format!("worker-{}-{n}", std::process::id()),
-        }
-    }
-}
+use crate::limits::is_name;
+use crate::queue::{TaskQueue, MAX_KIND_LEN};
 
 /// Builds a [`WorkerPool`].
 ///
@@ -70,7 +28,7 @@ impl Default for PoolConfig {
 ///         assert_eq!(a + b, 3);
 ///         Ok(())
 ///     }))
-///     .start();
+///     .start()?;
 /// let id = queue.submit(Task::new("add", &(1, 2))?).await?;
 /// while queue.status(id).await?.map(|i| i.state) != Some(TaskState::Completed) {
 ///     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -97,56 +55,59 @@ impl WorkerPoolBuilder {
         Self { queue: queue.clone(), cfg: PoolConfig::default(), handlers: HashMap::new() }
     }
 
-    /// Replaces the whole configuration.
+    /// Replaces the whole configuration (checked by [`WorkerPoolBuilder::start`], as the
+    /// setters' values are).
     pub fn config(mut self, cfg: PoolConfig) -> Self {
         self.cfg = cfg;
         self
     }
 
-    /// Tasks run at once (at least 1).
+    /// Tasks run at once: 1 to [`PoolConfig::MAX_CONCURRENCY`].
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.cfg.concurrency = n.max(1);
+        self.cfg.concurrency = n;
         self
     }
 
-    /// Most tasks leased per fetch (at least 1).
+    /// Most tasks leased per fetch: 1 to [`PoolConfig::MAX_BATCH`].
     pub fn fetch_batch(mut self, n: usize) -> Self {
-        self.cfg.fetch_batch = n.max(1);
+        self.cfg.fetch_batch = n;
         self
     }
 
-    /// Lease length; the heartbeat becomes a third of it.
+    /// Lease length, [`PoolConfig::MIN_INTERVAL`] to [`PoolConfig::MAX_INTERVAL`]; the
+    /// heartbeat becomes a third of it (so the lease must be at least 3 ms).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.cfg.lease = lease;
         self.cfg.heartbeat = lease / 3;
         self
     }
 
-    /// Idle polling interval (the fallback when notifications are missed).
+    /// Idle polling interval (the fallback when notifications are missed), 1 ms to one day.
     pub fn poll_interval(mut self, d: Duration) -> Self {
         self.cfg.poll_interval = d;
         self
     }
 
-    /// How often expired leases are rescued.
+    /// How often expired leases are rescued, 1 ms to one day.
     pub fn rescue_interval(mut self, d: Duration) -> Self {
         self.cfg.rescue_interval = d;
         self
     }
 
-    /// Shutdown grace period.
+    /// Shutdown grace period; any duration.
     pub fn grace(mut self, d: Duration) -> Self {
         self.cfg.grace = d;
         self
     }
 
-    /// This worker's name.
+    /// This worker's name: 1 to 200 bytes, no NUL.
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.cfg.worker_id = id.into();
         self
     }
 
-    /// Registers the handler for `kind`.
+    /// Registers the handler for `kind` (a kind is 1 to 200 bytes, no NUL; checked by
+    /// [`WorkerPoolBuilder::start`]).
     pub fn handler(mut self, kind: impl Into<String>, handler: impl TaskHandler) -> Self {
         self.handlers.insert(kind.into(), Registered { handler: Arc::new(handler), backoff: None });
         self
@@ -164,12 +125,26 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// Starts fetching and running tasks on the current tokio runtime.
+    /// Checks the configuration ([`PoolConfig::validate`]) and the registered kinds, then
+    /// starts fetching and running tasks on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::InvalidConfig`] naming the setting that cannot work (for example a
+    /// concurrency of 0, or a heartbeat not shorter than the lease) or a handler registered for
+    /// a kind no task can have.
     ///
     /// # Panics
     ///
     /// Outside a tokio runtime.
-    pub fn start(self) -> WorkerPool {
-        WorkerPool::start(self)
+    pub fn start(self) -> Result<WorkerPool, QueueError> {
+        self.cfg.validate()?;
+        if let Some(kind) = self.handlers.keys().find(|k| !is_name(k, MAX_KIND_LEN)) {
+            return Err(QueueError::InvalidConfig(format!(
+                "handler registered for kind {:?}: a kind is 1 to {MAX_KIND_LEN} bytes without NUL",
+                kind.chars().take(MAX_KIND_LEN).collect::<String>()
+            )));
+        }
+        Ok(WorkerPool::start(self))
     }
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::builder::WorkerPoolBuilder;
 use super::shared::Shared;
-use super::{completer, fetcher};
+use super::{completer, fetcher, worker};
 use crate::queue::TaskQueue;
 
 /// A running set of workers. Cheap to clone; [`WorkerPool::shutdown`] stops it (dropping the
@@ -62,7 +62,7 @@ impl WorkerPool {
         let cancels = b.queue.backend().cancellations();
         let shared = Arc::new(Shared {
             queue: b.queue,
-            slots: Arc::new(Semaphore::new(b.cfg.concurrency.max(1))),
+            slots: Arc::new(Semaphore::new(b.cfg.concurrency)),
             cfg: b.cfg,
             metrics: super::metrics::PoolMetrics::new(b.handlers.keys()),
             handlers: b.handlers,
@@ -75,7 +75,7 @@ impl WorkerPool {
         });
         let loops = Loops {
             fetch: if in_process {
-                tokio::spawn(fetcher::worker_loops(Arc::clone(&shared)))
+                tokio::spawn(worker::worker_loops(Arc::clone(&shared)))
             } else {
                 tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared)))
             },
@@ -101,13 +101,17 @@ impl WorkerPool {
         };
         shared.stop.cancel();
         let _ = loops.fetch.await;
-        let all = u32::try_from(shared.cfg.concurrency.max(1)).unwrap_or(u32::MAX);
+        let all = u32::try_from(shared.cfg.concurrency).unwrap_or(u32::MAX);
         let mut report = ShutdownReport { finished_in_grace: true, handed_back: 0 };
         let drained = tokio::time::timeout(shared.cfg.grace, shared.slots.acquire_many(all)).await;
         if drained.is_err() {
-            report.finished_in_grace = false;
+            // Loops that were only waiting for work still hold their slots for a moment (a
+            // grace of zero sees them): only tasks still running count as cut short.
             report.handed_back = shared.in_flight.get();
-            tracing::warn!(n = report.handed_back, "grace period over; cancelling running tasks");
+            report.finished_in_grace = report.handed_back == 0;
+            if report.handed_back > 0 {
+                tracing::warn!(n = report.handed_back, "grace period over; cancelling running tasks");
+            }
             shared.kill.cancel();
             let _ = shared.slots.acquire_many(all).await;
         }

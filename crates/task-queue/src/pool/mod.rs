@@ -2,11 +2,14 @@
 
 mod builder;
 mod completer;
+mod config;
 mod fetcher;
 mod handle;
 mod metrics;
 mod runner;
 mod shared;
+mod worker;
 
-pub use builder::{PoolConfig, WorkerPoolBuilder};
+pub use builder::WorkerPoolBuilder;
+pub use config::PoolConfig;
 pub use handle::{ShutdownReport, WorkerPool};

@@ -7,7 +7,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::builder::{PoolConfig, Registered};
+use super::builder::Registered;
+use super::config::PoolConfig;
 use super::metrics::PoolMetrics;
 use crate::backend::Completion;
 use crate::id_hash::IdHash;

@@ -13,7 +13,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::capacity::{Admission, Capacity};
 use super::config::PostgresConfig;
 use super::sql::Sql;
-use super::{listen, migrations, rows};
+use super::{listen, migrations, outcomes, rows};
 use crate::backend::{Backend, Completion, HeartbeatReply, LeasedTask};
 use crate::error::QueueError;
 use crate::priority::level;
@@ -61,8 +61,10 @@ struct Inner {
     _stop_listener: DropGuard,
 }
 
+/// Seconds for a `make_interval`, at most [`MAX_DELAY`](crate::MAX_DELAY): longer would
+/// overflow the `interval` or the `timestamptz` it is added to.
 fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
+    crate::limits::clamp_delay(d).as_secs_f64()
 }
 
 impl PostgresBackend {
@@ -96,7 +98,8 @@ impl PostgresBackend {
             let mut client = pool.get().await?;
             migrations::apply(&mut client, &schema).await?;
         }
-        let step_ms = i64::try_from(cfg.aging.step.as_millis()).unwrap_or(i64::MAX / 8);
+        // Clamped like any delay, so that `now() ± 4 steps` stays a valid timestamp.
+        let step_ms = i64::try_from(crate::limits::clamp_delay(cfg.aging.step).as_millis()).unwrap_or(i64::MAX / 8);
         let sql = Sql::new(&schema, step_ms);
         let notify = Arc::new(Notify::new());
         let (cancels, _) = broadcast::channel(1024);
@@ -327,26 +330,8 @@ impl Backend for PostgresBackend {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let n = batch.len();
-        let (mut ids, mut fences, mut states, mut delays, mut errors) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for c in &batch {
-            let (st, delay, err) = rows::outcome_columns(&c.outcome);
-            ids.push(c.id.0);
-            fences.push(c.fence);
-            states.push(st);
-            delays.push(delay);
-            errors.push(err);
-        }
         let client = self.inner.pool.get().await?;
-        // Unnamed statement: a custom plan for the real array sizes (see `fetch`).
-        let rows = client.query(self.inner.sql.complete.as_str(), &[&ids, &fences, &states, &delays, &errors]).await?;
-        let written: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let written = outcomes::write(&**client, &self.inner.sql, &batch).await?;
         if !written.is_empty() {
             self.freed();
         }

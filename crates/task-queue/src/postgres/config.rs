@@ -21,7 +21,8 @@ pub struct PostgresConfig {
     pub schema: String,
     /// Priority aging; must be the same in every process sharing the schema. Default 1 s per level.
     pub aging: Aging,
-    /// Connections in the pool. Default 8.
+    /// Connections in the pool: at most [`PostgresConfig::MAX_POOL_SIZE`] (a larger one is
+    /// refused by [`PostgresConfig::validate`]); below 2 is taken as 2. Default 8.
     pub pool_size: usize,
     /// LISTEN for new-task notifications. Default true.
     pub listen: bool,
@@ -77,6 +78,9 @@ impl Default for PostgresConfig {
 }
 
 impl PostgresConfig {
+    /// Most connections in the pool.
+    pub const MAX_POOL_SIZE: usize = 10_000;
+
     /// The default settings in `schema`.
     #[must_use]
     pub fn in_schema(schema: impl Into<String>) -> Self {
@@ -84,7 +88,9 @@ impl PostgresConfig {
     }
 
     /// Checks the settings that cannot work: `max_pending` of `Some(0)` (no task could ever
-    /// be submitted; use `None` for no bound) and a `full_wait` over [`MAX_FULL_WAIT`].
+    /// be submitted; use `None` for no bound), a `full_wait` over [`MAX_FULL_WAIT`] and a
+    /// `pool_size` over [`PostgresConfig::MAX_POOL_SIZE`]. (An aging step longer than
+    /// [`MAX_DELAY`](crate::MAX_DELAY) is used as that.)
     /// [`super::PostgresBackend::connect`] calls it.
     ///
     /// # Errors
@@ -93,6 +99,13 @@ impl PostgresConfig {
     pub fn validate(&self) -> Result<(), QueueError> {
         if self.max_pending == Some(0) {
             return Err(QueueError::InvalidConfig("max_pending must be at least 1 (use None for no bound)".into()));
+        }
+        if self.pool_size > Self::MAX_POOL_SIZE {
+            return Err(QueueError::InvalidConfig(format!(
+                "pool_size of {} is over the limit of {}",
+                self.pool_size,
+                Self::MAX_POOL_SIZE
+            )));
         }
         if self.full_wait > MAX_FULL_WAIT {
             return Err(QueueError::InvalidConfig(format!(

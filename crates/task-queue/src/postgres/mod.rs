@@ -7,7 +7,9 @@
 //!   only if the inserting transaction commits); polling is the fallback.
 //! - Leases with heartbeats and a fencing token per lease: a task whose worker died is rescued
 //!   after its lease expires, and the old worker's late writes are rejected.
-//! - Batched outcome writes (one `UPDATE … FROM unnest(…)` per batch).
+//! - Batched outcome writes (one `UPDATE … FROM unnest(…)` per batch); an outcome the
+//!   database refuses is isolated by splitting the batch and its task dead-lettered with the
+//!   reason, so it never fails the others.
 //! - [`PostgresBackend::submit_in`]: enqueue inside the caller's transaction;
 //!   [`PostgresBackend::complete_in`]: complete inside the handler's transaction, checked
 //!   against the fencing token, for exactly-once effects.
@@ -25,6 +27,7 @@ mod config;
 mod cron;
 mod listen;
 mod migrations;
+mod outcomes;
 mod periodic;
 mod rows;
 mod sql;

@@ -103,10 +103,11 @@ impl Periodic {
         }
     }
 
-    /// How often the leader checks its schedules and followers try to take the lead.
-    /// Default 1 s.
+    /// How often the leader checks its schedules and followers try to take the lead: 10 ms to
+    /// one minute (a shorter or longer one is taken as that; a tick over a minute would skip
+    /// cron minutes). Default 1 s.
     pub fn tick(mut self, d: Duration) -> Self {
-        self.tick = d.max(Duration::from_millis(10));
+        self.tick = d.clamp(Duration::from_millis(10), Duration::from_secs(60));
         self
     }
 
@@ -196,28 +197,68 @@ async fn submit_due(p: &Periodic, client: &mut tokio_postgres::Client, schema: &
     let now = (p.clock)();
     for (name, when, make) in &p.schedules {
         let Some(slot) = slot(when, now) else { continue };
-        let tx = client.transaction().await?;
-        let claimed = tx
-            .execute(
-                &format!(
-                    "INSERT INTO \"{schema}\".tq_periodic (name, last_slot) VALUES ($1, $2)
-                     ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot
-                     WHERE tq_periodic.last_slot < excluded.last_slot"
-                ),
-                &[name, &slot],
-            )
-            .await?;
-        if claimed == 1 {
-            match make(slot) {
-                Ok(task) => {
-                    p.backend.submit_in(&tx, task).await?;
-                    tx.commit().await?;
-                    metrics::counter!("perfstack_task_periodic_submitted_total", "schedule" => name.clone())
-                        .increment(1);
-                }
-                Err(e) => tracing::warn!(schedule = %name, error = %e, "periodic task could not be built"),
+        match submit_slot(p, client, schema, name, slot, make).await {
+            Ok(()) => {}
+            // One schedule whose task the database refuses (a bad name, a task that cannot be
+            // stored) is logged and skipped; the others still run. A lost connection ends the
+            // round (the caller reconnects).
+            Err(SlotError::Refused(e)) => {
+                tracing::warn!(schedule = %name, error = %e, "periodic task could not be submitted");
             }
+            Err(SlotError::Connection(e)) => return Err(e),
         }
+    }
+    Ok(())
+}
+
+enum SlotError {
+    /// The database refused this schedule's statements; its transaction rolled back.
+    Refused(QueueError),
+    /// The connection failed.
+    Connection(QueueError),
+}
+
+impl From<tokio_postgres::Error> for SlotError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.as_db_error().is_some() {
+            Self::Refused(e.into())
+        } else {
+            Self::Connection(e.into())
+        }
+    }
+}
+
+/// Claims `slot` of schedule `name` and submits its task, in one transaction.
+async fn submit_slot(
+    p: &Periodic,
+    client: &mut tokio_postgres::Client,
+    schema: &str,
+    name: &str,
+    slot: i64,
+    make: &MakeTask,
+) -> Result<(), SlotError> {
+    let tx = client.transaction().await?;
+    let claimed = tx
+        .execute(
+            &format!(
+                "INSERT INTO \"{schema}\".tq_periodic (name, last_slot) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot
+                 WHERE tq_periodic.last_slot < excluded.last_slot"
+            ),
+            &[&name, &slot],
+        )
+        .await?;
+    if claimed != 1 {
+        return Ok(());
+    }
+    match make(slot) {
+        Ok(task) => {
+            // A connection lost here fails the next statement, which ends the round.
+            p.backend.submit_in(&tx, task).await.map_err(SlotError::Refused)?;
+            tx.commit().await?;
+            metrics::counter!("perfstack_task_periodic_submitted_total", "schedule" => name.to_string()).increment(1);
+        }
+        Err(e) => tracing::warn!(schedule = %name, error = %e, "periodic task could not be built"),
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{LeasedTask, Outcome};
 use crate::backoff::BackoffPolicy;
 use crate::error::QueueError;
+use crate::limits::{clamp_delay, error_text};
 use crate::priority::from_level;
 use crate::status::{TaskInfo, TaskState};
 use crate::task::TaskId;
@@ -53,13 +54,27 @@ pub(super) fn info(row: &Row) -> Result<TaskInfo, QueueError> {
     })
 }
 
-/// `(state code, delay seconds, error)` for the batched outcome statement.
+/// `(state code, delay seconds, error)` for the batched outcome statement: the delay at most
+/// [`MAX_DELAY`](crate::MAX_DELAY) (so `now() + delay` is a valid `timestamptz`), the error
+/// without NUL bytes (which `text` refuses) and at most [`MAX_ERROR_LEN`](crate::MAX_ERROR_LEN).
 pub(super) fn outcome_columns(o: &Outcome) -> (i16, f64, Option<String>) {
+    let text = |e: &String| Some(error_text(e.clone()));
     match o {
         Outcome::Released => (0, 0.0, None),
-        Outcome::Retry { delay, error } => (1, delay.as_secs_f64(), Some(error.clone())),
+        Outcome::Retry { delay, error } => (1, clamp_delay(*delay).as_secs_f64(), text(error)),
         Outcome::Completed => (TaskState::Completed.code(), 0.0, None),
-        Outcome::Dead { error } => (TaskState::Dead.code(), 0.0, Some(error.clone())),
+        Outcome::Dead { error } => (TaskState::Dead.code(), 0.0, text(error)),
         Outcome::Cancelled => (TaskState::Cancelled.code(), 0.0, None),
+    }
+}
+
+/// A short name of the outcome, for messages.
+pub(super) fn outcome_name(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Released => "released",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Completed => "completed",
+        Outcome::Dead { .. } => "dead",
+        Outcome::Cancelled => "cancelled",
     }
 }

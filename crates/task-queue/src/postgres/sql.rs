@@ -11,6 +11,8 @@ pub(super) struct Sql {
     pub(super) fetch: String,
     pub(super) complete: String,
     pub(super) complete_one: String,
+    /// Dead-letters one running task whose outcome the database refused, with the reason.
+    pub(super) fail_unwritable: String,
     pub(super) heartbeat: String,
     pub(super) rescue: String,
     pub(super) status: String,
@@ -96,6 +98,10 @@ impl Sql {
             ),
             complete_one: format!(
                 "UPDATE {t} SET state = 3, finished_at = now(), lease_until = NULL, worker = NULL
+                 WHERE id = $1 AND fence = $2 AND state = 2 RETURNING id"
+            ),
+            fail_unwritable: format!(
+                "UPDATE {t} SET state = 4, last_error = $3, finished_at = now(), lease_until = NULL, worker = NULL
                  WHERE id = $1 AND fence = $2 AND state = 2 RETURNING id"
             ),
             heartbeat: format!(

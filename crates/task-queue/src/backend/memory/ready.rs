@@ -35,22 +35,28 @@ impl Ready {
 
     /// The smallest item.
     pub(super) fn peek(&self) -> Option<Item> {
-        self.best().map(|(_, item)| item)
+        self.first().map(|(_, item)| item)
     }
 
     /// Removes and returns the smallest item.
-    pub(super) fn pop(&mut self) -> Option<Item> {
-        let (from, item) = self.best()?;
+    #[cfg(test)]
+    fn pop(&mut self) -> Option<Item> {
+        let (from, item) = self.first()?;
+        self.remove_first(from);
+        Some(item)
+    }
+
+    /// Removes the smallest item, which [`first`](Self::first) found at `from` (no search).
+    pub(super) fn remove_first(&mut self, from: usize) {
         if from == LEVELS {
             self.late.pop();
         } else {
             self.fifo[from].pop_front();
         }
-        Some(item)
     }
 
     /// Where the smallest item is (`LEVELS` stands for the heap), and the item.
-    fn best(&self) -> Option<(usize, Item)> {
+    pub(super) fn first(&self) -> Option<(usize, Item)> {
         let mut best: Option<(usize, Item)> = None;
         for (i, q) in self.fifo.iter().enumerate() {
             if let Some(&front) = q.front() {
@@ -72,7 +78,8 @@ impl Ready {
         self.late.is_empty() && self.fifo.iter().all(VecDeque::is_empty)
     }
 
-    pub(super) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.late.len() + self.fifo.iter().map(VecDeque::len).sum::<usize>()
     }
 }
