@@ -1,17 +1,20 @@
 //! Admission overhead: one admitted call (rate limit + concurrency limit + permit drop) next to
-//! a raw `governor` check, in the same run; and the accuracy of one Redis limit shared by two
-//! controllers (loopback, bounded in time).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! a raw `governor` check on the same clock, in the same run; the accuracy of one Redis limit
+//! shared by two controllers (loopback, bounded in time); and the real-time load run with
+//! spread-out service times (`admission/load.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+#[path = "admission/load.rs"]
+mod load;
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
 use governor::{Quota, RateLimiter};
-use perfstack_admission::clock::{Clock, TscClock};
-use perfstack_admission::rate::{Gcra, RateLimit};
+use perfstack_admission::rate::RateLimit;
 use perfstack_admission::redis::RedisRateLimit;
 use perfstack_admission::{AdmissionController, Permit, Priority, PriorityShares, RequestMeta};
 use perfstack_benches::{record, Figure, Goal, Measure};
@@ -34,18 +37,8 @@ fn overhead(c: &mut Criterion) {
     g.bench_function("admitted_call", |b| b.iter(|| drop(black_box(ctl.try_acquire(&meta).unwrap()))));
     g.bench_function("admitted_call_cross_thread", |b| b.iter_custom(|iters| cross_thread(&ctl, &meta, iters)));
     g.bench_function("admitted_call_ref", |b| b.iter(|| drop(black_box(ctl.try_acquire_ref(&meta).unwrap()))));
-    // The same controller on the clock governor reads by default (the TSC through quanta), so
-    // the two sides read time at the same cost.
-    let tsc: Arc<dyn Clock> = Arc::new(TscClock::new());
-    let ctl_tsc = AdmissionController::builder()
-        .fixed_limit(1_000)
-        .priority_shares(PriorityShares::none())
-        .clock(Arc::clone(&tsc))
-        .rate_limit(RateLimit::with_clock(Gcra::from_quota(huge).unwrap(), tsc))
-        .build()
-        .unwrap();
-    g.bench_function("admitted_call_tsc", |b| b.iter(|| drop(black_box(ctl_tsc.try_acquire(&meta).unwrap()))));
-    g.bench_function("admitted_call_ref_tsc", |b| b.iter(|| drop(black_box(ctl_tsc.try_acquire_ref(&meta).unwrap()))));
+    // Both sides on the TSC (quanta) are compared in perfstack-peers-admission, where governor
+    // has its quanta feature; here governor has only `std` (decision 0035).
     g.finish();
 }
 
@@ -182,53 +175,36 @@ async fn hammer(ctl: AdmissionController, until: Instant) -> u64 {
 fn main() {
     benches();
     shared_redis_limit();
+    load::realtime_load();
+    // Same clock on both sides: governor is built with only `std` here (decision 0035), so its
+    // default clock is `MonotonicClock`, a `std::time::Instant::now()`; the controller's default
+    // `TokioClock` reads `tokio::time::Instant::now()`, which in this build (no tokio
+    // `test-util`) is the same `std::time::Instant::now()`. Both sides on the TSC: the
+    // perfstack-peers-admission rows.
+    let same_clock = "both sides read std::time::Instant::now() once per call (governor built with only `std`: its MonotonicClock; the controller's default TokioClock, no tokio test-util in this build); overhead over a raw governor check in the same run";
     record(&Figure {
         krate: "admission".into(),
-        figure: "admitted call (rate + concurrency check, permit drop with latency sample) overhead, same clock as governor".into(),
-        unit: "ns".into(),
-        value: Measure::CriterionOverhead {
-            id: "admission/admitted_call_tsc".into(),
-            bare: "admission/governor_check".into(),
-        },
-        baseline: Some(Measure::Criterion("admission/governor_check".into())),
-        goal: Goal::AtMost(25.0),
-        note: "controller and rate limit on TscClock (the TSC through quanta, governor's default clock), so both sides pay the same time read; owned permit dropped on the thread that took it (its Arc reference kept as a thread-local spare); overhead over a raw governor check in the same run; no allocation (tests/no_alloc.rs)".into(),
-    });
-    record(&Figure {
-        krate: "admission".into(),
-        figure: "admitted call (rate + concurrency check, permit drop with latency sample) overhead, default tokio clock".into(),
+        figure: "admitted call (rate + concurrency check, permit drop with latency sample) overhead, same clock as governor (std::time::Instant)".into(),
         unit: "ns".into(),
         value: Measure::CriterionOverhead {
             id: "admission/admitted_call".into(),
             bare: "admission/governor_check".into(),
         },
         baseline: Some(Measure::Criterion("admission/governor_check".into())),
-        goal: Goal::Info,
-        note: "as above on the default TokioClock (paused-time testable): one tokio::time::Instant::now() per call, a vDSO clock_gettime, in place of governor's TSC read".into(),
-    });
-    record(&Figure {
-        krate: "admission".into(),
-        figure: "admitted call with a borrowed permit (try_acquire_ref) overhead, same clock as governor".into(),
-        unit: "ns".into(),
-        value: Measure::CriterionOverhead {
-            id: "admission/admitted_call_ref_tsc".into(),
-            bare: "admission/governor_check".into(),
-        },
-        baseline: Some(Measure::Criterion("admission/governor_check".into())),
         goal: Goal::AtMost(25.0),
-        note: "as the owned-permit row on TscClock, with a permit that borrows the controller".into(),
+        note: format!("{same_clock}; owned permit dropped on the thread that took it (its Arc reference kept as a thread-local spare); no allocation (tests/no_alloc.rs)"),
     });
     record(&Figure {
         krate: "admission".into(),
-        figure: "admitted call with a borrowed permit (try_acquire_ref) overhead, default tokio clock".into(),
+        figure: "admitted call with a borrowed permit (try_acquire_ref) overhead, same clock as governor (std::time::Instant)".into(),
         unit: "ns".into(),
         value: Measure::CriterionOverhead {
             id: "admission/admitted_call_ref".into(),
             bare: "admission/governor_check".into(),
         },
         baseline: Some(Measure::Criterion("admission/governor_check".into())),
-        goal: Goal::Info,
-        note: "as above on the default TokioClock".into(),
+        goal: Goal::AtMost(25.0),
+        note: format!("{same_clock}; a permit that borrows the controller"),
     });
     record(&Figure {
         krate: "admission".into(),

@@ -3,20 +3,26 @@
 //! a raw `governor` check with the same quota in front of the same service.
 //!
 //! Its own package (decision 0035): `tower_governor` turns on governor's default features (the
-//! quanta clock), which must not reach the raw governor baseline of `perfstack-benches`.
+//! quanta clock), which must not reach the raw governor baseline of `perfstack-benches`. That
+//! makes this build the place for the admitted call against a raw governor check with **both
+//! sides on the TSC**: governor's default clock here is its `QuantaClock`, and the controller
+//! runs on `TscClock`, the same `quanta` read.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::convert::Infallible;
+use std::hint::black_box;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use criterion::{criterion_group, Criterion};
 use governor::{Quota, RateLimiter};
 use http::{Request, Response};
-use perfstack_admission::rate::RateLimit;
+use perfstack_admission::clock::{Clock, TscClock};
+use perfstack_admission::rate::{Gcra, RateLimit};
 use perfstack_admission::tower::AdmissionLayer;
-use perfstack_admission::{AdmissionController, PriorityShares};
+use perfstack_admission::{AdmissionController, Priority, PriorityShares, RequestMeta};
 use perfstack_benches::{record, Figure, Goal, Measure};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_governor::governor::GovernorConfigBuilder;
@@ -81,7 +87,29 @@ fn peers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, peers);
+/// The admitted call against a raw governor check, both reading the TSC through quanta:
+/// governor's default `QuantaClock` in this build (`raw()` then `delta_as_nanos`), and the
+/// controller and its rate limit on `TscClock` (the same two calls).
+fn same_clock_tsc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("admission_tsc");
+    let quota = Quota::with_period(PERIOD).unwrap().allow_burst(NonZeroU32::new(BURST).unwrap());
+    let gov = RateLimiter::direct(quota);
+    g.bench_function("governor_check", |b| b.iter(|| black_box(gov.check().is_ok())));
+    let tsc: Arc<dyn Clock> = Arc::new(TscClock::new());
+    let ctl = AdmissionController::builder()
+        .fixed_limit(1_000)
+        .priority_shares(PriorityShares::none())
+        .clock(Arc::clone(&tsc))
+        .rate_limit(RateLimit::with_clock(Gcra::from_quota(quota).unwrap(), tsc))
+        .build()
+        .unwrap();
+    let meta = RequestMeta::new(Priority::Normal);
+    g.bench_function("admitted_call", |b| b.iter(|| drop(black_box(ctl.try_acquire(&meta).unwrap()))));
+    g.bench_function("admitted_call_ref", |b| b.iter(|| drop(black_box(ctl.try_acquire_ref(&meta).unwrap()))));
+    g.finish();
+}
+
+criterion_group!(benches, peers, same_clock_tsc);
 
 fn overhead(id: &str) -> Measure {
     Measure::CriterionOverhead { id: format!("admission_peers/{id}"), bare: "admission_peers/bare".into() }
@@ -117,5 +145,20 @@ fn main() {
         goal: Goal::Info,
         note: format!("{same_run}; what a tower user pays for the layer over the limiter it wraps"),
     });
+    let tsc = "both sides read the TSC through quanta (governor's default QuantaClock in this build, the controller and its rate limit on TscClock); overhead over a raw governor check in the same run; perfstack-peers-admission build";
+    for (id, what) in [("admitted_call", "owned permit"), ("admitted_call_ref", "borrowed permit (try_acquire_ref)")] {
+        record(&Figure {
+            krate: "admission".into(),
+            figure: format!("admitted call, {what}, overhead, same clock as governor (TSC through quanta)"),
+            unit: "ns".into(),
+            value: Measure::CriterionOverhead {
+                id: format!("admission_tsc/{id}"),
+                bare: "admission_tsc/governor_check".into(),
+            },
+            baseline: Some(Measure::Criterion("admission_tsc/governor_check".into())),
+            goal: Goal::AtMost(25.0),
+            note: tsc.into(),
+        });
+    }
     Criterion::default().configure_from_args().final_summary();
 }

@@ -26,7 +26,8 @@ pub enum BuildError {
     /// Queue settings: capacity above 10⁶, or a zero wait with a non-zero capacity.
     #[error("queue: {0}")]
     Queue(&'static str),
-    /// Window settings: zero lengths, min above max, zero samples.
+    /// Window settings: zero lengths, min above max, max above an hour, zero samples, a
+    /// `sample_every` outside 1..=65,536.
     #[error("control window: {0}")]
     Window(&'static str),
 }

@@ -10,7 +10,8 @@
 //! - [`limit`]: AIMD, Vegas and Gradient2 as pure, clock-free algorithms (sample in, limit out).
 //! - [`rate`]: GCRA rate limits, direct and keyed (bounded keys), with `peek`.
 //! - [`overload`]: process CPU, RSS and tokio scheduling delay behind [`OverloadSignal`].
-//! - [`sim`]: the deterministic open-loop overload simulation behind the crate's figures.
+//! - [`sim`]: the deterministic open-loop overload simulation behind the crate's figures (and,
+//!   on the real clock, the same run as a bounded real-time load).
 //!
 //! # Quick start
 //!

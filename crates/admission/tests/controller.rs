@@ -42,6 +42,39 @@ fn bad_settings_are_refused_at_build_time() {
     ));
 }
 
+/// A window that never closes (or closes hourly at best), or one latency sample per four
+/// billion admissions, leaves an adaptive limit that never adapts and overload signals that
+/// are never re-read: refused at build time rather than built dead.
+#[test]
+fn windows_that_never_close_and_starved_sampling_are_refused() {
+    let ms = Duration::from_millis;
+    for (min, max) in [(ms(100), Duration::MAX), (Duration::MAX, Duration::MAX), (ms(100), Duration::from_secs(3_601))]
+    {
+        let built = AdmissionController::builder().window(min, max, u64::MAX).build();
+        assert!(matches!(built, Err(BuildError::Window(_))), "window {min:?}..{max:?} was built");
+    }
+    for n in [u32::MAX, 65_537] {
+        assert!(matches!(AdmissionController::builder().sample_every(n).build(), Err(BuildError::Window(_))), "{n}");
+    }
+    // The bounds themselves build, and the controller admits.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _g = rt.enter();
+    let ctl = AdmissionController::builder()
+        .window(Duration::from_secs(3_600), Duration::from_secs(3_600), u64::MAX)
+        .sample_every(65_536)
+        .build()
+        .unwrap();
+    drop(ctl.try_acquire(&meta(Priority::Critical)).unwrap());
+}
+
+/// A `Retry-After` of `Duration::MAX` (a store's answer is an input too) saturates instead of
+/// overflowing the rounding up to whole seconds.
+#[test]
+fn retry_after_secs_saturates() {
+    let r = Rejected { reason: RejectReason::Rate, priority: Priority::Low, retry_after: Some(Duration::MAX) };
+    assert_eq!(r.retry_after_secs(), Some(u64::MAX));
+}
+
 proptest! {
     /// Whatever is in flight, the set of levels that would be refused is always a prefix of
     /// the levels, lowest first: shedding goes lowest level first, in strict order.

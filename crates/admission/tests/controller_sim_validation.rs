@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use perfstack_admission::sim::{run, Phase, Scenario, ScenarioError, Strategy};
+use perfstack_admission::sim::{run, Phase, Scenario, ScenarioError, ServiceTime, Strategy};
 
 fn base() -> Scenario {
     Scenario::constant(Strategy::Vegas, 1.0, Duration::from_secs(1))
@@ -63,16 +63,30 @@ fn bad_server_models_are_refused() {
     let mut sc = base();
     sc.server.workers = 0;
     refused(&sc, "server.workers");
-    let mut sc = base();
-    sc.server.base = Duration::ZERO;
-    sc.server.extra_mean = Duration::ZERO;
-    refused(&sc, "server");
-    let mut sc = base();
-    sc.server.base = Duration::MAX;
-    refused(&sc, "server.base");
-    let mut sc = base();
-    sc.server.extra_mean = Duration::MAX;
-    refused(&sc, "server.extra_mean");
+    let zero = ServiceTime::Exponential { base: Duration::ZERO, extra_mean: Duration::ZERO };
+    let huge = |base, extra_mean| ServiceTime::Exponential { base, extra_mean };
+    let cap = Duration::from_secs(1);
+    let ms = Duration::from_millis;
+    for (service, field) in [
+        (zero, "server.service"),
+        (huge(Duration::MAX, ms(1)), "server.service.base"),
+        (huge(ms(1), Duration::MAX), "server.service.extra_mean"),
+        (ServiceTime::Bimodal { fast: ms(2), slow: ms(50), slow_share: f64::NAN }, "server.service.slow_share"),
+        (ServiceTime::Bimodal { fast: ms(2), slow: ms(50), slow_share: -0.1 }, "server.service.slow_share"),
+        (ServiceTime::Bimodal { fast: ms(2), slow: ms(50), slow_share: 1.5 }, "server.service.slow_share"),
+        (ServiceTime::Bimodal { fast: ms(2), slow: Duration::MAX, slow_share: 0.1 }, "server.service.slow"),
+        (ServiceTime::LogNormal { median: ms(4), sigma: f64::INFINITY, max: cap }, "server.service.sigma"),
+        (ServiceTime::LogNormal { median: ms(4), sigma: 0.0, max: cap }, "server.service.sigma"),
+        (ServiceTime::LogNormal { median: Duration::ZERO, sigma: 1.0, max: cap }, "server.service"),
+        (ServiceTime::LogNormal { median: ms(4), sigma: 1.0, max: ms(1) }, "server.service.max"),
+        (ServiceTime::Pareto { scale: ms(2), shape: 1.0, max: cap }, "server.service.shape"),
+        (ServiceTime::Pareto { scale: ms(2), shape: f64::NAN, max: cap }, "server.service.shape"),
+        (ServiceTime::Pareto { scale: ms(2), shape: 1.5, max: Duration::MAX }, "server.service.max"),
+    ] {
+        let mut sc = base();
+        sc.server.service = service;
+        refused(&sc, field);
+    }
 }
 
 #[test]
@@ -88,6 +102,17 @@ fn bad_mixes_are_refused() {
         sc.mix = mix;
         refused(&sc, field);
     }
+}
+
+/// A load of −0.0 passes `load < 0.0` and is a valid idle phase; its arrival gap was
+/// 1 / (−0.0 × C) = −∞, which panicked converting a negative time to a `Duration`.
+#[tokio::test(start_paused = true)]
+async fn a_phase_at_negative_zero_load_is_idle_not_a_panic() {
+    let mut sc = with_load(-0.0);
+    sc.phases.push(Phase { load: 0.5, duration: Duration::from_secs(1) });
+    let r = run(&sc).await.unwrap();
+    assert!(r.windows[..10].iter().all(|w| w.offered == 0), "the idle phase offered requests");
+    assert!(r.goodput() > 0.0);
 }
 
 #[tokio::test(start_paused = true)]

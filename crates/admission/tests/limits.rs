@@ -129,3 +129,72 @@ fn application_limited_windows_do_not_grow_the_limit() {
     assert_eq!(v.limit(), 20);
     assert_eq!(g.limit(), 20);
 }
+
+/// Extreme windows (in flight and count at their maximum, RTTs of zero and `Duration::MAX`)
+/// move every limit within its bounds instead of overflowing: AIMD's growth check computed
+/// `max_inflight * 2`, which overflowed (a panic in debug builds).
+#[test]
+fn extreme_windows_keep_every_limit_within_bounds() {
+    let extremes = [
+        Sample::new(ms(0), ms(10), usize::MAX),
+        Sample::new(ms(100), Duration::MAX, usize::MAX).with_requests(u64::MAX, Duration::MAX),
+        Sample::new(ms(200), Duration::ZERO, usize::MAX).with_requests(2, Duration::MAX),
+        Sample::new(Duration::MAX, Duration::from_nanos(1), usize::MAX).with_drop(),
+    ];
+    for mut l in all(20, 500) {
+        for round in 0..3 {
+            for s in &extremes {
+                let v = l.update(s);
+                assert!((1..=500).contains(&v), "{} gave {v} in round {round} after {s:?}", l.name());
+            }
+        }
+    }
+}
+
+/// The control windows a saturated server with `workers` slots and bimodal service times (90 %
+/// at 2 ms, 10 % at 50 ms; mean 6.8 ms) gives a limit: about 15 sampled requests per window
+/// per 8 slots served, each window's mean and fastest request from its draws, plus the FIFO
+/// wait of the requests the limit admits beyond the slots, `(limit − workers) × 6.8 ms /
+/// workers`. Timestamps are explicit (one window per 100 ms).
+fn bimodal_windows(l: &mut dyn Limit, workers: usize, windows: u64, seed: u64) -> Vec<usize> {
+    let mut rng = perfstack_admission::sim::SplitMix64::new(seed);
+    let mean_service = 6.8;
+    let mut trace = Vec::new();
+    for i in 0..windows {
+        let limit = l.limit();
+        let served = limit.min(workers);
+        let n = (15 * served / 8).max(2);
+        let draws: Vec<f64> = (0..n).map(|_| if rng.next_f64() <= 0.1 { 50.0 } else { 2.0 }).collect();
+        let wait = limit.saturating_sub(workers) as f64 * mean_service / workers as f64;
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let fastest = draws.iter().copied().fold(f64::INFINITY, f64::min);
+        let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+        let s = Sample::new(ms(i as f64 * 100.0), ms(mean + wait), limit).with_requests(n as u64, ms(fastest + wait));
+        trace.push(l.update(&s));
+    }
+    trace
+}
+
+/// A window mean of 15 bimodal requests lands anywhere from 2 to 15 ms, and the lowest of a
+/// hundred such means (2 ms) is far below the true no-load mean (6.8 ms): taken as the
+/// no-load RTT, every ordinary window looked like a queue and AIMD fell to a limit of 1
+/// (decision 0038). No limit may collapse below the server's slots, or run away from them.
+#[test]
+fn bimodal_latency_does_not_collapse_any_limit() {
+    for workers in [8, 40] {
+        for seed in 1..=4 {
+            for mut l in all(20, 1000) {
+                let trace = bimodal_windows(&mut *l, workers, 400, seed);
+                let tail = &trace[200..];
+                let mean = tail.iter().sum::<usize>() as f64 / tail.len() as f64;
+                let low = *tail.iter().min().unwrap_or(&0);
+                assert!(
+                    mean >= workers as f64 && mean <= 8.0 * workers as f64 + 20.0,
+                    "{} on {workers} slots, seed {seed}: mean limit {mean:.1} (lowest {low}), last windows {:?}",
+                    l.name(),
+                    &tail[tail.len() - 20..]
+                );
+            }
+        }
+    }
+}

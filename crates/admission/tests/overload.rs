@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use perfstack_admission::overload::{OverloadSignal, ProcessCpu, ResidentMemory, SchedulerDelay};
+use perfstack_admission::overload::{OverloadSignal, ProcessCpu, ResidentMemory, SchedulerDelay, SignalConfigError};
 use perfstack_admission::{AdmissionController, Priority, RejectReason, RequestMeta};
 
 #[test]
@@ -64,4 +64,30 @@ async fn scheduler_delay_sees_a_blocked_runtime_and_sheds() {
     assert!(ctl.refresh_overload() >= 1);
     assert_eq!(ctl.try_acquire(&RequestMeta::new(Priority::Low)).unwrap_err().reason, RejectReason::Overload);
     assert!(ctl.try_acquire(&RequestMeta::new(Priority::Critical)).is_ok());
+}
+
+/// A probe spawned outside a tokio runtime is a configuration error, as resilience's
+/// `CoarseClock::spawn` is, not a panic inside `tokio::spawn`.
+#[test]
+fn scheduler_delay_outside_a_runtime_is_an_error() {
+    let err = SchedulerDelay::spawn(Duration::from_millis(10), Duration::from_millis(50)).unwrap_err();
+    assert_eq!(err, SignalConfigError::NoRuntime);
+    assert_eq!(err.to_string(), "must be created inside a tokio runtime");
+}
+
+/// An interval of `Duration::MAX` (or anything above a minute) is refused with a clear error;
+/// it used to overflow `now + interval` in the probe task.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn scheduler_delay_refuses_an_interval_of_duration_max() {
+    let threshold = Duration::from_millis(50);
+    for interval in [Duration::MAX, Duration::from_secs(61)] {
+        let err = SchedulerDelay::spawn(interval, threshold).unwrap_err();
+        assert!(matches!(err, SignalConfigError::IntervalTooLong { .. }), "{err:?}");
+        assert!(err.to_string().contains("above the maximum 60s"), "{err}");
+    }
+    assert!(matches!(SchedulerDelay::spawn(Duration::ZERO, threshold).unwrap_err(), SignalConfigError::Threshold(_)));
+    // The longest accepted interval runs: the probe sleeps a minute, then measures.
+    let delay = SchedulerDelay::spawn(Duration::from_secs(60), threshold).unwrap();
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    assert_eq!(delay.delay(), Duration::ZERO);
 }

@@ -15,6 +15,12 @@ use crate::rate::{KeyedRateLimit, RateLimit};
 use crate::BuildError;
 
 const MAX_QUEUE: usize = 1_000_000;
+/// The longest control window: a limit that updates less often than hourly does not adapt,
+/// and overload signals are re-read once per shortest window.
+const MAX_WINDOW: Duration = Duration::from_secs(3_600);
+/// Most admissions per latency sample: beyond this, windows starve for samples and the limit
+/// stops adapting.
+const MAX_SAMPLE_EVERY: u32 = 65_536;
 /// The longest a request may wait in the queue (longer would overflow an instant, and no
 /// client waits that long).
 const MAX_QUEUE_TIMEOUT: Duration = Duration::from_secs(86_400);
@@ -129,7 +135,8 @@ impl AdmissionControllerBuilder {
         self
     }
 
-    /// Control window: closes after `min` with `min_samples` completions, or after `max`.
+    /// Control window: closes after `min` with `min_samples` completions, or after `max`
+    /// (with at least one completion). `min` must be above zero and `max` at most an hour.
     pub fn window(mut self, min: Duration, max: Duration, min_samples: u64) -> Self {
         self.window = WindowPolicy { min, max, min_samples };
         self
@@ -142,7 +149,7 @@ impl AdmissionControllerBuilder {
     }
 
     /// Measure the latency of one admitted request in `n` per thread (1 measures
-    /// every request; default 8). Unmeasured requests skip two clock readings and the lock; a request
+    /// every request; default 8; at most 65,536). Unmeasured requests skip two clock readings and the lock; a request
     /// marked [`dropped`](crate::Permit::dropped) is always reported.
     pub fn sample_every(mut self, n: u32) -> Self {
         self.sample_every = n;
@@ -160,8 +167,9 @@ impl AdmissionControllerBuilder {
     ///
     /// # Errors
     ///
-    /// A bad limit, a queue above 10⁶ waiters or with a zero timeout or one above a day, a window whose `min` is
-    /// zero or above `max`, or `min_samples` of 0.
+    /// A bad limit, a queue above 10⁶ waiters or with a zero timeout or one above a day, a
+    /// window whose `min` is zero or above `max` or whose `max` is above an hour,
+    /// `min_samples` of 0, or `sample_every` of 0 or above 65,536.
     pub fn build(self) -> Result<AdmissionController, BuildError> {
         let limit = match self.limit {
             Some(l) => l?,
@@ -180,11 +188,14 @@ impl AdmissionControllerBuilder {
         if w.min.is_zero() || w.min > w.max {
             return Err(BuildError::Window("min must be above zero and at most max"));
         }
+        if w.max > MAX_WINDOW {
+            return Err(BuildError::Window("max must be at most one hour"));
+        }
         if w.min_samples == 0 {
             return Err(BuildError::Window("min_samples must be at least 1"));
         }
-        if self.sample_every == 0 {
-            return Err(BuildError::Window("sample_every must be at least 1"));
+        if self.sample_every == 0 || self.sample_every > MAX_SAMPLE_EVERY {
+            return Err(BuildError::Window("sample_every must be between 1 and 65,536"));
         }
         let clock = match (self.clock, &self.rate) {
             (Some(c), _) => c,

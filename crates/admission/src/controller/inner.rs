@@ -94,7 +94,8 @@ pub(crate) struct Core {
 /// What a permit reports when it drops.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Released {
-    pub(crate) start: Duration,
+    /// Clock nanoseconds at admission (sampled permits only).
+    pub(crate) start: u64,
     pub(crate) outcome: Outcome,
     pub(crate) sampled: bool,
     pub(crate) inflight_at_admit: usize,
@@ -197,7 +198,8 @@ impl Inner {
         if !sample && !drop_only && this.queued.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let now = crate::clock::now(&*this.clock);
+        let now_ns = this.clock.now_nanos();
+        let now = Duration::from_nanos(now_ns);
         let mut closed: Option<(Sample, usize)> = None;
         {
             let mut core = this.core.lock();
@@ -205,7 +207,7 @@ impl Inner {
                 core.window.add_drop();
             }
             if sample {
-                core.window.add(now.saturating_sub(p.start), p.outcome == Outcome::Dropped);
+                core.window.add(Duration::from_nanos(now_ns.saturating_sub(p.start)), p.outcome == Outcome::Dropped);
                 core.window.saw_inflight(p.inflight_at_admit);
                 if let Some(s) = core.window.close_if_due(now, &this.window) {
                     let new = core.limit.update(&s);
@@ -217,17 +219,17 @@ impl Inner {
                 }
             }
             if this.queued.load(Ordering::SeqCst) > 0 {
-                Self::hand_off(this, &mut core, now);
+                Self::hand_off(this, &mut core, now_ns);
             }
         }
         if let Some((s, limit)) = closed {
-            this.window_closed(&s, limit, now);
+            this.window_closed(&s, limit, now_ns);
         }
     }
 
     /// Gives free slots to the most important waiters that are still waiting. Called with the
     /// lock held.
-    pub(crate) fn hand_off(this: &Arc<Inner>, core: &mut Core, now: Duration) {
+    pub(crate) fn hand_off(this: &Arc<Inner>, core: &mut Core, now: u64) {
         let tokio_now = tokio::time::Instant::now();
         let shed = this.shed_levels.load(Ordering::Relaxed);
         while let Some(level) = core.queue.top_level() {
@@ -244,15 +246,9 @@ impl Inner {
                 continue;
             }
             // Ignore until the waiter takes it, so a permit lost in the channel is no sample.
-            let permit = Permit {
-                inner: Some(Arc::clone(this)),
-                start: now,
-                priority: level,
-                outcome: Outcome::Ignore,
-                armed: true,
-                sampled: true,
-                inflight_at_admit: inflight,
-            };
+            let released =
+                Released { start: now, outcome: Outcome::Ignore, sampled: true, inflight_at_admit: inflight };
+            let permit = Permit { inner: Some(Arc::clone(this)), released, priority: level, armed: true };
             if let Err(Ok(mut lost)) = w.tx.send(Ok(permit)) {
                 lost.armed = false;
                 this.give_back(level);
@@ -271,7 +267,7 @@ impl Inner {
         }
         this.slots.fetch_sub(ONE + ONE_ADMITTED, Ordering::SeqCst);
         if this.queued.load(Ordering::SeqCst) > 0 {
-            let now = crate::clock::now(&*this.clock);
+            let now = this.clock.now_nanos();
             let mut core = this.core.lock();
             Self::hand_off(this, &mut core, now);
         }
@@ -282,7 +278,7 @@ impl Inner {
         self.slots.fetch_sub(ONE + ONE_ADMITTED, Ordering::SeqCst);
     }
 
-    fn window_closed(&self, sample: &Sample, limit: usize, now: Duration) {
+    fn window_closed(&self, sample: &Sample, limit: usize, now: u64) {
         let inflight = self.inflight();
         self.metrics.limit.set(limit as f64);
         self.metrics.inflight.set(inflight as f64);
@@ -299,8 +295,7 @@ impl Inner {
     /// (`window.min`) old at `now`; only the caller that wins the compare-exchange reads them.
     /// Returns whether it read them.
     #[inline]
-    pub(crate) fn refresh_overload_if_due(&self, now: Duration) -> bool {
-        let now = duration_nanos(now);
+    pub(crate) fn refresh_overload_if_due(&self, now: u64) -> bool {
         let last = self.overload_read_at.load(Ordering::Relaxed);
         if now.saturating_sub(last) < duration_nanos(self.window.min) {
             return false;
@@ -319,13 +314,13 @@ impl Inner {
     #[inline(never)]
     pub(crate) fn overload_lifted(&self, level: usize) -> bool {
         !self.signals.is_empty()
-            && self.refresh_overload_if_due(crate::clock::now(&*self.clock))
+            && self.refresh_overload_if_due(self.clock.now_nanos())
             && level >= self.shed_levels.load(Ordering::Relaxed)
     }
 
     /// Reads every overload signal now (and restarts the refresh interval).
     pub(crate) fn refresh_overload(&self) -> usize {
-        self.overload_read_at.fetch_max(duration_nanos(crate::clock::now(&*self.clock)), Ordering::Relaxed);
+        self.overload_read_at.fetch_max(self.clock.now_nanos(), Ordering::Relaxed);
         self.read_signals()
     }
 

@@ -1,4 +1,6 @@
-use metrics::{Counter, Gauge, Histogram};
+use std::sync::Arc;
+
+use metrics::{Counter, Gauge, Histogram, SharedString};
 
 use super::RejectReason;
 use crate::Priority;
@@ -17,7 +19,8 @@ pub(crate) struct Handles {
 
 impl Handles {
     pub(crate) fn new(name: &str) -> Self {
-        let n = name.to_owned();
+        // One shared copy of the name for all 29 handles' labels, however long it is.
+        let n = SharedString::from(Arc::<str>::from(name));
         Self {
             limit: metrics::gauge!("perfstack_admission_limit", "controller" => n.clone()),
             inflight: metrics::gauge!("perfstack_admission_inflight", "controller" => n.clone()),

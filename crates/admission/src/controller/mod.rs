@@ -80,15 +80,7 @@ impl AdmissionController {
 
     #[inline]
     fn owned(&self, priority: Priority, r: inner::Released) -> Permit {
-        Permit {
-            inner: Some(spare::take_or_clone(&self.inner)),
-            start: r.start,
-            priority,
-            outcome: Outcome::Success,
-            armed: true,
-            sampled: r.sampled,
-            inflight_at_admit: r.inflight_at_admit,
-        }
+        Permit { inner: Some(spare::take_or_clone(&self.inner)), released: r, priority, armed: true }
     }
 
     /// [`try_acquire`](Self::try_acquire) with a permit that borrows the controller, for work
@@ -133,14 +125,15 @@ impl AdmissionController {
             }
             return Err(inner.reject(RejectReason::Concurrency, p, retry));
         };
-        let mut now = Duration::ZERO;
+        // Clock nanoseconds, 0 until read: the admitted path keeps the clock's own unit.
+        let mut now = 0;
         if let Err(e) = self.take_rate(meta, &mut now) {
             Inner::return_slot(inner, p.index(), sampled);
             return Err(e);
         }
         if sampled {
-            if now.is_zero() {
-                now = crate::clock::now(&*inner.clock);
+            if now == 0 {
+                now = inner.clock.now_nanos();
             }
             // Sampled admissions (which read the clock anyway) also re-read due signals, so
             // shedding starts even while no window closes (every admitted request still running).
@@ -161,7 +154,7 @@ impl AdmissionController {
     /// The distributed store is asked after this: a request it refuses has spent its local
     /// cells.
     #[inline]
-    fn take_rate(&self, meta: &RequestMeta<'_>, now: &mut Duration) -> Result<(), Rejected> {
+    fn take_rate(&self, meta: &RequestMeta<'_>, now: &mut u64) -> Result<(), Rejected> {
         let inner = &self.inner;
         let p = meta.priority;
         let keyed = inner.keyed.as_ref().zip(meta.key);
@@ -170,7 +163,7 @@ impl AdmissionController {
         }
         if let Some(rate) = &inner.rate {
             let checked = if inner.rate_shares_clock {
-                *now = crate::clock::now(&*inner.clock);
+                *now = inner.clock.now_nanos();
                 rate.check_at(*now)
             } else {
                 rate.check()
@@ -202,14 +195,14 @@ impl AdmissionController {
     fn revoke(&self, mut permit: Permit) {
         permit.armed = false;
         // A sampled admission counted itself in `admitted_sampled`: take it back.
-        Inner::return_slot(&self.inner, permit.priority.index(), permit.sampled);
+        Inner::return_slot(&self.inner, permit.priority.index(), permit.released.sampled);
     }
 
     /// The last step of an admission that holds a slot: the rate cell (unless already taken)
     /// and the distributed store. Either refusing gives the slot back.
     async fn finish(&self, meta: &RequestMeta<'_>, mut permit: Permit, rate_taken: bool) -> Result<Permit, Rejected> {
         if !rate_taken {
-            if let Err(e) = self.take_rate(meta, &mut Duration::default()) {
+            if let Err(e) = self.take_rate(meta, &mut 0) {
                 self.revoke(permit);
                 return Err(e);
             }
@@ -218,7 +211,7 @@ impl AdmissionController {
             return Ok(permit);
         }
         // No sample if the caller gives up while the store answers: the drop frees the slot.
-        let outcome = std::mem::replace(&mut permit.outcome, Outcome::Ignore);
+        let outcome = std::mem::replace(&mut permit.released.outcome, Outcome::Ignore);
         let checked = match meta.deadline {
             // The store is I/O: a request whose deadline passes while it answers is refused
             // then, not admitted to run late.
@@ -233,9 +226,9 @@ impl AdmissionController {
         };
         match checked {
             Ok(()) => {
-                permit.outcome = outcome;
-                if permit.sampled {
-                    permit.start = crate::clock::now(&*self.inner.clock); // the store's delay is not the work's
+                permit.released.outcome = outcome;
+                if permit.released.sampled {
+                    permit.released.start = self.inner.clock.now_nanos(); // the store's delay is not the work's
                 }
                 Ok(permit)
             }
@@ -297,8 +290,7 @@ impl AdmissionController {
             // free slot and a waiter left waiting.
             let inflight = inner.inflight_seqcst();
             if inflight < inner.caps[p.index()].load(Ordering::Relaxed) || inflight == 0 {
-                let now = crate::clock::now(&*inner.clock);
-                Inner::hand_off(inner, &mut core, now);
+                Inner::hand_off(inner, &mut core, inner.clock.now_nanos());
             }
             Ok(evicted)
         };
@@ -306,15 +298,13 @@ impl AdmissionController {
             Ok(evicted) => evicted,
             // A slot freed since admit() looked: take it without waiting.
             Err(inflight) => {
-                let permit = Permit {
-                    inner: Some(Arc::clone(inner)),
-                    start: crate::clock::now(&*inner.clock),
-                    priority: p,
+                let released = inner::Released {
+                    start: inner.clock.now_nanos(),
                     outcome: Outcome::Success,
-                    armed: true,
                     sampled: true,
                     inflight_at_admit: inflight,
                 };
+                let permit = Permit { inner: Some(Arc::clone(inner)), released, priority: p, armed: true };
                 return self.finish(meta, permit, false).await;
             }
         };
@@ -325,8 +315,8 @@ impl AdmissionController {
             biased;
             got = rx => match got {
                 Ok(Ok(mut permit)) => {
-                    permit.outcome = Outcome::Success;
-                    permit.start = crate::clock::now(&*inner.clock);
+                    permit.released.outcome = Outcome::Success;
+                    permit.released.start = inner.clock.now_nanos();
                     self.finish(meta, permit, false).await
                 }
                 Ok(Err(rejected)) => Err(rejected),
@@ -419,8 +409,9 @@ impl AdmissionController {
             .map(|&p| PriorityStats {
                 priority: p,
                 cap: inner.caps[p.index()].load(Ordering::Relaxed),
-                admitted_estimate: inner.admitted_sampled[p.index()].load(Ordering::Relaxed)
-                    * u64::from(inner.sample_every),
+                admitted_estimate: inner.admitted_sampled[p.index()]
+                    .load(Ordering::Relaxed)
+                    .saturating_mul(u64::from(inner.sample_every)),
                 rejected: RejectReason::ALL
                     .iter()
                     .map(|r| (r.as_str(), inner.rejected[r.index()][p.index()].load(Ordering::Relaxed)))

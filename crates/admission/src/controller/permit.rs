@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::inner::{Inner, Released};
 use super::{spare, AdmissionController};
@@ -31,13 +30,12 @@ pub enum Outcome {
 pub struct Permit {
     /// `None` only inside `drop`, which hands the reference to this thread's spare.
     pub(crate) inner: Option<Arc<Inner>>,
-    pub(crate) start: Duration,
+    /// What the release reports, kept whole and passed by reference: rebuilding it from
+    /// separate fields at drop read them back with one wide load right after narrow stores (a
+    /// store-forwarding stall that cost the owned permit ~9 ns over a `PermitRef`).
+    pub(crate) released: Released,
     pub(crate) priority: Priority,
-    pub(crate) outcome: Outcome,
     pub(crate) armed: bool,
-    /// Whether this request's latency is measured (one in `sample_every`).
-    pub(crate) sampled: bool,
-    pub(crate) inflight_at_admit: usize,
 }
 
 impl Permit {
@@ -49,17 +47,17 @@ impl Permit {
 
     /// Sets what the limit will be told when the permit drops.
     pub fn set_outcome(&mut self, outcome: Outcome) {
-        self.outcome = outcome;
+        self.released.outcome = outcome;
     }
 
     /// Marks the request as dropped (timed out, overloaded downstream).
     pub fn dropped(&mut self) {
-        self.outcome = Outcome::Dropped;
+        self.released.outcome = Outcome::Dropped;
     }
 
     /// Marks the request as carrying no capacity signal.
     pub fn ignore(&mut self) {
-        self.outcome = Outcome::Ignore;
+        self.released.outcome = Outcome::Ignore;
     }
 }
 
@@ -68,13 +66,7 @@ impl Drop for Permit {
     fn drop(&mut self) {
         let Some(inner) = self.inner.take() else { return };
         if self.armed {
-            let r = Released {
-                start: self.start,
-                outcome: self.outcome,
-                sampled: self.sampled,
-                inflight_at_admit: self.inflight_at_admit,
-            };
-            Inner::release(&inner, &r);
+            Inner::release(&inner, &self.released);
         }
         // No reference-count decrement (if the controller keeps a spare): the next owned permit
         // on this thread takes it back.

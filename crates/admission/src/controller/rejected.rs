@@ -83,6 +83,6 @@ impl Rejected {
     /// `Retry-After` in whole seconds, rounded up, at least 1.
     #[must_use]
     pub fn retry_after_secs(&self) -> Option<u64> {
-        self.retry_after.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)).map(|s| s.max(1))
+        self.retry_after.map(|d| d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))).map(|s| s.max(1))
     }
 }

@@ -5,7 +5,7 @@ use super::restore::Restore;
 use super::{check_bounds, check_ratio, Limit, LimitConfigError, Sample};
 
 /// Settings of [`Aimd`]. Defaults: initial 20, bounds `[1, 1000]`, backoff 0.9, timeout 1 s,
-/// RTT tolerance 1.5 against the probed minimum window RTT, probe every 100 windows.
+/// RTT tolerance 1.5 against the no-load RTT, probe every 100 windows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AimdConfig {
     /// Starting limit.
@@ -18,8 +18,10 @@ pub struct AimdConfig {
     pub backoff_ratio: f64,
     /// A window whose mean RTT exceeds this counts as a drop.
     pub timeout: Duration,
-    /// When set, a window whose mean RTT exceeds `tolerance ×` the lowest recent window mean also counts as a drop
-    /// (the latency-aware variant; `None` gives Netflix's plain `AIMDLimit`).
+    /// When set, a window whose mean RTT exceeds `tolerance ×` the no-load RTT also counts as a
+    /// drop (the latency-aware variant; `None` gives Netflix's plain `AIMDLimit`, which queues
+    /// up to the timeout). The no-load RTT is the recent average of queue-free window means
+    /// (see [`VegasConfig::probe_interval`](super::VegasConfig::probe_interval)).
     pub rtt_tolerance: Option<f64>,
     /// Minimum-RTT probing period, in windows (see [`VegasConfig::probe_interval`](super::VegasConfig::probe_interval)).
     pub probe_interval: u32,
@@ -96,7 +98,7 @@ impl Limit for Aimd {
 
     fn update(&mut self, s: &Sample) -> usize {
         let baseline = if self.cfg.rtt_tolerance.is_some() {
-            match self.baseline.on_window(s.rtt, self.limit, self.cfg.min_limit as f64) {
+            match self.baseline.on_window(s, s.rtt, self.limit, self.cfg.min_limit as f64) {
                 Probe::Normal(b) => b,
                 Probe::Start(l) | Probe::End(l) => {
                     self.limit = l;
@@ -115,7 +117,7 @@ impl Limit for Aimd {
         let before = self.limit;
         if congested {
             self.limit = (self.limit * self.cfg.backoff_ratio).floor();
-        } else if s.max_inflight * 2 >= self.limit as usize {
+        } else if s.max_inflight.saturating_mul(2) >= self.limit as usize {
             self.limit += 1.0;
         }
         self.limit = self.limit.clamp(self.cfg.min_limit as f64, self.cfg.max_limit as f64);

@@ -6,7 +6,7 @@ use super::{check_bounds, check_ratio, Limit, LimitConfigError, Sample};
 
 /// Settings of [`Gradient2`]. Defaults: initial 20, bounds `[1, 1000]`, smoothing 0.2,
 /// RTT tolerance 1.5, long-term window 100 control windows, queue allowance 4, min-RTT probe
-/// every 100 windows, long-term RTT capped at 1.2× the probed no-load RTT.
+/// every 100 windows, long-term RTT capped at the no-load RTT estimate (ratio 1.0).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gradient2Config {
     /// Starting limit.
@@ -24,10 +24,10 @@ pub struct Gradient2Config {
     pub long_window: u32,
     /// Requests allowed to queue on top of `limit × gradient`.
     pub queue_size: f64,
-    /// Minimum-RTT probing period: every this many windows (from the first) the limit is halved
-    /// for one window to measure the no-load RTT, and the long-term RTT restarts from it.
+    /// Minimum-RTT probing period (see [`VegasConfig::probe_interval`](super::VegasConfig::probe_interval));
+    /// after a probe the long-term RTT restarts from the no-load RTT.
     pub probe_interval: u32,
-    /// The long-term RTT may not exceed this multiple of the probed no-load RTT, so a slow
+    /// The long-term RTT may not exceed this multiple of the no-load RTT, so a slow
     /// upward drift of the RTT (which Gradient2's moving average follows) cannot grow the queue
     /// without bound; at least 1.
     pub max_long_rtt_ratio: f64,
@@ -44,7 +44,7 @@ impl Default for Gradient2Config {
             long_window: 100,
             queue_size: 4.0,
             probe_interval: 100,
-            max_long_rtt_ratio: 1.2,
+            max_long_rtt_ratio: 1.0,
         }
     }
 }
@@ -133,7 +133,7 @@ impl Limit for Gradient2 {
 
     fn update(&mut self, s: &Sample) -> usize {
         let short = s.rtt.as_secs_f64().max(1e-9);
-        let baseline = match self.probe.on_window(s.rtt, self.limit, self.cfg.min_limit as f64) {
+        let baseline = match self.probe.on_window(s, s.rtt, self.limit, self.cfg.min_limit as f64) {
             Probe::Normal(b) => b.as_secs_f64(),
             Probe::Start(l) => {
                 self.limit = l;
@@ -141,7 +141,9 @@ impl Limit for Gradient2 {
             }
             Probe::End(l) => {
                 self.limit = l;
-                self.long_rtt = short;
+                // Restart the long-term RTT from the no-load estimate (an average over many
+                // windows), not from the probe window alone (a few requests at half the limit).
+                self.long_rtt = self.probe.baseline().map_or(short, |b| b.as_secs_f64());
                 self.long_count = 1;
                 return self.limit();
             }

@@ -21,7 +21,12 @@ pub struct VegasConfig {
     /// Weight of the new limit against the old one, in (0, 1].
     pub smoothing: f64,
     /// Minimum-RTT probing period: every this many windows (from the first) the limit is halved
-    /// for one window and the RTT of that window becomes the no-load baseline.
+    /// for one window, which drains a standing queue the limit built (and halved again, up to
+    /// three times, while the window's fastest request is still falling towards the floor);
+    /// the fastest request of the last probe window becomes the floor. Between probes, the
+    /// no-load RTT is the average over about 16 windows of each window's mean minus how far its
+    /// fastest request sits above the floor (its standing queue): precise when service times
+    /// are spread out, where the lowest window mean is far below the true one (decision 0038).
     pub probe_interval: u32,
 }
 
@@ -33,8 +38,8 @@ impl Default for VegasConfig {
 
 /// TCP Vegas applied to requests: the queue a limit builds is estimated as
 /// `limit × (1 − rtt_noload / rtt)`, where `rtt` is a control window's mean and `rtt_noload`
-/// the lowest window mean since the last probe window (so service-time variance alone is not mistaken for a
-/// queue); the limit grows while that queue is small and shrinks
+/// the recent average of queue-free window means (see
+/// [`VegasConfig::probe_interval`]); the limit grows while that queue is small and shrinks
 /// when it is large (by half the excess queue per window, so a load step settles within a few
 /// windows).
 ///
@@ -97,7 +102,7 @@ impl Limit for Vegas {
 
     fn update(&mut self, s: &Sample) -> usize {
         let noload =
-            match self.noload.on_window(s.rtt.max(Duration::from_nanos(1)), self.limit, self.cfg.min_limit as f64) {
+            match self.noload.on_window(s, s.rtt.max(Duration::from_nanos(1)), self.limit, self.cfg.min_limit as f64) {
                 Probe::Normal(b) => b,
                 Probe::Start(l) | Probe::End(l) => {
                     self.limit = l;

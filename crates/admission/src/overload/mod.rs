@@ -41,6 +41,26 @@ impl<S: OverloadSignal + ?Sized> OverloadSignal for std::sync::Arc<S> {
     }
 }
 
+/// A [`SchedulerDelay`] that cannot start, refused by [`SchedulerDelay::spawn`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignalConfigError {
+    /// The threshold or the interval is zero.
+    #[error(transparent)]
+    Threshold(#[from] ThresholdError),
+    /// The probe interval is above one minute.
+    #[error("scheduler probe interval {interval:?} is above the maximum {max:?}")]
+    IntervalTooLong {
+        /// The interval given.
+        interval: std::time::Duration,
+        /// The longest accepted.
+        max: std::time::Duration,
+    },
+    /// The probe task needs a tokio runtime, and there was none.
+    #[error("must be created inside a tokio runtime")]
+    NoRuntime,
+}
+
 /// A threshold that must be a finite number above zero.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{name} threshold {value} must be a finite number above zero")]

@@ -2,7 +2,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{check_threshold, OverloadSignal, ThresholdError};
+use super::{check_threshold, OverloadSignal, SignalConfigError};
+
+/// Longest probe interval: a signal read once per control window gains nothing from a probe
+/// that wakes less than once a minute (and `now + interval` must not overflow).
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
 /// tokio scheduling delay: a probe task sleeps `interval` and measures how late it wakes; a
 /// busy or blocked runtime wakes it late. Pressure is the smoothed lateness over a threshold.
@@ -28,28 +32,45 @@ impl Drop for Shared {
 impl SchedulerDelay {
     /// Spawns the probe on the current runtime. Pressure reaches 1 at `threshold` of delay.
     ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime, like `tokio::spawn`.
-    ///
     /// # Errors
     ///
-    /// A zero threshold or interval.
-    pub fn spawn(interval: Duration, threshold: Duration) -> Result<Self, ThresholdError> {
+    /// [`SignalConfigError::Threshold`] for a zero threshold or interval,
+    /// [`SignalConfigError::IntervalTooLong`] for an interval above one minute, and
+    /// [`SignalConfigError::NoRuntime`] outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perfstack_admission::overload::{SchedulerDelay, SignalConfigError};
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// // Outside a runtime: an error, not a panic.
+    /// assert_eq!(SchedulerDelay::spawn(ms(10), ms(50)).unwrap_err(), SignalConfigError::NoRuntime);
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let delay = SchedulerDelay::spawn(ms(10), ms(50))?;
+    /// assert!(SchedulerDelay::spawn(Duration::MAX, ms(50)).is_err());
+    /// # drop(delay); Ok::<(), SignalConfigError>(()) }).unwrap();
+    /// ```
+    pub fn spawn(interval: Duration, threshold: Duration) -> Result<Self, SignalConfigError> {
         let threshold = check_threshold("scheduler_delay", threshold.as_secs_f64())?;
         check_threshold("scheduler_interval", interval.as_secs_f64())?;
+        if interval > MAX_INTERVAL {
+            return Err(SignalConfigError::IntervalTooLong { interval, max: MAX_INTERVAL });
+        }
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| SignalConfigError::NoRuntime)?;
         let delay_ns = Arc::new(AtomicU64::new(0));
         let probe = Arc::clone(&delay_ns);
-        let task = tokio::spawn(async move {
-            loop {
-                let due = tokio::time::Instant::now() + interval;
-                tokio::time::sleep_until(due).await;
-                let late = tokio::time::Instant::now().saturating_duration_since(due).as_nanos() as f64;
-                let old = probe.load(Ordering::Relaxed) as f64;
-                probe.store((old * 0.8 + late * 0.2) as u64, Ordering::Relaxed);
-            }
-        })
-        .abort_handle();
+        let task = handle
+            .spawn(async move {
+                loop {
+                    let due = tokio::time::Instant::now() + interval;
+                    tokio::time::sleep_until(due).await;
+                    let late = tokio::time::Instant::now().saturating_duration_since(due).as_nanos() as f64;
+                    let old = probe.load(Ordering::Relaxed) as f64;
+                    probe.store((old * 0.8 + late * 0.2) as u64, Ordering::Relaxed);
+                }
+            })
+            .abort_handle();
         Ok(Self { shared: Arc::new(Shared { delay_ns, threshold, task }) })
     }
 

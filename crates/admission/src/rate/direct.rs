@@ -81,13 +81,13 @@ impl RateLimit {
     /// [`RateLimited`] when the bucket is empty.
     #[inline]
     pub fn check(&self) -> Result<(), RateLimited> {
-        self.check_at(crate::clock::now(&*self.inner.clock))
+        self.check_at(self.inner.clock.now_nanos())
     }
 
-    /// [`check`](Self::check) at a time already read from this limit's clock.
+    /// [`check`](Self::check) at a time already read from this limit's clock (its nanoseconds:
+    /// the admitted path never converts to a `Duration` and back).
     #[inline]
-    pub(crate) fn check_at(&self, now: Duration) -> Result<(), RateLimited> {
-        let now = nanos(now);
+    pub(crate) fn check_at(&self, now: u64) -> Result<(), RateLimited> {
         let mut prev = self.inner.tat.load(Ordering::Acquire);
         loop {
             let next = self.inner.gcra.decide((prev != 0).then_some(prev), now).map_err(limited)?;
@@ -108,10 +108,6 @@ impl RateLimit {
         let prev = self.inner.tat.load(Ordering::Acquire);
         self.inner.gcra.decide((prev != 0).then_some(prev), now).map(|_| ()).map_err(limited)
     }
-}
-
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 pub(crate) fn limited(wait_ns: u64) -> RateLimited {

@@ -39,6 +39,10 @@ pub(super) fn gcra_args(gcra: &Gcra, rate: f64) -> Result<[i64; 2], RedisConfigE
     Ok([to_i64(us), to_i64(us.saturating_mul(gcra.burst() - 1))])
 }
 
+/// The longest a lease is held, whatever its cells' emission time (a rate of one a day with a
+/// large lease would otherwise hold cells for months).
+const MAX_LEASE: Duration = Duration::from_secs(86_400);
+
 #[derive(Debug, Default)]
 pub(super) struct Lease {
     cells: u32,
@@ -152,8 +156,9 @@ impl RedisRateLimit {
         match answer {
             Ok((granted, _)) if granted > 0 => {
                 if granted > 1 {
-                    let until =
-                        tokio::time::Instant::now() + Duration::from_nanos(inner.gcra.interval_nanos() * granted);
+                    // `granted` comes from Redis: saturate, and end a lease within a day at most.
+                    let emission = Duration::from_nanos(inner.gcra.interval_nanos().saturating_mul(granted));
+                    let until = tokio::time::Instant::now() + emission.min(MAX_LEASE);
                     let mut l = inner.leased.lock();
                     // A concurrent round trip may have leased too: keep one lease, return nothing
                     // twice (the older cells are simply used first).

@@ -11,8 +11,10 @@ pub struct Convergence {
     pub settle: usize,
     /// The unloaded level: median limit over the 10 windows before the step.
     pub before: f64,
-    /// Windows after the drop until the limit is back within ±`tolerance` of `before`
-    /// (counting the window it gets there; `usize::MAX` if it never does).
+    /// Windows after the drop until the limit is back to at least `(1 − tolerance) × before`
+    /// (counting the window it gets there; `usize::MAX` if it never does). One-sided: the
+    /// question is whether a limit that fell under overload has climbed back; one that rose
+    /// while loaded and keeps that level has lost nothing (decisions 0034, 0038).
     pub recover: usize,
 }
 
@@ -35,7 +37,7 @@ impl SimReport {
             .get(drop..)
             .unwrap_or(&[])
             .iter()
-            .position(|l| (l - before).abs() <= tolerance * before)
+            .position(|l| *l >= (1.0 - tolerance) * before)
             .map_or(usize::MAX, |i| i + 1);
         Convergence { settle, before, recover }
     }

@@ -27,4 +27,10 @@ impl SplitMix64 {
     pub fn exp(&mut self, mean: f64) -> f64 {
         -mean * self.next_f64().ln()
     }
+
+    /// Standard normal (Box–Muller; one of the pair is used).
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.next_f64(), self.next_f64());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
 }

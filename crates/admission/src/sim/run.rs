@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::report::{ClassReport, SimReport, WindowPoint};
@@ -51,57 +52,62 @@ pub async fn run(sc: &Scenario) -> Result<SimReport, ScenarioError> {
     });
     let mut rng = SplitMix64::new(sc.seed);
     let cap = sc.server.capacity();
-    let mut tasks = Vec::new();
+    // Finished requests are reaped as the run goes: memory follows what is in flight, not
+    // every request of the run.
+    let mut tasks = JoinSet::new();
     let mut t = 0.0_f64;
     let mut phase_start = 0.0_f64;
     for phase in &sc.phases {
         let end = phase_start + phase.duration.as_secs_f64();
-        let mean_gap = 1.0 / (phase.load * cap);
-        loop {
-            t += rng.exp(mean_gap);
-            if t >= end {
-                t = end;
-                break;
-            }
-            let scheduled = start + Duration::from_secs_f64(t);
-            let service = sc.server.service(&mut rng);
-            let priority = pick(&sc.mix, rng.next_f64());
-            let counted = Duration::from_secs_f64(t) >= sc.warmup;
-            let window = (t / WINDOW.as_secs_f64()) as usize;
-            tokio::time::sleep_until(scheduled).await;
-            let (ctl, server, rec, deadline) = (ctl.clone(), server.clone(), Arc::clone(&rec), sc.deadline);
-            tasks.push(tokio::spawn(async move {
-                let meta = RequestMeta::new(priority).deadline(scheduled + deadline);
-                let mut permit = match &ctl {
-                    None => None,
-                    Some(c) => match c.acquire(&meta).await {
-                        Ok(p) => Some(p),
+        let rate = phase.load * cap;
+        // An idle phase (load 0, or −0.0, which passes `load < 0.0`) schedules nothing: its
+        // arrival gap would be infinite, or −∞.
+        if rate > 0.0 {
+            loop {
+                t += rng.exp(1.0 / rate);
+                if t >= end {
+                    break;
+                }
+                let scheduled = start + Duration::from_secs_f64(t);
+                let service = sc.server.service.draw(&mut rng);
+                let priority = pick(&sc.mix, rng.next_f64());
+                let counted = Duration::from_secs_f64(t) >= sc.warmup;
+                let window = (t / WINDOW.as_secs_f64()) as usize;
+                tokio::time::sleep_until(scheduled).await;
+                while tasks.try_join_next().is_some() {}
+                let (ctl, server, rec, deadline) = (ctl.clone(), server.clone(), Arc::clone(&rec), sc.deadline);
+                tasks.spawn(async move {
+                    let meta = RequestMeta::new(priority).deadline(scheduled + deadline);
+                    let mut permit = match &ctl {
+                        None => None,
+                        Some(c) => match c.acquire(&meta).await {
+                            Ok(p) => Some(p),
+                            Err(_) => {
+                                rec.lock().note(window, counted, priority, Outcome::Shed);
+                                return;
+                            }
+                        },
+                    };
+                    let (done, answered) = oneshot::channel();
+                    let _ = server.send(Job { service, done });
+                    let outcome = match tokio::time::timeout_at(scheduled + deadline, answered).await {
+                        Ok(_) => Outcome::Ok(Instant::now().duration_since(scheduled)),
                         Err(_) => {
-                            rec.lock().note(window, counted, priority, Outcome::Shed);
-                            return;
+                            if let Some(p) = permit.as_mut() {
+                                p.dropped();
+                            }
+                            Outcome::Timeout
                         }
-                    },
-                };
-                let (done, answered) = oneshot::channel();
-                let _ = server.send(Job { service, done });
-                let outcome = match tokio::time::timeout_at(scheduled + deadline, answered).await {
-                    Ok(_) => Outcome::Ok(Instant::now().duration_since(scheduled)),
-                    Err(_) => {
-                        if let Some(p) = permit.as_mut() {
-                            p.dropped();
-                        }
-                        Outcome::Timeout
-                    }
-                };
-                drop(permit);
-                rec.lock().note(window, counted, priority, outcome);
-            }));
+                    };
+                    drop(permit);
+                    rec.lock().note(window, counted, priority, outcome);
+                });
+            }
         }
+        t = end;
         phase_start = end;
     }
-    for task in tasks {
-        let _ = task.await;
-    }
+    while tasks.join_next().await.is_some() {}
     if let Some(s) = sampler {
         s.abort();
     }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::ScenarioError;
+use super::{ScenarioError, ServiceTime};
 use crate::limit::{Aimd, AimdConfig, Gradient2, Gradient2Config, Vegas, VegasConfig};
 use crate::{AdmissionController, BuildError, PriorityShares, QueueOrder};
 
@@ -10,23 +10,19 @@ const MAX_SIM_TIME: Duration = Duration::from_secs(86_400);
 const MAX_LOAD: f64 = 1_000.0;
 /// Most workers of the server model.
 const MAX_WORKERS: usize = 1_000_000;
-/// Longest service-time parameter (base or mean extra) and client deadline.
+/// Longest client deadline.
 const MAX_TIME_PARAM: Duration = Duration::from_secs(3_600);
 /// Most requests a run may schedule (expected): each is a task and a record.
 const MAX_ARRIVALS: f64 = 1e8;
 
-/// The server: `workers` requests served at once, each taking `base` plus an exponential
-/// extra (mean `extra_mean`) rounded up to whole milliseconds. Whole milliseconds because
-/// tokio's timer has 1 ms resolution: a fractional service time would silently be rounded up
-/// by the timer and the real capacity would be lower than [`capacity`](Self::capacity) says.
+/// The server: `workers` requests served at once, each for a time drawn from `service`
+/// (whole milliseconds, see [`ServiceTime`]), with a FIFO queue in front.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServerModel {
     /// Requests served at once.
     pub workers: usize,
-    /// Fixed part of the service time.
-    pub base: Duration,
-    /// Mean of the exponential part of the service time.
-    pub extra_mean: Duration,
+    /// The service-time distribution.
+    pub service: ServiceTime,
 }
 
 impl ServerModel {
@@ -36,25 +32,23 @@ impl ServerModel {
         self.workers as f64 / self.mean_service().as_secs_f64()
     }
 
-    /// Mean service time: `base + E[ceil(Exp(extra_mean))]` in whole ms.
+    /// Mean service time.
     #[must_use]
     pub fn mean_service(&self) -> Duration {
-        let m = self.extra_mean.as_secs_f64() * 1000.0;
-        let extra = if m <= 0.0 { 0.0 } else { 1.0 / (1.0 - (-1.0 / m).exp()) };
-        self.base + Duration::from_secs_f64(extra / 1000.0)
-    }
-
-    pub(crate) fn service(&self, rng: &mut super::SplitMix64) -> Duration {
-        let m = self.extra_mean.as_secs_f64() * 1000.0;
-        let extra = if m <= 0.0 { 0 } else { rng.exp(m).ceil() as u64 };
-        self.base + Duration::from_millis(extra)
+        self.service.mean()
     }
 }
 
 impl Default for ServerModel {
     /// 20 workers, 8 ms + ⌈Exp(1.5 ms)⌉ (mean 10.05 ms): C ≈ 1,990 requests/s.
     fn default() -> Self {
-        Self { workers: 20, base: Duration::from_millis(8), extra_mean: Duration::from_micros(1500) }
+        Self {
+            workers: 20,
+            service: ServiceTime::Exponential {
+                base: Duration::from_millis(8),
+                extra_mean: Duration::from_micros(1500),
+            },
+        }
     }
 }
 
@@ -146,9 +140,10 @@ impl Scenario {
 
     /// Checks that the scenario can be simulated: at least one phase; every load finite, not
     /// negative and at most 1,000 × capacity; at most a day in all; a warmup shorter than the
-    /// run; a deadline in (0, 1 h]; 1 to 10⁶ workers with a non-zero service time of at most
-    /// 1 h per part; at most 10⁸ requests expected; a mix of finite, non-negative shares summing to 1. [`run`](super::run)
-    /// calls it first.
+    /// run; a deadline in (0, 1 h]; 1 to 10⁶ workers with a non-zero service time whose
+    /// parameters are at most 1 h (and a finite share, `sigma` in (0, 4], Pareto `shape` in
+    /// (1, 100], a cap not below the typical time); at most 10⁸ requests expected; a mix of
+    /// finite, non-negative shares summing to 1. [`run`](super::run) calls it first.
     ///
     /// # Errors
     ///
@@ -158,14 +153,7 @@ impl Scenario {
         if s.workers == 0 || s.workers > MAX_WORKERS {
             return Err(ScenarioError::invalid("server.workers", format!("{} is not in 1..={MAX_WORKERS}", s.workers)));
         }
-        for (name, d) in [("server.base", s.base), ("server.extra_mean", s.extra_mean)] {
-            if d > MAX_TIME_PARAM {
-                return Err(ScenarioError::invalid(name, format!("{d:?} is above {MAX_TIME_PARAM:?}")));
-            }
-        }
-        if s.base.is_zero() && s.extra_mean.is_zero() {
-            return Err(ScenarioError::invalid("server", "zero service time (infinite capacity)"));
-        }
+        s.service.validate("server.service")?;
         if self.phases.is_empty() {
             return Err(ScenarioError::invalid("phases", "no phase: nothing to simulate"));
         }
