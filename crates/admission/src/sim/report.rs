@@ -76,8 +76,13 @@ pub struct WindowPoint {
 pub struct SimReport {
     /// The strategy's label.
     pub strategy: String,
-    /// The server's capacity C, requests/s.
+    /// The server's capacity C, requests/s, from its model (the mean service time).
     pub capacity: f64,
+    /// The server's capacity as it served this run: its slots over the mean time its handler
+    /// took for the counted requests it ran. The same as `capacity` in paused time up to the
+    /// luck of the draws; in real time it includes the timer's rounding. Against this, a
+    /// heavy tail's luck (a few very long requests) cancels between goodput and capacity.
+    pub served_capacity: f64,
     /// Seconds counted (after warm-up).
     pub measured_secs: f64,
     /// Per priority level, lowest first.
@@ -109,6 +114,12 @@ impl SimReport {
     #[must_use]
     pub fn goodput_ratio(&self) -> f64 {
         self.goodput() / self.capacity
+    }
+
+    /// Goodput / the capacity the server showed in this run ([`served_capacity`](Self::served_capacity)).
+    #[must_use]
+    pub fn served_goodput_ratio(&self) -> f64 {
+        self.goodput() / self.served_capacity
     }
 
     /// Admitted-and-answered latency quantile, ms.

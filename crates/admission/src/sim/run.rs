@@ -1,3 +1,4 @@
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ struct Record {
 pub async fn run(sc: &Scenario) -> Result<SimReport, ScenarioError> {
     sc.validate()?;
     let ctl = sc.controller()?;
-    let server = server::spawn(sc.server.workers);
+    let busy = Arc::new(server::Busy::default());
+    let server = server::spawn(sc.server.workers, Arc::clone(&busy));
     let start = Instant::now();
     let total = sc.duration();
     let n_windows = (total.as_millis() / WINDOW.as_millis()) as usize + 1;
@@ -89,7 +91,7 @@ pub async fn run(sc: &Scenario) -> Result<SimReport, ScenarioError> {
                         },
                     };
                     let (done, answered) = oneshot::channel();
-                    let _ = server.send(Job { service, done });
+                    let _ = server.send(Job { service, counted, done });
                     let outcome = match tokio::time::timeout_at(scheduled + deadline, answered).await {
                         Ok(_) => Outcome::Ok(Instant::now().duration_since(scheduled)),
                         Err(_) => {
@@ -112,9 +114,15 @@ pub async fn run(sc: &Scenario) -> Result<SimReport, ScenarioError> {
         s.abort();
     }
     let rec = std::mem::take(&mut *rec.lock());
+    let (jobs, busy) = (busy.jobs.load(Ordering::Relaxed), busy.nanos.load(Ordering::Relaxed));
     Ok(SimReport {
         strategy: sc.strategy.label(),
         capacity: cap,
+        served_capacity: if busy == 0 {
+            cap
+        } else {
+            sc.server.workers as f64 * jobs as f64 / Duration::from_nanos(busy).as_secs_f64()
+        },
         measured_secs: total.saturating_sub(sc.warmup).as_secs_f64(),
         classes: rec.classes,
         windows: rec
