@@ -12,6 +12,8 @@
 //! - **Histories**: [`history::History`] records every operation of a fault test (instance, key,
 //!   start, end, version seen) and [`history::Checker`] verifies read-your-writes and the
 //!   documented propagation bound over all of it, Jepsen style.
+//! - **Metric names**: [`metric_names::capture`] lists every metric a closure registers and
+//!   [`metric_names::check`] holds them to `perfstack_<crate>_<what>_<unit>` with a `name` label.
 //! - **Load**: [`load::OpenLoop`] runs a bounded open-loop load with latency measured from the
 //!   scheduled start.
 //! - **Config fuzzing**: [`fuzz::Fuzz`] runs every builder and setter through the values users
@@ -33,6 +35,7 @@ mod error;
 pub mod fuzz;
 pub mod history;
 pub mod load;
+pub mod metric_names;
 pub mod policy;
 mod postgres;
 mod redis;
