@@ -649,7 +649,7 @@ fn fallback_answers_with_any_value() {
 mod layers {
     use std::convert::Infallible;
 
-    use perfstack_resilience::layer::{
+    use perfstack_resilience::tower::{
         BreakerLayer, BulkheadLayer, FallbackLayer, HedgeLayer, RetryLayer, ThrottleLayer, TimeoutLayer,
     };
     use tower::{Layer, ServiceExt};
@@ -674,7 +674,7 @@ mod layers {
                     assert_eq!(svc.oneshot(2).await.unwrap(), 2);
                 }
                 if let Ok(t) = Timeout::new(d) {
-                    let svc = TimeoutLayer::new(t).layer(ok_service());
+                    let svc = TimeoutLayer::new(t.clone()).layer(ok_service());
                     assert_eq!(svc.oneshot(3).await.unwrap(), 3);
                     let fallback = Fallback::<u32, Infallible>::value(0);
                     let svc = FallbackLayer::new(fallback).layer(TimeoutLayer::new(t).layer(ok_service()));

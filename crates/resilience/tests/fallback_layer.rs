@@ -5,7 +5,7 @@
 use std::future::ready;
 use std::time::Duration;
 
-use perfstack_resilience::layer::{BreakerLayer, BulkheadLayer, FallbackLayer, ThrottleLayer, TimeoutLayer};
+use perfstack_resilience::tower::{BreakerLayer, BulkheadLayer, FallbackLayer, ThrottleLayer, TimeoutLayer};
 use perfstack_resilience::{
     AdaptiveThrottle, Bulkhead, BulkheadPermit, CircuitBreaker, Error, Fallback, ManualClock, State, Timeout,
 };
@@ -158,7 +158,7 @@ fn layer_and_service_are_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FallbackLayer<u32, std::io::Error>>();
     assert_send_sync::<
-        perfstack_resilience::layer::FallbackService<
+        perfstack_resilience::tower::Fallback<
             tower::util::BoxCloneSyncService<u32, u32, Error<std::io::Error>>,
             u32,
             std::io::Error,

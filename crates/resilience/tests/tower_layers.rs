@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perfstack_resilience::backoff::Constant;
-use perfstack_resilience::layer::{BreakerLayer, BulkheadLayer, RetryLayer, TimeoutLayer};
+use perfstack_resilience::tower::{BreakerLayer, BulkheadLayer, RetryLayer, TimeoutLayer};
 use perfstack_resilience::{Bulkhead, CircuitBreaker, Error, ManualClock, Outcome, Retry, RetryBudget, State, Timeout};
 use tower::{Layer, Service, ServiceExt};
 
@@ -124,7 +124,7 @@ async fn timeout_layer_times_out() {
 
 #[tokio::test]
 async fn throttle_layer_state_is_shared_by_every_clone() {
-    use perfstack_resilience::layer::ThrottleLayer;
+    use perfstack_resilience::tower::ThrottleLayer;
     use perfstack_resilience::AdaptiveThrottle;
     let throttle = AdaptiveThrottle::builder().clock(ManualClock::new()).build().unwrap();
     let layer = ThrottleLayer::new(throttle.clone());
@@ -144,7 +144,7 @@ async fn throttle_layer_state_is_shared_by_every_clone() {
 
 #[tokio::test(start_paused = true)]
 async fn hedge_layer_sends_a_backup_to_a_clone() {
-    use perfstack_resilience::layer::HedgeLayer;
+    use perfstack_resilience::tower::HedgeLayer;
     use perfstack_resilience::{Hedge, HedgeDelay};
     let calls = Arc::new(AtomicU32::new(0));
     let c = calls.clone();
@@ -161,4 +161,86 @@ async fn hedge_layer_sends_a_backup_to_a_clone() {
     assert_eq!(s.oneshot(10).await.unwrap(), 11, "the backup (second call) answered");
     assert_eq!(t0.elapsed(), Duration::from_millis(15));
     assert_eq!(hedge.stats().backups, 1);
+}
+
+/// A service that fails its first `fail_first` calls, and whose readiness check fails after
+/// the first one when `refuse_after_first` is set; counts both across clones.
+#[derive(Clone)]
+struct Flaky {
+    ready_checks: Arc<AtomicU32>,
+    calls: Arc<AtomicU32>,
+    fail_first: u32,
+    refuse_after_first: bool,
+}
+
+impl Flaky {
+    fn new(fail_first: u32, refuse_after_first: bool) -> Self {
+        Self { ready_checks: Arc::default(), calls: Arc::default(), fail_first, refuse_after_first }
+    }
+}
+
+impl Service<u32> for Flaky {
+    type Response = u32;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<u32, &'static str>>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        let n = self.ready_checks.fetch_add(1, Ordering::SeqCst);
+        std::task::Poll::Ready(if self.refuse_after_first && n >= 1 { Err("not ready") } else { Ok(()) })
+    }
+
+    fn call(&mut self, x: u32) -> Self::Future {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(if n < self.fail_first { Err("down") } else { Ok(x + n) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_layer_backs_off_and_retries_on_fresh_clones_polled_ready() {
+    let retry = Retry::builder("r").max_attempts(5).backoff(Constant::new(Duration::from_millis(10))).build().unwrap();
+    let flaky = Flaky::new(2, false);
+    let svc = RetryLayer::new(retry.clone()).layer(flaky.clone());
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(svc.oneshot(1).await, Ok(3), "the third call answered");
+    assert_eq!(t0.elapsed(), Duration::from_millis(20), "two backoffs of 10 ms");
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(flaky.ready_checks.load(Ordering::SeqCst), 3, "oneshot's check, then one per retry");
+    assert_eq!(retry.stats().retries, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_layer_counts_a_readiness_error_as_a_failed_attempt() {
+    let retry = Retry::builder("r").max_attempts(3).backoff(Constant::new(Duration::from_millis(1))).build().unwrap();
+    let flaky = Flaky::new(u32::MAX, true);
+    let svc = RetryLayer::new(retry.clone()).layer(flaky.clone());
+    assert_eq!(svc.oneshot(1).await, Err("not ready"), "the last attempt's error");
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 1, "the retries never reached call");
+    assert_eq!(retry.stats().retries, 2);
+}
+
+#[test]
+fn layers_services_and_futures_are_send_and_sync() {
+    use perfstack_resilience::tower::{self as mw, HedgeLayer, ThrottleLayer};
+    fn send_sync<T: Send + Sync>() {}
+    type Svc = tower::util::BoxCloneSyncService<u32, u32, &'static str>;
+    type SvcFuture = <Svc as Service<u32>>::Future;
+    send_sync::<BreakerLayer>();
+    send_sync::<BulkheadLayer>();
+    send_sync::<HedgeLayer>();
+    send_sync::<RetryLayer>();
+    send_sync::<ThrottleLayer>();
+    send_sync::<TimeoutLayer>();
+    send_sync::<mw::Breaker<Svc>>();
+    send_sync::<mw::Bulkhead<Svc>>();
+    send_sync::<mw::Hedge<Svc>>();
+    send_sync::<mw::Retry<Svc>>();
+    send_sync::<mw::Throttle<Svc>>();
+    send_sync::<mw::Timeout<Svc>>();
+    fn send<T: Send>() {}
+    send::<mw::breaker::future::ResponseFuture<SvcFuture, perfstack_resilience::ErrIsFailure>>();
+    send::<mw::bulkhead::future::ResponseFuture<SvcFuture, u32, &'static str>>();
+    send::<mw::hedge::future::ResponseFuture<u32, &'static str>>();
+    send::<mw::retry::future::ResponseFuture<Svc, u32>>();
+    send::<mw::throttle::future::ResponseFuture<SvcFuture>>();
+    send::<mw::timeout::future::ResponseFuture<SvcFuture>>();
 }

@@ -1,6 +1,6 @@
 //! Bounds on what the queue stores and adds to a clock, so that no setting or handler output
 //! can overflow an `Instant`, a PostgreSQL `timestamptz`/`interval`, or be refused by a
-//! PostgreSQL `text` column.
+//! PostgreSQL `text` column; and the default payload limit.
 
 use std::time::Duration;
 
@@ -8,6 +8,13 @@ use std::time::Duration;
 /// age. Longer ones (up to `Duration::MAX`) are clamped to it: 100 years, which is "never" for
 /// a queue and still fits an `Instant` and a PostgreSQL `timestamptz` added to now.
 pub const MAX_DELAY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Default payload limit: 256 KiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// Longest accepted kind, in bytes (a kind is 1 to this many bytes, without NUL); also the
+/// longest worker id.
+pub const MAX_KIND_LEN: usize = 200;
 
 /// The longest error message kept with a task (`TaskInfo::last_error`), in bytes; a longer
 /// one is cut at a character boundary and marked as truncated.

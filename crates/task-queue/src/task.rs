@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backoff::BackoffPolicy;
 use crate::error::QueueError;
+use crate::limits::{is_name, MAX_KIND_LEN};
 use crate::priority::Priority;
 
 /// Identifies a task within its backend.
@@ -141,5 +142,18 @@ impl Task {
     #[must_use]
     pub fn get_priority(&self) -> Priority {
         self.priority
+    }
+
+    /// The submit-time checks, the same in every backend: the kind (1 to
+    /// [`MAX_KIND_LEN`](crate::MAX_KIND_LEN) bytes, no NUL, the rule of a pool's handler kinds)
+    /// and the payload's size.
+    pub(crate) fn check(&self, max_payload: usize) -> Result<(), QueueError> {
+        if !is_name(&self.kind, MAX_KIND_LEN) {
+            return Err(QueueError::InvalidKind(self.kind.chars().take(MAX_KIND_LEN).collect()));
+        }
+        if self.payload.len() > max_payload {
+            return Err(QueueError::PayloadTooLarge { size: self.payload.len(), limit: max_payload });
+        }
+        Ok(())
     }
 }

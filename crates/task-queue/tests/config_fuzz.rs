@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perfstack_task_queue::{
-    handler_fn, Aging, Backoff, BackoffPolicy, MemoryBackend, MemoryConfig, PoolConfig, Priority, QueueError, Task,
-    TaskContext, TaskError, TaskId, TaskQueue, TaskState, WhenFull, WorkerPool, WorkerPoolBuilder,
+    handler_fn, Aging, Backoff, BackoffPolicy, ConfigError, MemoryBackend, MemoryConfig, PoolConfig, Priority,
+    QueueError, Task, TaskContext, TaskError, TaskId, TaskQueue, TaskState, WhenFull, WorkerPool, WorkerPoolBuilder,
 };
 use perfstack_testkit::fuzz::{
     block_on, durations, json_durations, json_integers, json_string, names, u32s, usizes, BoundedAlloc, Fuzz,
@@ -164,7 +164,7 @@ fn task_setters_give_a_refusal_or_a_task_that_runs() {
                 Ok(pool) => pool,
                 Err(e) => {
                     // A kind no handler may have is a kind no task may have.
-                    assert!(matches!(e, QueueError::InvalidConfig(_)), "{e}");
+                    assert!(matches!(e, ConfigError::InvalidName { .. }), "{e}");
                     let refused = queue.submit(task).await;
                     assert!(matches!(refused, Err(QueueError::InvalidKind(_))), "{refused:?}");
                     return;

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use perfstack_task_queue::{
-    handler_fn, Backend, Backoff, CancelOutcome, MemoryBackend, QueueError, Task, TaskContext, TaskError, TaskId,
-    TaskQueue, TaskState, WorkerPool,
+    handler_fn, Backend, Backoff, CancelOutcome, ConfigError, MemoryBackend, QueueError, Task, TaskContext, TaskError,
+    TaskId, TaskQueue, TaskState, WorkerPool,
 };
 use tokio::time::Instant;
 
@@ -126,7 +126,7 @@ async fn a_poll_interval_of_duration_max_is_refused_and_the_backend_wait_takes_i
     let queue = TaskQueue::new(MemoryBackend::default());
     for d in [Duration::MAX, Duration::ZERO] {
         let err = WorkerPool::builder(&queue).poll_interval(d).handler("ok", ok_handler()).start().unwrap_err();
-        assert!(matches!(&err, QueueError::InvalidConfig(m) if m.contains("poll_interval")), "{err}");
+        assert!(matches!(&err, ConfigError::DurationOutOfRange { name: "poll_interval", .. }), "{err}");
     }
     let backend = MemoryBackend::default();
     let waiter = {

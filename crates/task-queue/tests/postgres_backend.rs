@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use perfstack_task_queue::postgres::{PostgresBackend, PostgresConfig};
 use perfstack_task_queue::{
-    handler_fn, Aging, Backend, CancelOutcome, Completion, Outcome, Priority, QueueError, Task, TaskContext, TaskId,
-    TaskQueue, TaskState, WorkerPool,
+    handler_fn, Aging, Backend, CancelOutcome, Completion, ConfigError, Outcome, Priority, QueueError, Task,
+    TaskContext, TaskId, TaskQueue, TaskState, WorkerPool,
 };
 
 async fn backend(db: &perfstack_testkit::PgSchema) -> PostgresBackend {
@@ -79,7 +79,7 @@ async fn migrations_are_versioned_and_applied_once() {
 async fn invalid_schema_name_is_refused() {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let err = PostgresBackend::connect(&url, PostgresConfig::in_schema("x; drop table y")).await.unwrap_err();
-    assert!(matches!(err, QueueError::InvalidIdentifier(_)));
+    assert!(matches!(err, QueueError::Config(ConfigError::InvalidIdentifier(_))), "{err:?}");
 }
 
 #[tokio::test]

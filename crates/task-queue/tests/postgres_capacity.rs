@@ -196,7 +196,7 @@ async fn unworkable_bounds_are_refused_when_connecting() {
     let Some(db) = perfstack_testkit::require_postgres().await else { return };
     let zero = PostgresConfig { max_pending: Some(0), ..PostgresConfig::in_schema(db.schema()) };
     let err = PostgresBackend::connect(db.url(), zero).await.unwrap_err();
-    assert!(matches!(err, QueueError::InvalidConfig(_)), "{err:?}");
+    assert!(matches!(err, QueueError::Config(_)), "{err:?}");
     let huge = PostgresConfig {
         max_pending: Some(5),
         when_full: WhenFull::Reject,
@@ -204,7 +204,7 @@ async fn unworkable_bounds_are_refused_when_connecting() {
         ..PostgresConfig::in_schema(db.schema())
     };
     let err = PostgresBackend::connect(db.url(), huge).await.unwrap_err();
-    assert!(matches!(err, QueueError::InvalidConfig(_)), "{err:?}");
+    assert!(matches!(err, QueueError::Config(_)), "{err:?}");
 }
 
 #[tokio::test]

@@ -182,8 +182,7 @@ mod tests {
     fn names_that_follow_the_rule_pass() {
         check("tiered_cache", &one("perfstack_tiered_cache_l1_hits_total", Kind::Counter, &["name"])).unwrap();
         check("admission", &one("perfstack_admission_limit_requests", Kind::Gauge, &["name"])).unwrap();
-        check("admission", &one("perfstack_admission_wait_seconds", Kind::Histogram, &["name", "priority"]))
-            .unwrap();
+        check("admission", &one("perfstack_admission_wait_seconds", Kind::Histogram, &["name", "priority"])).unwrap();
     }
 
     #[test]

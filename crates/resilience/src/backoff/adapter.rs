@@ -1,3 +1,5 @@
+//! Any `backon` builder as a [`Backoff`](super::Backoff) schedule.
+
 use std::fmt;
 use std::time::Duration;
 

@@ -1,3 +1,5 @@
+//! The [`Backoff`] trait and the [`Delays`] iterator over a schedule.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,3 +1,5 @@
+//! The constant schedule: the same delay before every retry.
+
 use std::time::Duration;
 
 use super::api::{within_limit, Backoff};

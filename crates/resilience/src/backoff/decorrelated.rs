@@ -1,3 +1,5 @@
+//! AWS's decorrelated-jitter schedule.
+
 use std::time::Duration;
 
 use super::api::{capped_growth, jittered, within_limit, Backoff};

@@ -1,3 +1,5 @@
+//! The exponential schedule, with full jitter by default.
+
 use std::time::Duration;
 
 use super::api::{capped_growth, jittered, within_limit, Backoff};

@@ -1,3 +1,5 @@
+//! The Fibonacci schedule.
+
 use std::time::Duration;
 
 use super::api::{jittered, within_limit, Backoff};

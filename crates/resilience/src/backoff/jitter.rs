@@ -1,3 +1,5 @@
+//! A lock-free random source for jitter.
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};

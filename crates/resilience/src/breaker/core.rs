@@ -12,6 +12,7 @@ use super::state::{generation_of, state_of, State, Word};
 use super::window::{Snapshot, Window, FAIL, SLOW};
 use crate::backoff::Backoff;
 use crate::clock::{duration_nanos, SharedClock};
+use crate::counter::LazyCounter;
 
 /// What a finished call reports to the breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +63,7 @@ pub(crate) struct Inner {
     pub(crate) rejected: AtomicU64,
     /// Registered on the first rejection (after a recorder is normally installed), so a
     /// rejection costs no key building or allocation.
-    pub(crate) rejected_counter: std::sync::OnceLock<metrics::Counter>,
+    pub(crate) rejected_counter: LazyCounter,
     pub(crate) stale: AtomicU64,
     pub(crate) transitions: AtomicU64,
     pub(crate) clock: SharedClock,
@@ -174,9 +175,7 @@ impl Inner {
 
     fn refuse(&self, retry_after: Option<Duration>) -> Refusal {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        self.rejected_counter
-            .get_or_init(|| metrics::counter!("perfstack_breaker_rejected_total", "name" => self.name.clone()))
-            .increment(1);
+        self.rejected_counter.increment();
         Refusal { retry_after }
     }
 
@@ -338,8 +337,8 @@ impl Inner {
     fn announce(&self, from: State, to: Word, reason: Reason) {
         self.transitions.fetch_add(1, Ordering::Relaxed);
         let name = self.name.clone();
-        metrics::gauge!("perfstack_breaker_state", "name" => name.clone()).set(to.state.gauge_value());
-        metrics::counter!("perfstack_breaker_transitions_total", "name" => name, "from" => from.as_str(), "to" => to.state.as_str())
+        metrics::gauge!("perfstack_resilience_breaker_state", "name" => name.clone()).set(to.state.gauge_value());
+        metrics::counter!("perfstack_resilience_breaker_transitions_total", "name" => name, "from" => from.as_str(), "to" => to.state.as_str())
             .increment(1);
         tracing::info!(breaker = %self.name, from = from.as_str(), to = to.state.as_str(), generation = to.generation, ?reason, "circuit breaker state change");
         // Upgraded outside the lock's scope of the calls, so a watcher may touch this breaker.

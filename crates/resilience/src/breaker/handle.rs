@@ -6,18 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use serde::Serialize;
 
 use super::builder::BreakerBuilder;
 use super::classify::{Classifier, ErrIsFailure};
 use super::config::{BreakerConfig, WindowConfig};
 use super::core::{Inner, Outcome, Thresholds};
+use super::error::CircuitOpen;
 use super::events::Listener;
 use super::permit::{OwnedPermit, Permit};
 use super::state::{State, Word};
+use super::stats::BreakerStats;
 use super::window::{CountWindow, TimeWindow, Window};
 use crate::backoff::{Backoff, Constant, Exponential};
 use crate::clock::{duration_nanos, SharedClock};
+use crate::counter::LazyCounter;
 use crate::error::{ConfigError, Error};
 
 /// A lock-free circuit breaker (Resilience4j's state machine). Cheap to clone: clones share
@@ -55,47 +57,6 @@ use crate::error::{ConfigError, Error};
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
     pub(crate) inner: Arc<Inner>,
-}
-
-/// Refused by an open (or forced-open, or saturated half-open) breaker.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("circuit breaker {name} is open")]
-pub struct CircuitOpen {
-    /// The breaker's name.
-    pub name: Arc<str>,
-    /// Time left until the breaker lets a probe through, when known.
-    pub retry_after: Option<Duration>,
-}
-
-impl<E> From<CircuitOpen> for Error<E> {
-    fn from(e: CircuitOpen) -> Self {
-        Error::CircuitOpen { name: e.name, retry_after: e.retry_after }
-    }
-}
-
-/// A snapshot of a breaker, for `stats()` endpoints.
-#[derive(Debug, Clone, Serialize)]
-pub struct BreakerStats {
-    /// Name.
-    pub name: String,
-    /// Current state.
-    pub state: State,
-    /// Transitions so far (the generation).
-    pub generation: u64,
-    /// Calls in the sliding window.
-    pub window_calls: u64,
-    /// Failures in the window.
-    pub window_failures: u64,
-    /// Slow calls in the window.
-    pub window_slow_calls: u64,
-    /// Failure rate in the window, percent (0 when empty).
-    pub failure_rate: f64,
-    /// Slow-call rate in the window, percent.
-    pub slow_call_rate: f64,
-    /// Calls refused so far.
-    pub rejected: u64,
-    /// Outcomes ignored because they belonged to an earlier generation.
-    pub stale_outcomes: u64,
 }
 
 impl CircuitBreaker {
@@ -141,7 +102,8 @@ impl CircuitBreaker {
             needs_time: slow_nanos.is_some() || time_window,
         };
         let name: Arc<str> = cfg.name.as_str().into();
-        metrics::gauge!("perfstack_breaker_state", "name" => cfg.name.clone()).set(State::Closed.gauge_value());
+        metrics::gauge!("perfstack_resilience_breaker_state", "name" => cfg.name.clone())
+            .set(State::Closed.gauge_value());
         Ok(Self {
             inner: Arc::new(Inner {
                 word: CachePadded::new(AtomicU64::new(Word::new(State::Closed, 0).pack())),
@@ -151,7 +113,7 @@ impl CircuitBreaker {
                 consecutive_opens: AtomicU32::new(0),
                 open_schedule,
                 rejected: AtomicU64::new(0),
-                rejected_counter: std::sync::OnceLock::new(),
+                rejected_counter: LazyCounter::new("perfstack_resilience_breaker_rejected_total", name.clone()),
                 stale: AtomicU64::new(0),
                 transitions: AtomicU64::new(0),
                 clock,

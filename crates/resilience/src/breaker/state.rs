@@ -36,7 +36,7 @@ impl State {
         }
     }
 
-    /// The value of the `perfstack_breaker_state` gauge: 0 closed, 1 open, 2 half-open,
+    /// The value of the `perfstack_resilience_breaker_state` gauge: 0 closed, 1 open, 2 half-open,
     /// 3 forced open, 4 forced closed, 5 disabled.
     #[must_use]
     pub const fn gauge_value(self) -> f64 {

@@ -1,3 +1,5 @@
+//! Serde configuration of a retry budget, with documented defaults and validation.
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};

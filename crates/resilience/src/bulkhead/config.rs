@@ -1,3 +1,5 @@
+//! Serde configuration of a bulkhead, with documented defaults and validation.
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};

@@ -1,13 +1,19 @@
+//! The bulkhead handle: take a slot at once or wait for one in the bounded queue.
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use serde::Serialize;
 use tokio::sync::Notify;
 
+use super::builder::BulkheadBuilder;
 use super::config::BulkheadConfig;
+use super::error::BulkheadFull;
+use super::permit::BulkheadPermit;
+use super::stats::BulkheadStats;
+use crate::counter::LazyCounter;
 use crate::error::{ConfigError, Error};
 
 /// Caps concurrent calls (a semaphore on one atomic), with an optional bounded wait queue and
@@ -33,104 +39,23 @@ pub struct Bulkhead {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(super) struct Inner {
     name: Arc<str>,
-    in_flight: CachePadded<AtomicUsize>,
-    waiting: AtomicUsize,
+    pub(super) in_flight: CachePadded<AtomicUsize>,
+    pub(super) waiting: AtomicUsize,
     max: usize,
     max_queue: usize,
     max_wait: Option<Duration>,
-    freed: Notify,
+    pub(super) freed: Notify,
     rejected: AtomicU64,
     /// Registered on the first rejection.
-    rejected_counter: std::sync::OnceLock<metrics::Counter>,
-}
-
-/// Refused: the bulkhead was full and could not queue, or the wait expired.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bulkhead {name} is full")]
-pub struct BulkheadFull {
-    /// The bulkhead's name.
-    pub name: Arc<str>,
-}
-
-impl<E> From<BulkheadFull> for Error<E> {
-    fn from(e: BulkheadFull) -> Self {
-        Error::BulkheadFull { name: e.name }
-    }
-}
-
-/// A slot in the bulkhead, freed on drop.
-#[derive(Debug)]
-#[must_use = "the slot is freed when the permit is dropped"]
-pub struct BulkheadPermit {
-    inner: Arc<Inner>,
-}
-
-impl Drop for BulkheadPermit {
-    #[inline]
-    fn drop(&mut self) {
-        self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
-        if self.inner.waiting.load(Ordering::Acquire) > 0 {
-            self.inner.freed.notify_one();
-        }
-    }
-}
-
-/// A snapshot.
-#[derive(Debug, Clone, Serialize)]
-pub struct BulkheadStats {
-    /// Name.
-    pub name: String,
-    /// Calls running now.
-    pub in_flight: usize,
-    /// Calls waiting now.
-    pub waiting: usize,
-    /// Calls refused so far.
-    pub rejected: u64,
-}
-
-/// Builds a [`Bulkhead`].
-#[must_use]
-#[derive(Debug)]
-pub struct BulkheadBuilder {
-    name: String,
-    config: BulkheadConfig,
-}
-
-impl BulkheadBuilder {
-    /// Calls allowed at once.
-    pub fn max_concurrent(mut self, n: u32) -> Self {
-        self.config.max_concurrent = n;
-        self
-    }
-
-    /// Calls allowed to wait for a slot.
-    pub fn max_queue(mut self, n: u32) -> Self {
-        self.config.max_queue = n;
-        self
-    }
-
-    /// Longest wait in the queue.
-    pub fn max_wait(mut self, d: Duration) -> Self {
-        self.config.max_wait = Some(d);
-        self
-    }
-
-    /// Checks the settings and builds the bulkhead.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] for an invalid setting.
-    pub fn build(self) -> Result<Bulkhead, ConfigError> {
-        Bulkhead::from_config(self.name, &self.config)
-    }
+    rejected_counter: LazyCounter,
 }
 
 impl Bulkhead {
     /// A builder with the defaults of [`BulkheadConfig`].
     pub fn builder(name: impl Into<String>) -> BulkheadBuilder {
-        BulkheadBuilder { name: name.into(), config: BulkheadConfig::default() }
+        BulkheadBuilder::new(name.into())
     }
 
     /// A bulkhead from a configuration.
@@ -140,9 +65,11 @@ impl Bulkhead {
     /// [`ConfigError`] for an invalid setting.
     pub fn from_config(name: impl Into<String>, c: &BulkheadConfig) -> Result<Self, ConfigError> {
         c.validate()?;
+        let name: Arc<str> = name.into().into();
         Ok(Self {
             inner: Arc::new(Inner {
-                name: name.into().into(),
+                rejected_counter: LazyCounter::new("perfstack_resilience_bulkhead_rejected_total", name.clone()),
+                name,
                 in_flight: CachePadded::new(AtomicUsize::new(0)),
                 waiting: AtomicUsize::new(0),
                 max: usize::try_from(c.max_concurrent).unwrap_or(usize::MAX),
@@ -150,7 +77,6 @@ impl Bulkhead {
                 max_wait: c.max_wait,
                 freed: Notify::new(),
                 rejected: AtomicU64::new(0),
-                rejected_counter: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -162,7 +88,7 @@ impl Bulkhead {
         let mut cur = inner.in_flight.load(Ordering::Acquire);
         while cur < inner.max {
             match inner.in_flight.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(BulkheadPermit { inner: inner.clone() }),
+                Ok(_) => return Some(BulkheadPermit::new(inner.clone())),
                 Err(c) => cur = c,
             }
         }
@@ -206,10 +132,7 @@ impl Bulkhead {
 
     fn reject(&self) -> BulkheadFull {
         self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .rejected_counter
-            .get_or_init(|| metrics::counter!("perfstack_bulkhead_rejected_total", "name" => self.inner.name.clone()))
-            .increment(1);
+        self.inner.rejected_counter.increment();
         BulkheadFull { name: self.inner.name.clone() }
     }
 

@@ -1,3 +1,5 @@
+//! The degradation builder: levels, watched breakers, the clock, callbacks.
+
 use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -5,7 +7,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::manager::{ChangeListener, DegradationManager, Inner, LevelChange, LevelSpec, Signals};
+use super::config::check_levels;
+use super::events::{ChangeListener, LevelChange};
+use super::handle::{DegradationManager, Inner, LevelSpec, Signals};
 use crate::breaker::CircuitBreaker;
 use crate::clock::{default_clock, duration_nanos, Clock, SharedClock};
 use crate::error::ConfigError;
@@ -14,6 +18,7 @@ use crate::error::ConfigError;
 /// from mild to severe.
 #[must_use]
 pub struct DegradationBuilder {
+    name: Option<Arc<str>>,
     levels: Vec<LevelSpec>,
     min_dwell: Duration,
     breakers: Vec<CircuitBreaker>,
@@ -24,6 +29,7 @@ pub struct DegradationBuilder {
 impl std::fmt::Debug for DegradationBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DegradationBuilder")
+            .field("name", &self.name)
             .field("levels", &self.levels)
             .field("min_dwell", &self.min_dwell)
             .finish_non_exhaustive()
@@ -33,6 +39,7 @@ impl std::fmt::Debug for DegradationBuilder {
 impl Default for DegradationBuilder {
     fn default() -> Self {
         Self {
+            name: None,
             levels: vec![LevelSpec { name: "normal".into(), enter_at: 0.0, exit_below: 0.0, disabled: HashSet::new() }],
             min_dwell: Duration::from_secs(10),
             breakers: Vec::new(),
@@ -43,6 +50,12 @@ impl Default for DegradationBuilder {
 }
 
 impl DegradationBuilder {
+    /// The name in metric labels (`name="..."`) and events; default `"default"`.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Adds a level entered when the pressure (the largest signal, in `[0, 1]`) reaches
     /// `enter_at`, and left only when it falls below `exit_below` (hysteresis); `disabled`
     /// lists the features turned off at this level.
@@ -94,21 +107,7 @@ impl DegradationBuilder {
     /// [`ConfigError`] when a threshold is NaN or outside `[0, 1]`, a level's `exit_below` is
     /// above its `enter_at`, or the `enter_at` values do not increase.
     pub fn build(self) -> Result<DegradationManager, ConfigError> {
-        let mut prev = 0.0;
-        for l in &self.levels[1..] {
-            for (name, v) in [("enter_at", l.enter_at), ("exit_below", l.exit_below)] {
-                if !(0.0..=1.0).contains(&v) {
-                    return Err(ConfigError::OutOfRange { name, value: v, expected: "0 to 1" });
-                }
-            }
-            if l.exit_below > l.enter_at {
-                return Err(ConfigError::Inconsistent("a level's exit_below is above its enter_at"));
-            }
-            if l.enter_at <= prev {
-                return Err(ConfigError::Inconsistent("levels must have increasing enter_at values above 0"));
-            }
-            prev = l.enter_at;
-        }
+        check_levels(self.levels[1..].iter().map(|l| (l.enter_at, l.exit_below)))?;
         let clock = self.clock.unwrap_or_else(default_clock);
         let now = clock.now_nanos();
         let inner = Arc::new_cyclic(|me: &std::sync::Weak<Inner>| {
@@ -126,6 +125,7 @@ impl DegradationBuilder {
                 l
             });
             Inner {
+                name: self.name.unwrap_or_else(|| Arc::from("default")),
                 levels: self.levels,
                 current: AtomicUsize::new(0),
                 signals: Mutex::new(Signals { values: Default::default(), since: now }),

@@ -1,9 +1,11 @@
+//! Serde configuration of degradation levels.
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::builder::DegradationBuilder;
-use super::manager::DegradationManager;
+use super::handle::DegradationManager;
 use crate::error::ConfigError;
 
 /// One degradation level in configuration form.
@@ -50,6 +52,15 @@ impl DegradationConfig {
         })
     }
 
+    /// Checks the levels.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] as for [`DegradationBuilder::build`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_levels(self.levels.iter().map(|l| (l.enter_at, l.exit_below)))
+    }
+
     /// The manager.
     ///
     /// # Errors
@@ -58,4 +69,24 @@ impl DegradationConfig {
     pub fn build(&self) -> Result<DegradationManager, ConfigError> {
         self.builder().build()
     }
+}
+
+/// Checks levels above `"normal"`, mild to severe, as `(enter_at, exit_below)` pairs.
+pub(super) fn check_levels(levels: impl Iterator<Item = (f64, f64)>) -> Result<(), ConfigError> {
+    let mut prev = 0.0;
+    for (enter_at, exit_below) in levels {
+        for (name, v) in [("enter_at", enter_at), ("exit_below", exit_below)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ConfigError::OutOfRange { name, value: v, expected: "0 to 1" });
+            }
+        }
+        if exit_below > enter_at {
+            return Err(ConfigError::Inconsistent("a level's exit_below is above its enter_at"));
+        }
+        if enter_at <= prev {
+            return Err(ConfigError::Inconsistent("levels must have increasing enter_at values above 0"));
+        }
+        prev = enter_at;
+    }
+    Ok(())
 }

@@ -2,8 +2,12 @@
 
 mod builder;
 mod config;
-mod manager;
+mod events;
+mod handle;
+mod stats;
 
 pub use builder::DegradationBuilder;
 pub use config::{DegradationConfig, LevelConfig};
-pub use manager::{DegradationManager, DegradationStats, LevelChange};
+pub use events::LevelChange;
+pub use handle::DegradationManager;
+pub use stats::DegradationStats;

@@ -1,3 +1,5 @@
+//! Recent primary-call latencies and their cached quantile, for the observed hedge delay.
+
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 

@@ -1,6 +1,12 @@
 //! Hedged requests: a backup call after a delay; the first success wins, the loser is dropped.
 
+mod builder;
+mod config;
+mod handle;
 mod latency;
-mod policy;
+mod stats;
 
-pub use policy::{Hedge, HedgeBuilder, HedgeDelay, HedgeStats};
+pub use builder::HedgeBuilder;
+pub use config::HedgeDelay;
+pub use handle::Hedge;
+pub use stats::HedgeStats;

@@ -1,5 +1,7 @@
 //! One obvious way to stack policies around an async call, in a fixed order.
 
-mod policy;
+mod builder;
+mod handle;
 
-pub use policy::{Pipeline, PipelineBuilder};
+pub use builder::PipelineBuilder;
+pub use handle::Pipeline;

@@ -1,11 +1,14 @@
+//! The retry builder.
+
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::RetryConfig;
-use super::policy::{Retry, RetryInner};
+use super::handle::{Retry, RetryInner};
 use crate::backoff::Backoff;
 use crate::budget::RetryBudget;
+use crate::counter::LazyCounter;
 use crate::error::ConfigError;
 
 /// Builds a [`Retry`].
@@ -55,9 +58,11 @@ impl RetryBuilder {
     pub fn build(self) -> Result<Retry, ConfigError> {
         self.config.validate()?;
         let backoff = self.backoff.unwrap_or_else(|| self.config.backoff.build());
+        let name: Arc<str> = self.name.into();
         Ok(Retry {
             inner: Arc::new(RetryInner {
-                name: self.name.into(),
+                attempts_counter: LazyCounter::new("perfstack_resilience_retry_attempts_total", name.clone()),
+                name,
                 max_attempts: self.config.max_attempts,
                 max_elapsed: self.config.max_elapsed,
                 backoff,
@@ -65,7 +70,6 @@ impl RetryBuilder {
                 retries: AtomicU64::new(0),
                 budget_refusals: AtomicU64::new(0),
                 calls: AtomicU64::new(0),
-                attempts_counter: std::sync::OnceLock::new(),
             }),
         })
     }

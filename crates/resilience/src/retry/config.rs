@@ -1,3 +1,5 @@
+//! Serde configuration of a retry policy and of its backoff schedule.
+
 use std::sync::Arc;
 use std::time::Duration;
 

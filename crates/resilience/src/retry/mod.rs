@@ -2,8 +2,12 @@
 
 mod builder;
 mod config;
-mod policy;
+mod handle;
+mod stats;
+mod verdict;
 
 pub use builder::RetryBuilder;
 pub use config::{BackoffConfig, RetryConfig};
-pub use policy::{Retry, RetryStats, Verdict};
+pub use handle::Retry;
+pub use stats::RetryStats;
+pub use verdict::Verdict;

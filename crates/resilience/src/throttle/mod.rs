@@ -1,5 +1,11 @@
 //! Client-side adaptive throttling (Google SRE book, "Handling Overload").
 
-mod policy;
+mod builder;
+mod config;
+mod handle;
+mod stats;
 
-pub use policy::{AdaptiveThrottle, ThrottleBuilder, ThrottleConfig, ThrottleStats};
+pub use builder::ThrottleBuilder;
+pub use config::ThrottleConfig;
+pub use handle::AdaptiveThrottle;
+pub use stats::ThrottleStats;

@@ -1,16 +1,15 @@
 //! Construction of a worker pool.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::PoolConfig;
+use super::config::{check_name, PoolConfig};
 use super::handle::WorkerPool;
+use super::handlers::{Handlers, Registered};
 use crate::backoff::Backoff;
-use crate::error::QueueError;
+use crate::error::ConfigError;
 use crate::handler::TaskHandler;
-use crate::limits::is_name;
-use crate::queue::{TaskQueue, MAX_KIND_LEN};
+use crate::queue::TaskQueue;
 
 /// Builds a [`WorkerPool`].
 ///
@@ -41,18 +40,12 @@ use crate::queue::{TaskQueue, MAX_KIND_LEN};
 pub struct WorkerPoolBuilder {
     pub(super) queue: TaskQueue,
     pub(super) cfg: PoolConfig,
-    pub(super) handlers: HashMap<String, Registered>,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Registered {
-    pub(super) handler: Arc<dyn TaskHandler>,
-    pub(super) backoff: Option<Arc<dyn Backoff>>,
+    pub(super) handlers: Handlers,
 }
 
 impl WorkerPoolBuilder {
     pub(super) fn new(queue: &TaskQueue) -> Self {
-        Self { queue: queue.clone(), cfg: PoolConfig::default(), handlers: HashMap::new() }
+        Self { queue: queue.clone(), cfg: PoolConfig::default(), handlers: Handlers::new() }
     }
 
     /// Replaces the whole configuration (checked by [`WorkerPoolBuilder::start`], as the
@@ -130,20 +123,17 @@ impl WorkerPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`QueueError::InvalidConfig`] naming the setting that cannot work (for example a
-    /// concurrency of 0, or a heartbeat not shorter than the lease) or a handler registered for
-    /// a kind no task can have.
+    /// The [`ConfigError`] naming the setting that cannot work (for example a concurrency of
+    /// 0, or a heartbeat not shorter than the lease), or [`ConfigError::InvalidName`] for a
+    /// handler registered for a kind no task can have.
     ///
     /// # Panics
     ///
     /// Outside a tokio runtime.
-    pub fn start(self) -> Result<WorkerPool, QueueError> {
+    pub fn start(self) -> Result<WorkerPool, ConfigError> {
         self.cfg.validate()?;
-        if let Some(kind) = self.handlers.keys().find(|k| !is_name(k, MAX_KIND_LEN)) {
-            return Err(QueueError::InvalidConfig(format!(
-                "handler registered for kind {:?}: a kind is 1 to {MAX_KIND_LEN} bytes without NUL",
-                kind.chars().take(MAX_KIND_LEN).collect::<String>()
-            )));
+        for kind in self.handlers.keys() {
+            check_name("handler kind", kind)?;
         }
         Ok(WorkerPool::start(self))
     }

@@ -24,11 +24,9 @@ async fn write(shared: &Shared, batch: Vec<Completion>) {
     for attempt in 0..8 {
         match backend.complete(batch.clone()).await {
             Ok(rejected) => {
+                shared.count_rejected(rejected.len());
                 if !rejected.is_empty() {
-                    let n = rejected.len() as u64;
-                    shared.queue.inner.counters.stale_rejected.add(n);
-                    metrics::counter!("perfstack_task_stale_completions_total").increment(n);
-                    tracing::info!(n, "outcome writes rejected: the lease moved on (fencing token)");
+                    tracing::info!(n = rejected.len(), "outcome writes rejected: the lease moved on (fencing token)");
                 }
                 return;
             }

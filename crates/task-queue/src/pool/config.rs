@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::QueueError;
-use crate::limits::is_name;
-use crate::queue::MAX_KIND_LEN;
+use crate::error::ConfigError;
+use crate::limits::{is_name, MAX_KIND_LEN};
 
 /// Numbers that shape a pool; every field has a documented default, also when deserialising
 /// (a missing field takes its default). [`WorkerPoolBuilder::start`](super::WorkerPoolBuilder::start)
@@ -89,46 +88,49 @@ impl PoolConfig {
     ///
     /// # Errors
     ///
-    /// [`QueueError::InvalidConfig`] naming the setting and the value.
-    pub fn validate(&self) -> Result<(), QueueError> {
-        let invalid = |m: String| Err(QueueError::InvalidConfig(m));
+    /// The [`ConfigError`] naming the first setting that cannot work, and its value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, n, max) in [
             ("concurrency", self.concurrency, Self::MAX_CONCURRENCY),
             ("fetch_batch", self.fetch_batch, Self::MAX_BATCH),
             ("completion_batch", self.completion_batch, Self::MAX_BATCH),
         ] {
-            if n == 0 || n > max {
-                return invalid(format!("{name} must be 1 to {max} (got {n})"));
+            if n == 0 {
+                return Err(ConfigError::Zero { name });
+            }
+            if n > max {
+                return Err(ConfigError::TooLarge { name, value: n as u64, max: max as u64 });
             }
         }
-        for (name, d) in [
+        for (name, value) in [
             ("lease", self.lease),
             ("heartbeat", self.heartbeat),
             ("poll_interval", self.poll_interval),
             ("rescue_interval", self.rescue_interval),
         ] {
-            if d < Self::MIN_INTERVAL || d > Self::MAX_INTERVAL {
-                return invalid(format!(
-                    "{name} must be between {:?} and {:?} (got {d:?})",
-                    Self::MIN_INTERVAL,
-                    Self::MAX_INTERVAL
-                ));
+            if value < Self::MIN_INTERVAL || value > Self::MAX_INTERVAL {
+                return Err(ConfigError::DurationOutOfRange {
+                    name,
+                    value,
+                    min: Self::MIN_INTERVAL,
+                    max: Self::MAX_INTERVAL,
+                });
             }
         }
         if self.heartbeat >= self.lease {
-            return invalid(format!(
-                "heartbeat ({:?}) must be shorter than the lease ({:?}): a lease that expires between heartbeats \
-                 lets its task be rescued and run again while it still runs (the default heartbeat is a third of the lease)",
-                self.heartbeat, self.lease
-            ));
+            return Err(ConfigError::HeartbeatNotShorterThanLease { heartbeat: self.heartbeat, lease: self.lease });
         }
-        if !is_name(&self.worker_id, MAX_KIND_LEN) {
-            return invalid(format!(
-                "worker_id must be 1 to {MAX_KIND_LEN} bytes without NUL (got {} bytes)",
-                self.worker_id.len()
-            ));
-        }
+        check_name("worker_id", &self.worker_id)
+    }
+}
+
+/// Refuses a name the queue could not store (a worker id, a handler's kind): empty, over
+/// [`MAX_KIND_LEN`] bytes, or with a NUL byte.
+pub(super) fn check_name(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    if is_name(value, MAX_KIND_LEN) {
         Ok(())
+    } else {
+        Err(ConfigError::InvalidName { name, value: value.chars().take(MAX_KIND_LEN).collect(), max: MAX_KIND_LEN })
     }
 }
 
@@ -138,8 +140,8 @@ mod tests {
 
     fn refused(cfg: &PoolConfig, what: &str) {
         match cfg.validate() {
-            Err(QueueError::InvalidConfig(m)) => assert!(m.contains(what), "{what}: {m}"),
-            other => panic!("{what}: expected InvalidConfig, got {other:?}"),
+            Err(e) => assert!(e.to_string().contains(what), "{what}: {e}"),
+            Ok(()) => panic!("{what}: accepted"),
         }
     }
 

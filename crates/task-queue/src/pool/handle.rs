@@ -9,8 +9,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::builder::WorkerPoolBuilder;
+use super::metrics::PoolMetrics;
 use super::shared::Shared;
-use super::{completer, fetcher, worker};
+use super::{completer, fetcher, heartbeat, worker};
 use crate::queue::TaskQueue;
 
 /// A running set of workers. Cheap to clone; [`WorkerPool::shutdown`] stops it (dropping the
@@ -60,11 +61,12 @@ impl WorkerPool {
         let in_process = b.queue.backend().in_process();
         // Subscribed before the first fetch, so no cancel request for our leases is missed.
         let cancels = b.queue.backend().cancellations();
+        let metrics = PoolMetrics::new(b.queue.name_arc(), b.handlers.keys());
         let shared = Arc::new(Shared {
             queue: b.queue,
             slots: Arc::new(Semaphore::new(b.cfg.concurrency)),
             cfg: b.cfg,
-            metrics: super::metrics::PoolMetrics::new(b.handlers.keys()),
+            metrics,
             handlers: b.handlers,
             running: Mutex::default(),
             in_flight: crate::striped::Gauge::default(),
@@ -79,7 +81,7 @@ impl WorkerPool {
             } else {
                 tokio::spawn(fetcher::fetch_loop(Arc::clone(&shared)))
             },
-            heartbeat: tokio::spawn(fetcher::heartbeat_loop(Arc::clone(&shared), cancels)),
+            heartbeat: tokio::spawn(heartbeat::run(Arc::clone(&shared), cancels)),
             completer: tokio::spawn(completer::run(Arc::clone(&shared), rx)),
         };
         Self { inner: Arc::new(Handle { shared, loops: Mutex::new(Some(loops)) }) }

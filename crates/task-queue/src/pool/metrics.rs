@@ -1,7 +1,9 @@
 //! Metric handles resolved once at pool start, so that recording costs no allocation per task.
-//! (A recorder installed after the pool started does not see these handles.)
+//! (A recorder installed after the pool started does not see these handles.) Every metric
+//! carries the queue's name as the label `name`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use metrics::{Counter, Histogram};
 
@@ -17,14 +19,20 @@ pub(super) struct KindMetrics {
 }
 
 impl KindMetrics {
-    fn new(kind: &str) -> Self {
+    fn new(name: &Arc<str>, kind: &str) -> Self {
         Self {
-            outcomes: OUTCOMES.map(
-                |o| metrics::counter!("perfstack_task_outcomes_total", "kind" => kind.to_string(), "outcome" => o),
-            ),
-            durations: OUTCOMES.map(
-                |o| metrics::histogram!("perfstack_task_duration_seconds", "kind" => kind.to_string(), "outcome" => o),
-            ),
+            outcomes: OUTCOMES.map(|o| {
+                metrics::counter!(
+                    "perfstack_task_queue_outcomes_total",
+                    "name" => Arc::clone(name), "kind" => kind.to_string(), "outcome" => o
+                )
+            }),
+            durations: OUTCOMES.map(|o| {
+                metrics::histogram!(
+                    "perfstack_task_queue_duration_seconds",
+                    "name" => Arc::clone(name), "kind" => kind.to_string(), "outcome" => o
+                )
+            }),
         }
     }
 }
@@ -34,15 +42,25 @@ pub(super) struct PoolMetrics {
     by_kind: HashMap<String, KindMetrics>,
     unknown: KindMetrics,
     pub(super) wait: [Histogram; 5],
+    /// Outcome writes rejected as stale.
+    pub(super) stale: Counter,
+    /// Expired leases of dead workers rescued.
+    pub(super) rescued: Counter,
 }
 
 impl PoolMetrics {
-    pub(super) fn new<'a>(kinds: impl Iterator<Item = &'a String>) -> Self {
+    pub(super) fn new<'a>(name: &Arc<str>, kinds: impl Iterator<Item = &'a String>) -> Self {
         Self {
-            by_kind: kinds.map(|k| (k.clone(), KindMetrics::new(k))).collect(),
-            unknown: KindMetrics::new("unknown"),
-            wait: [0i64, 1, 2, 3, 4]
-                .map(|l| metrics::histogram!("perfstack_task_wait_seconds", "priority" => label(from_level(l)))),
+            by_kind: kinds.map(|k| (k.clone(), KindMetrics::new(name, k))).collect(),
+            unknown: KindMetrics::new(name, "unknown"),
+            wait: [0i64, 1, 2, 3, 4].map(|l| {
+                metrics::histogram!(
+                    "perfstack_task_queue_wait_seconds",
+                    "name" => Arc::clone(name), "priority" => label(from_level(l))
+                )
+            }),
+            stale: metrics::counter!("perfstack_task_queue_stale_completions_total", "name" => Arc::clone(name)),
+            rescued: metrics::counter!("perfstack_task_queue_rescued_total", "name" => Arc::clone(name)),
         }
     }
 

@@ -5,6 +5,8 @@ mod completer;
 mod config;
 mod fetcher;
 mod handle;
+mod handlers;
+mod heartbeat;
 mod metrics;
 mod runner;
 mod shared;

@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::builder::Registered;
+use super::handlers::Registered;
 use super::metrics::KindMetrics;
 use super::shared::Shared;
 use crate::backend::{Completion, LeasedTask, Outcome};
@@ -76,14 +76,6 @@ pub(super) fn spawn(shared: &Arc<Shared>, task: LeasedTask, permit: OwnedSemapho
         }
         drop(permit);
     });
-}
-
-/// Counts outcome writes the backend rejected as stale.
-pub(super) fn count_rejected(shared: &Shared, n: usize) {
-    if n > 0 {
-        shared.queue.inner.counters.stale_rejected.add(n as u64);
-        metrics::counter!("perfstack_task_stale_completions_total").increment(n as u64);
-    }
 }
 
 type HandlerFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TaskError>> + Send + 'a>>;

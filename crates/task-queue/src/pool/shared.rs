@@ -7,8 +7,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::builder::Registered;
 use super::config::PoolConfig;
+use super::handlers::Handlers;
 use super::metrics::PoolMetrics;
 use crate::backend::Completion;
 use crate::id_hash::IdHash;
@@ -19,7 +19,7 @@ use crate::task::TaskId;
 pub(super) struct Shared {
     pub(super) queue: TaskQueue,
     pub(super) cfg: PoolConfig,
-    pub(super) handlers: HashMap<String, Registered>,
+    pub(super) handlers: Handlers,
     /// One permit per task that may run at once.
     pub(super) slots: Arc<Semaphore>,
     /// Leases held right now: id → (fence, token).
@@ -42,5 +42,15 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn sender(&self) -> Option<mpsc::UnboundedSender<Completion>> {
         self.outcomes.lock().clone()
+    }
+
+    /// Counts `n` outcome writes the backend rejected as stale (the lease had moved on: the
+    /// fencing token no longer matched), in the queue's stats and the metric.
+    pub(super) fn count_rejected(&self, n: usize) {
+        if n > 0 {
+            let n = n as u64;
+            self.queue.inner.counters.stale_rejected.add(n);
+            self.metrics.stale.increment(n);
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::runner::{self, Attempting, KindCache};
+use super::runner::{Attempting, KindCache};
 use super::shared::Shared;
 use crate::backend::memory::{Leased, MemoryBackend};
 use crate::backend::Completion;
@@ -64,7 +64,7 @@ async fn memory_loop(shared: &Shared, memory: &MemoryBackend) {
         if shared.stop.is_cancelled() {
             // Written on its own: no lease after the stop.
             if memory.step(done.take(), now, &mut blank, None) {
-                runner::count_rejected(shared, 1);
+                shared.count_rejected(1);
             }
             return;
         }
@@ -72,7 +72,7 @@ async fn memory_loop(shared: &Shared, memory: &MemoryBackend) {
             blank = Some(TaskContext::blank());
         }
         if memory.step(done.take(), now, &mut blank, Some(&mut next)) {
-            runner::count_rejected(shared, 1);
+            shared.count_rejected(1);
         }
         match next.take() {
             Some(Leased { ctx, span, waited }) => {
@@ -106,7 +106,7 @@ async fn backend_loop(shared: &Shared) {
             None => backend.fetch(&shared.cfg.worker_id, 1, shared.cfg.lease).await,
             Some(c) => match backend.complete_and_fetch(c, &shared.cfg.worker_id, 1, shared.cfg.lease).await {
                 Ok((rejected, tasks)) => {
-                    runner::count_rejected(shared, rejected.len());
+                    shared.count_rejected(rejected.len());
                     Ok(tasks)
                 }
                 Err(e) => Err(e),
@@ -143,7 +143,7 @@ async fn backend_loop(shared: &Shared) {
 async fn write_last(shared: &Shared, done: Option<Completion>) {
     let Some(c) = done else { return };
     match shared.queue.backend().complete(vec![c]).await {
-        Ok(rejected) => runner::count_rejected(shared, rejected.len()),
+        Ok(rejected) => shared.count_rejected(rejected.len()),
         Err(e) => tracing::warn!(error = %e, "writing a task outcome failed"),
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::handle::{History, OpKind};
 use super::index::PrefixMax;
-use super::recorder::{History, OpKind};
 use super::report::{Report, Violation};
 
 /// Judges a [`History`]: which reads were stale past the bound, which were impossible. See the

@@ -66,12 +66,12 @@
 //! ```
 
 mod checker;
+mod handle;
 mod index;
-mod recorder;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use checker::Checker;
-pub use recorder::{History, Op, OpKind};
+pub use handle::{History, Op, OpKind};
 pub use report::{Report, Violation};

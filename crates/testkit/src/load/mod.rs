@@ -5,10 +5,12 @@
 //! queueing by slowing the generator down (coordinated omission). Every run is bounded in
 //! count and in time. It uses `tokio::time`, so under a paused clock it is deterministic.
 
+mod error;
 mod open_loop;
 mod report;
 mod schedule;
 
-pub use open_loop::{LoadError, OpenLoop};
+pub use error::LoadError;
+pub use open_loop::OpenLoop;
 pub use report::LoadReport;
 pub use schedule::Arrivals;

@@ -8,20 +8,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::error::LoadError;
 use super::report::LoadReport;
 use super::schedule::{offsets, Arrivals};
-
-/// A load run's settings were refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoadError {
-    /// The rate is not a finite number above zero.
-    #[error("rate must be a finite number of requests per second above 0, got {0}")]
-    InvalidRate(f64),
-    /// A bound is zero: the run would do nothing or never end.
-    #[error("{0} must be above 0")]
-    ZeroBound(&'static str),
-}
 
 /// A bounded open-loop load: `rate` requests per second, at most `max_requests` of them, none
 /// scheduled after `max_duration`, at most `max_in_flight` running at once (more are counted as

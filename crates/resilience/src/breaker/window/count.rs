@@ -1,3 +1,5 @@
+//! The count-based window: the last `size` outcomes in a ring.
+
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU8, Ordering};
 
 use crossbeam_utils::CachePadded;

@@ -1,3 +1,5 @@
+//! The time-based window: outcomes in tick-tagged buckets, swept once per tick.
+
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 

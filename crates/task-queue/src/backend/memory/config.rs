@@ -5,17 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::aging::Aging;
-
-/// What `submit` does when the bounded queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// Wait for room (backpressure on the producer).
-    #[default]
-    Wait,
-    /// Fail at once with [`QueueError::Full`](crate::QueueError::Full).
-    Reject,
-}
+use crate::backend::WhenFull;
 
 /// Settings of the in-memory backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

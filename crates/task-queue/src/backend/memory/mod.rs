@@ -1,13 +1,13 @@
 //! The in-memory backend: one process, no durability, bounded with backpressure.
 
-mod backend;
 mod config;
 mod finished;
+mod handle;
 mod lease;
 mod ready;
 mod shards;
 mod state;
 
-pub use backend::MemoryBackend;
-pub use config::{MemoryConfig, WhenFull};
+pub use config::MemoryConfig;
+pub use handle::MemoryBackend;
 pub(crate) use lease::Leased;
