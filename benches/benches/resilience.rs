@@ -1,6 +1,7 @@
 //! perfstack-resilience benches: closed-breaker overhead against a bare call, the retry-budget
 //! check, a four-policy pipeline, the same policies as tower layers next to `tower-resilience`
-//! 0.13 in the same run. The retry-amplification simulation (paused tokio time) is in
+//! 0.13 in the same run, and the hedge layer next to the hedge called directly. The
+//! retry-amplification simulation (paused tokio time) is in
 //! `benches/sims/benches/resilience_sim.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
 
@@ -13,8 +14,10 @@ use criterion::{criterion_group, Criterion};
 use futures::FutureExt;
 use perfstack_benches::{record, Figure, Goal, Measure};
 use perfstack_resilience::backoff::Exponential;
-use perfstack_resilience::layer::{BreakerLayer, BulkheadLayer, RetryLayer};
-use perfstack_resilience::{Bulkhead, CircuitBreaker, CoarseClock, Pipeline, Retry, RetryBudget, Timeout};
+use perfstack_resilience::tower::{BreakerLayer, BulkheadLayer, HedgeLayer, RetryLayer};
+use perfstack_resilience::{
+    Bulkhead, CircuitBreaker, CoarseClock, Hedge, HedgeDelay, Pipeline, Retry, RetryBudget, Timeout,
+};
 use tower::{Layer, Service};
 
 #[inline(never)]
@@ -159,6 +162,16 @@ fn bench_tower(c: &mut Criterion) {
     g.bench_function("ours_direct", |bn| bn.iter(|| black_box(now(retry.call(|| ready(downstream(7)))))));
     g.finish();
 
+    // The hedge's happy path: the first call answers before the hedge delay (the delay's timer
+    // entry is made and dropped), through the layer and on the policy directly.
+    let mut g = c.benchmark_group("hedge_tower");
+    g.bench_function("bare", |bn| bn.iter(|| black_box(call_svc(&mut bare, 7))));
+    let hedge = Hedge::builder(HedgeDelay::Fixed { delay: Duration::from_millis(10) }).build().unwrap();
+    let mut ours = HedgeLayer::new(hedge.clone()).layer(tower_bare());
+    g.bench_function("ours", |bn| bn.iter(|| black_box(call_svc(&mut ours, 7))));
+    g.bench_function("ours_direct", |bn| bn.iter(|| black_box(now(hedge.call(|| ready(downstream(7)))))));
+    g.finish();
+
     let mut g = c.benchmark_group("bulkhead_tower");
     g.bench_function("bare", |bn| bn.iter(|| black_box(call_svc(&mut bare, 7))));
     let bulkhead = Bulkhead::builder("bench").max_concurrent(64).build().unwrap();
@@ -249,6 +262,14 @@ fn figures() {
         Some(Measure::Criterion("pipeline/bare".into())),
         Goal::Info,
         "happy path, polled once without a runtime scheduler",
+    );
+    fig(
+        "hedge happy path as a tower layer vs the policy called directly",
+        "ns",
+        Measure::Criterion("hedge_tower/ours".into()),
+        Some(Measure::Criterion("hedge_tower/ours_direct".into())),
+        Goal::Info,
+        "the first call answers before the 10 ms delay; the layer boxes its race (decision 0015)",
     );
     for (group, what) in
         [("breaker_tower", "closed breaker"), ("retry_tower", "retry happy path"), ("bulkhead_tower", "bulkhead")]
