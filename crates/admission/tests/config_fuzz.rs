@@ -13,7 +13,6 @@ use perfstack_admission::limit::{
 };
 use perfstack_admission::overload::{ManualPressure, OverloadSignal, ProcessCpu, ResidentMemory, SchedulerDelay};
 use perfstack_admission::rate::{Gcra, KeyedRateLimit, RateLimit};
-use perfstack_admission::sim::{Scenario, ServiceTime, Strategy as SimStrategy};
 use perfstack_admission::{AdmissionController, Priority, PriorityShares, QueueOrder, RequestMeta};
 use perfstack_testkit::fuzz::{
     block_on, durations, f64s, json_floats, names, ratios, u32s, u64s, usizes, BoundedAlloc, Fuzz,
@@ -320,70 +319,82 @@ fn priority_shares_refuse_or_cap_monotonically() {
     });
 }
 
-fn service_time() -> impl Strategy<Value = ServiceTime> {
-    prop_oneof![
-        (durations(), durations()).prop_map(|(base, extra_mean)| ServiceTime::Exponential { base, extra_mean }),
-        (durations(), durations(), ratios()).prop_map(|(fast, slow, slow_share)| ServiceTime::Bimodal {
-            fast,
-            slow,
-            slow_share
-        }),
-        (durations(), f64s(), durations()).prop_map(|(median, sigma, max)| ServiceTime::LogNormal {
-            median,
-            sigma,
-            max
-        }),
-        (durations(), f64s(), durations()).prop_map(|(scale, shape, max)| ServiceTime::Pareto { scale, shape, max }),
-    ]
-}
+#[cfg(feature = "sim")]
+mod sim {
+    use perfstack_admission::sim::{Scenario, ServiceTime, Strategy as SimStrategy};
 
-#[test]
-fn simulation_scenarios_refuse_or_run() {
-    let input = (
-        (usizes(), f64s(), durations()),
-        weighted(SET, service_time()),
-        weighted(SET, usizes()),
-        weighted(SET, durations()),
-        weighted(SET, durations()),
-        weighted(SET, [ratios(), ratios(), ratios(), ratios(), ratios()]),
-        weighted(SET, (usizes(), durations())),
-        u64s(),
-    );
-    Fuzz::new("sim::Scenario").cases(128).run(
-        input,
-        |((n, load, duration), service, workers, warmup, deadline, mix, queue, seed)| {
-            let mut sc = Scenario::constant(SimStrategy::Static(n), load, duration);
-            if let Some(s) = service {
-                sc.server.service = s;
-            }
-            if let Some(w) = workers {
-                sc.server.workers = w;
-            }
-            if let Some(w) = warmup {
-                sc.warmup = w;
-            }
-            if let Some(d) = deadline {
-                sc.deadline = d;
-            }
-            if let Some(m) = mix {
-                sc.mix = m;
-            }
-            sc.queue = queue.map(|(cap, timeout)| (cap, timeout, QueueOrder::Fifo));
-            sc.seed = seed;
-            if sc.validate().is_err() {
-                return;
-            }
-            let _ = (sc.server.capacity(), sc.server.mean_service(), sc.duration());
-            let expected = sc.server.capacity() * load * sc.duration().as_secs_f64();
-            // One use: run it when it is small (a day of virtual time is valid but not "one use").
-            if sc.duration() <= Duration::from_secs(1) && expected <= 2_000.0 {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
-                if let Ok(report) = rt.block_on(perfstack_admission::sim::run(&sc)) {
-                    let _ = (report.goodput(), report.shed_ratio());
+    use super::*;
+
+    fn service_time() -> impl Strategy<Value = ServiceTime> {
+        prop_oneof![
+            (durations(), durations()).prop_map(|(base, extra_mean)| ServiceTime::Exponential { base, extra_mean }),
+            (durations(), durations(), ratios()).prop_map(|(fast, slow, slow_share)| ServiceTime::Bimodal {
+                fast,
+                slow,
+                slow_share
+            }),
+            (durations(), f64s(), durations()).prop_map(|(median, sigma, max)| ServiceTime::LogNormal {
+                median,
+                sigma,
+                max
+            }),
+            (durations(), f64s(), durations()).prop_map(|(scale, shape, max)| ServiceTime::Pareto {
+                scale,
+                shape,
+                max
+            }),
+        ]
+    }
+
+    #[test]
+    fn simulation_scenarios_refuse_or_run() {
+        let input = (
+            (usizes(), f64s(), durations()),
+            weighted(SET, service_time()),
+            weighted(SET, usizes()),
+            weighted(SET, durations()),
+            weighted(SET, durations()),
+            weighted(SET, [ratios(), ratios(), ratios(), ratios(), ratios()]),
+            weighted(SET, (usizes(), durations())),
+            u64s(),
+        );
+        Fuzz::new("sim::Scenario").cases(128).run(
+            input,
+            |((n, load, duration), service, workers, warmup, deadline, mix, queue, seed)| {
+                let mut sc = Scenario::constant(SimStrategy::Static(n), load, duration);
+                if let Some(s) = service {
+                    sc.server.service = s;
                 }
-            }
-        },
-    );
+                if let Some(w) = workers {
+                    sc.server.workers = w;
+                }
+                if let Some(w) = warmup {
+                    sc.warmup = w;
+                }
+                if let Some(d) = deadline {
+                    sc.deadline = d;
+                }
+                if let Some(m) = mix {
+                    sc.mix = m;
+                }
+                sc.queue = queue.map(|(cap, timeout)| (cap, timeout, QueueOrder::Fifo));
+                sc.seed = seed;
+                if sc.validate().is_err() {
+                    return;
+                }
+                let _ = (sc.server.capacity(), sc.server.mean_service(), sc.duration());
+                let expected = sc.server.capacity() * load * sc.duration().as_secs_f64();
+                // One use: run it when it is small (a day of virtual time is valid but not "one use").
+                if sc.duration() <= Duration::from_secs(1) && expected <= 2_000.0 {
+                    let rt =
+                        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+                    if let Ok(report) = rt.block_on(perfstack_admission::sim::run(&sc)) {
+                        let _ = (report.goodput(), report.shed_ratio());
+                    }
+                }
+            },
+        );
+    }
 }
 
 #[cfg(feature = "tower")]

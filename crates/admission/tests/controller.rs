@@ -25,20 +25,20 @@ fn handles_are_send_sync_and_cheap_to_clone() {
 
 #[test]
 fn bad_settings_are_refused_at_build_time() {
-    assert!(matches!(AdmissionController::builder().fixed_limit(0).build(), Err(BuildError::Limit(_))));
-    assert!(matches!(PriorityShares::new([0.0, 0.3, 0.3, 0.3, 0.3]), Err(BuildError::SharesTooLarge(_))));
-    assert!(matches!(PriorityShares::new([0.0, f64::NAN, 0.0, 0.0, 0.0]), Err(BuildError::Share { .. })));
-    assert!(matches!(AdmissionController::builder().queue(10, Duration::ZERO).build(), Err(BuildError::Queue(_))));
+    assert!(matches!(AdmissionController::builder().fixed_limit(0).build(), Err(ConfigError::Zero("fixed_limit"))));
+    assert!(matches!(PriorityShares::new([0.0, 0.3, 0.3, 0.3, 0.3]), Err(ConfigError::SharesTooLarge(_))));
+    assert!(matches!(PriorityShares::new([0.0, f64::NAN, 0.0, 0.0, 0.0]), Err(ConfigError::Share { .. })));
+    assert!(matches!(AdmissionController::builder().queue(10, Duration::ZERO).build(), Err(ConfigError::Queue(_))));
     // A wait that would overflow an instant at the first queued acquire is refused here.
-    assert!(matches!(AdmissionController::builder().queue(10, Duration::MAX).build(), Err(BuildError::Queue(_))));
+    assert!(matches!(AdmissionController::builder().queue(10, Duration::MAX).build(), Err(ConfigError::Queue(_))));
     assert!(matches!(
         AdmissionController::builder().queue(usize::MAX, Duration::from_secs(1)).build(),
-        Err(BuildError::Queue(_))
+        Err(ConfigError::Queue(_))
     ));
-    assert!(matches!(AdmissionController::builder().sample_every(0).build(), Err(BuildError::Window(_))));
+    assert!(matches!(AdmissionController::builder().sample_every(0).build(), Err(ConfigError::Window(_))));
     assert!(matches!(
         AdmissionController::builder().window(Duration::from_secs(2), Duration::from_secs(1), 10).build(),
-        Err(BuildError::Window(_))
+        Err(ConfigError::Window(_))
     ));
 }
 
@@ -51,10 +51,10 @@ fn windows_that_never_close_and_starved_sampling_are_refused() {
     for (min, max) in [(ms(100), Duration::MAX), (Duration::MAX, Duration::MAX), (ms(100), Duration::from_secs(3_601))]
     {
         let built = AdmissionController::builder().window(min, max, u64::MAX).build();
-        assert!(matches!(built, Err(BuildError::Window(_))), "window {min:?}..{max:?} was built");
+        assert!(matches!(built, Err(ConfigError::Window(_))), "window {min:?}..{max:?} was built");
     }
     for n in [u32::MAX, 65_537] {
-        assert!(matches!(AdmissionController::builder().sample_every(n).build(), Err(BuildError::Window(_))), "{n}");
+        assert!(matches!(AdmissionController::builder().sample_every(n).build(), Err(ConfigError::Window(_))), "{n}");
     }
     // The bounds themselves build, and the controller admits.
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();

@@ -1,7 +1,7 @@
 //! `PriorityShares` read from configuration goes through the same checks as its constructor.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use perfstack_admission::{BuildError, PriorityShares};
+use perfstack_admission::{ConfigError, PriorityShares};
 
 fn from_json(reserved: &str) -> Result<PriorityShares, serde_json::Error> {
     serde_json::from_str(&format!(r#"{{"reserved":{reserved}}}"#))
@@ -24,7 +24,7 @@ fn invalid_shares_from_config_are_refused_like_the_constructor() {
         ("[0.0, 0.3, 0.3, 0.3, 0.3]", [0.0, 0.3, 0.3, 0.3, 0.3]),
         ("[2.0, 0.1, 0.1, 0.1, 0.1]", [2.0, 0.1, 0.1, 0.1, 0.1]),
     ] {
-        let ctor: BuildError = PriorityShares::new(reserved).unwrap_err();
+        let ctor: ConfigError = PriorityShares::new(reserved).unwrap_err();
         let err = from_json(json).expect_err(json);
         assert!(err.to_string().contains(&ctor.to_string()), "{json}: serde said {err}, constructor said {ctor}");
     }

@@ -1,4 +1,5 @@
 //! `sim::run` refuses nonsense scenarios with a typed error instead of panicking or looping.
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -122,5 +123,5 @@ async fn run_returns_the_error_instead_of_panicking() {
     let err = run(&with_load(-2.0)).await.expect_err("negative load must be refused");
     assert!(matches!(err, ScenarioError::Invalid { .. }));
     let err = run(&Scenario::constant(Strategy::Static(0), 1.0, Duration::from_secs(1))).await.unwrap_err();
-    assert!(matches!(err, ScenarioError::Build(_)), "{err:?}");
+    assert!(matches!(err, ScenarioError::Config(_)), "{err:?}");
 }

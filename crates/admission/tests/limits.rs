@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use perfstack_admission::limit::*;
+use perfstack_admission::ConfigError;
 use proptest::prelude::*;
 
 fn ms(v: u64) -> Duration {
@@ -73,34 +74,34 @@ proptest! {
 
 #[test]
 fn bad_settings_are_refused() {
-    assert!(matches!(Aimd::new(AimdConfig { min_limit: 0, ..AimdConfig::default() }), Err(LimitConfigError::Zero(_))));
+    assert!(matches!(Aimd::new(AimdConfig { min_limit: 0, ..AimdConfig::default() }), Err(ConfigError::Zero(_))));
     assert!(matches!(
         Aimd::new(AimdConfig { backoff_ratio: f64::NAN, ..AimdConfig::default() }),
-        Err(LimitConfigError::OutOfRange { .. })
+        Err(ConfigError::OutOfRange { .. })
     ));
     assert!(matches!(
         Vegas::new(VegasConfig { min_limit: 10, max_limit: 5, initial: 7, ..VegasConfig::default() }),
-        Err(LimitConfigError::Inverted { .. })
+        Err(ConfigError::Inverted { .. })
     ));
     assert!(matches!(
         Vegas::new(VegasConfig { initial: 5000, ..VegasConfig::default() }),
-        Err(LimitConfigError::InitialOutOfRange { .. })
+        Err(ConfigError::InitialOutOfRange { .. })
     ));
     assert!(matches!(
         Vegas::new(VegasConfig { alpha: 7.0, beta: 6.0, ..VegasConfig::default() }),
-        Err(LimitConfigError::OutOfRange { .. })
+        Err(ConfigError::OutOfRange { .. })
     ));
     assert!(matches!(
         Gradient2::new(Gradient2Config { smoothing: 0.0, ..Gradient2Config::default() }),
-        Err(LimitConfigError::OutOfRange { .. })
+        Err(ConfigError::OutOfRange { .. })
     ));
     assert!(matches!(
         Gradient2::new(Gradient2Config { rtt_tolerance: f64::INFINITY, ..Gradient2Config::default() }),
-        Err(LimitConfigError::OutOfRange { .. })
+        Err(ConfigError::OutOfRange { .. })
     ));
     assert!(matches!(
         Gradient2::new(Gradient2Config { queue_size: -1.0, ..Gradient2Config::default() }),
-        Err(LimitConfigError::OutOfRange { .. })
+        Err(ConfigError::OutOfRange { .. })
     ));
 }
 
@@ -156,6 +157,7 @@ fn extreme_windows_keep_every_limit_within_bounds() {
 /// per 8 slots served, each window's mean and fastest request from its draws, plus the FIFO
 /// wait of the requests the limit admits beyond the slots, `(limit − workers) × 6.8 ms /
 /// workers`. Timestamps are explicit (one window per 100 ms).
+#[cfg(feature = "sim")]
 fn bimodal_windows(l: &mut dyn Limit, workers: usize, windows: u64, seed: u64) -> Vec<usize> {
     let mut rng = perfstack_admission::sim::SplitMix64::new(seed);
     let mean_service = 6.8;
@@ -179,6 +181,7 @@ fn bimodal_windows(l: &mut dyn Limit, workers: usize, windows: u64, seed: u64) -
 /// hundred such means (2 ms) is far below the true no-load mean (6.8 ms): taken as the
 /// no-load RTT, every ordinary window looked like a queue and AIMD fell to a limit of 1
 /// (decision 0038). No limit may collapse below the server's slots, or run away from them.
+#[cfg(feature = "sim")]
 #[test]
 fn bimodal_latency_does_not_collapse_any_limit() {
     for workers in [8, 40] {

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use perfstack_admission::overload::{OverloadSignal, ProcessCpu, ResidentMemory, SchedulerDelay, SignalConfigError};
-use perfstack_admission::{AdmissionController, Priority, RejectReason, RequestMeta};
+use perfstack_admission::overload::{OverloadSignal, ProcessCpu, ResidentMemory, SchedulerDelay};
+use perfstack_admission::{AdmissionController, ConfigError, Priority, RejectReason, RequestMeta};
 
 #[test]
 fn resident_memory_reads_procfs() {
@@ -71,7 +71,7 @@ async fn scheduler_delay_sees_a_blocked_runtime_and_sheds() {
 #[test]
 fn scheduler_delay_outside_a_runtime_is_an_error() {
     let err = SchedulerDelay::spawn(Duration::from_millis(10), Duration::from_millis(50)).unwrap_err();
-    assert_eq!(err, SignalConfigError::NoRuntime);
+    assert_eq!(err, ConfigError::NoRuntime);
     assert_eq!(err.to_string(), "must be created inside a tokio runtime");
 }
 
@@ -82,10 +82,10 @@ async fn scheduler_delay_refuses_an_interval_of_duration_max() {
     let threshold = Duration::from_millis(50);
     for interval in [Duration::MAX, Duration::from_secs(61)] {
         let err = SchedulerDelay::spawn(interval, threshold).unwrap_err();
-        assert!(matches!(err, SignalConfigError::IntervalTooLong { .. }), "{err:?}");
+        assert!(matches!(err, ConfigError::IntervalTooLong { .. }), "{err:?}");
         assert!(err.to_string().contains("above the maximum 60s"), "{err}");
     }
-    assert!(matches!(SchedulerDelay::spawn(Duration::ZERO, threshold).unwrap_err(), SignalConfigError::Threshold(_)));
+    assert!(matches!(SchedulerDelay::spawn(Duration::ZERO, threshold).unwrap_err(), ConfigError::Threshold { .. }));
     // The longest accepted interval runs: the probe sleeps a minute, then measures.
     let delay = SchedulerDelay::spawn(Duration::from_secs(60), threshold).unwrap();
     tokio::time::sleep(Duration::from_secs(61)).await;

@@ -1,5 +1,6 @@
 //! The overload goals of the crate, asserted on a shorter run of the same deterministic
 //! simulation the bench reports (`benches/benches/admission_sim.rs`).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! 10 % at 50 ms), Pareto and lognormal, on a small server (8 slots), open loop, 500 ms client
 //! deadline. The paused-time twin of the real-time load run in `benches/benches/admission.rs`
 //! (decision 0038); `bash scripts/bench.sh` reports both.
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;

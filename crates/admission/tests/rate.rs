@@ -9,6 +9,7 @@ use governor::clock::FakeRelativeClock;
 use governor::{Quota, RateLimiter};
 use perfstack_admission::clock::ManualClock;
 use perfstack_admission::rate::*;
+use perfstack_admission::ConfigError;
 use proptest::prelude::*;
 
 proptest! {
@@ -57,20 +58,17 @@ fn clones_share_one_bucket() {
 
 #[test]
 fn bad_quotas_are_refused_at_build_time() {
-    assert!(matches!(Gcra::per_second(0.0, 1), Err(RateConfigError::NotPositive { .. })));
-    assert!(matches!(Gcra::per_second(-5.0, 1), Err(RateConfigError::NotPositive { .. })));
-    assert!(matches!(Gcra::per_second(f64::NAN, 1), Err(RateConfigError::NotPositive { .. })));
-    assert!(matches!(Gcra::per_second(f64::INFINITY, 1), Err(RateConfigError::NotPositive { .. })));
-    assert!(matches!(Gcra::per_second(10.0, 0), Err(RateConfigError::NotPositive { .. })));
-    assert!(matches!(Gcra::per_second(10.0, u64::MAX), Err(RateConfigError::AbsurdBurst { .. })));
-    assert!(matches!(Gcra::per_second(1e-12, 1), Err(RateConfigError::Interval(_))));
-    assert!(matches!(
-        KeyedRateLimit::builder(10.0, 1).max_keys(0).build::<String>(),
-        Err(RateConfigError::MaxKeys { .. })
-    ));
+    assert!(matches!(Gcra::per_second(0.0, 1), Err(ConfigError::NotPositive { .. })));
+    assert!(matches!(Gcra::per_second(-5.0, 1), Err(ConfigError::NotPositive { .. })));
+    assert!(matches!(Gcra::per_second(f64::NAN, 1), Err(ConfigError::NotPositive { .. })));
+    assert!(matches!(Gcra::per_second(f64::INFINITY, 1), Err(ConfigError::NotPositive { .. })));
+    assert!(matches!(Gcra::per_second(10.0, 0), Err(ConfigError::NotPositive { .. })));
+    assert!(matches!(Gcra::per_second(10.0, u64::MAX), Err(ConfigError::AbsurdBurst { .. })));
+    assert!(matches!(Gcra::per_second(1e-12, 1), Err(ConfigError::Interval(_))));
+    assert!(matches!(KeyedRateLimit::builder(10.0, 1).max_keys(0).build::<String>(), Err(ConfigError::MaxKeys { .. })));
     assert!(matches!(
         KeyedRateLimit::builder(10.0, 1).max_keys(usize::MAX).build::<String>(),
-        Err(RateConfigError::MaxKeys { .. })
+        Err(ConfigError::MaxKeys { .. })
     ));
 }
 

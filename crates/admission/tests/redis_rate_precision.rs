@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use fred::prelude::*;
-use perfstack_admission::redis::{RedisConfigError, RedisRateLimit};
+use perfstack_admission::redis::RedisRateLimit;
+use perfstack_admission::ConfigError;
 
 async fn client(url: &str) -> Client {
     let c = Client::new(Config::from_url(url).unwrap(), None, None, None);
@@ -17,7 +18,7 @@ async fn rates_finer_than_a_whole_microsecond_are_refused_at_build() {
     let Some(rk) = perfstack_testkit::require_redis().await else { return };
     for rate in [2_000_000.0, 10_000_000.0, 300_000.0] {
         let err = RedisRateLimit::builder(client(rk.url()).await, rk.key("fine"), rate, 10).build().await.unwrap_err();
-        assert!(matches!(err, RedisConfigError::RateNotRepresentable { .. }), "{rate}/s: {err:?}");
+        assert!(matches!(err, ConfigError::RateNotRepresentable { .. }), "{rate}/s: {err:?}");
         assert!(err.to_string().contains("whole microseconds"), "{err}");
     }
 }

@@ -1,3 +1,5 @@
+//! [`AdmissionControllerBuilder`]: checks a controller's settings and builds it.
+
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +11,10 @@ use super::queue::{QueueOrder, WaitQueue};
 use super::window::{Window, WindowPolicy};
 use super::{AdmissionController, PriorityShares};
 use crate::clock::{Clock, TokioClock};
-use crate::limit::{FixedLimit, Limit, LimitConfigError, Vegas, VegasConfig};
+use crate::limit::{FixedLimit, Limit, Vegas, VegasConfig};
 use crate::overload::OverloadSignal;
 use crate::rate::{KeyedRateLimit, RateLimit};
-use crate::BuildError;
+use crate::ConfigError;
 
 const MAX_QUEUE: usize = 1_000_000;
 /// The longest control window: a limit that updates less often than hourly does not adapt,
@@ -34,7 +36,7 @@ const MAX_QUEUE_TIMEOUT: Duration = Duration::from_secs(86_400);
 #[must_use]
 pub struct AdmissionControllerBuilder {
     name: String,
-    limit: Option<Result<Box<dyn Limit>, LimitConfigError>>,
+    limit: Option<Result<Box<dyn Limit>, ConfigError>>,
     rate: Option<RateLimit>,
     keyed: Option<KeyedRateLimit>,
     store: Option<Arc<dyn crate::rate::RateLimitStore>>,
@@ -69,7 +71,8 @@ impl Default for AdmissionControllerBuilder {
 }
 
 impl AdmissionControllerBuilder {
-    /// The name used as the `controller` metrics label.
+    /// The instance name: the `name` label of the controller's metrics, and `stats().name`
+    /// (default `"default"`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -83,18 +86,15 @@ impl AdmissionControllerBuilder {
 
     /// A limit whose construction may have failed; the error is reported by `build`, so a
     /// builder chain stays one expression: `.try_limit(Vegas::new(cfg))`.
-    pub fn try_limit<L: Limit>(mut self, limit: Result<L, LimitConfigError>) -> Self {
+    pub fn try_limit<L: Limit>(mut self, limit: Result<L, ConfigError>) -> Self {
         self.limit = Some(limit.map(|l| Box::new(l) as Box<dyn Limit>));
         self
     }
 
     /// A hand-tuned static limit (0 is refused by `build`).
     pub fn fixed_limit(mut self, limit: usize) -> Self {
-        self.limit = Some(if limit == 0 {
-            Err(LimitConfigError::Zero("fixed_limit"))
-        } else {
-            Ok(Box::new(FixedLimit::new(limit)))
-        });
+        self.limit =
+            Some(if limit == 0 { Err(ConfigError::Zero("fixed_limit")) } else { Ok(Box::new(FixedLimit::new(limit))) });
         self
     }
 
@@ -170,32 +170,32 @@ impl AdmissionControllerBuilder {
     /// A bad limit, a queue above 10⁶ waiters or with a zero timeout or one above a day, a
     /// window whose `min` is zero or above `max` or whose `max` is above an hour,
     /// `min_samples` of 0, or `sample_every` of 0 or above 65,536.
-    pub fn build(self) -> Result<AdmissionController, BuildError> {
+    pub fn build(self) -> Result<AdmissionController, ConfigError> {
         let limit = match self.limit {
             Some(l) => l?,
             None => Box::new(Vegas::new(VegasConfig::default())?),
         };
         if self.queue_capacity > MAX_QUEUE {
-            return Err(BuildError::Queue("capacity above 1,000,000"));
+            return Err(ConfigError::Queue("capacity above 1,000,000"));
         }
         if self.queue_capacity > 0 && self.queue_timeout.is_zero() {
-            return Err(BuildError::Queue("a queue needs a non-zero timeout"));
+            return Err(ConfigError::Queue("a queue needs a non-zero timeout"));
         }
         if self.queue_timeout > MAX_QUEUE_TIMEOUT {
-            return Err(BuildError::Queue("a queue timeout above one day"));
+            return Err(ConfigError::Queue("a queue timeout above one day"));
         }
         let w = self.window;
         if w.min.is_zero() || w.min > w.max {
-            return Err(BuildError::Window("min must be above zero and at most max"));
+            return Err(ConfigError::Window("min must be above zero and at most max"));
         }
         if w.max > MAX_WINDOW {
-            return Err(BuildError::Window("max must be at most one hour"));
+            return Err(ConfigError::Window("max must be at most one hour"));
         }
         if w.min_samples == 0 {
-            return Err(BuildError::Window("min_samples must be at least 1"));
+            return Err(ConfigError::Window("min_samples must be at least 1"));
         }
         if self.sample_every == 0 || self.sample_every > MAX_SAMPLE_EVERY {
-            return Err(BuildError::Window("sample_every must be between 1 and 65,536"));
+            return Err(ConfigError::Window("sample_every must be between 1 and 65,536"));
         }
         let clock = match (self.clock, &self.rate) {
             (Some(c), _) => c,

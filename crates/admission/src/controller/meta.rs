@@ -1,3 +1,5 @@
+//! [`RequestMeta`]: what the controller needs to know about one request.
+
 use tokio::time::Instant;
 
 use crate::Priority;

@@ -1,3 +1,5 @@
+//! The controller's metric handles, resolved once at build (names in the crate README).
+
 use std::sync::Arc;
 
 use metrics::{Counter, Gauge, Histogram, SharedString};
@@ -22,13 +24,13 @@ impl Handles {
         // One shared copy of the name for all 29 handles' labels, however long it is.
         let n = SharedString::from(Arc::<str>::from(name));
         Self {
-            limit: metrics::gauge!("perfstack_admission_limit", "controller" => n.clone()),
-            inflight: metrics::gauge!("perfstack_admission_inflight", "controller" => n.clone()),
-            rtt: metrics::histogram!("perfstack_admission_rtt_seconds", "controller" => n.clone()),
-            shed_levels: metrics::gauge!("perfstack_admission_overload_shed_levels", "controller" => n.clone()),
+            limit: metrics::gauge!("perfstack_admission_limit_requests", "name" => n.clone()),
+            inflight: metrics::gauge!("perfstack_admission_inflight_requests", "name" => n.clone()),
+            rtt: metrics::histogram!("perfstack_admission_rtt_seconds", "name" => n.clone()),
+            shed_levels: metrics::gauge!("perfstack_admission_overload_shed_level", "name" => n.clone()),
             rejected: RejectReason::ALL.map(|r| {
                 Priority::ALL.map(|p| {
-                    metrics::counter!("perfstack_admission_rejected_total", "controller" => n.clone(),
+                    metrics::counter!("perfstack_admission_rejected_total", "name" => n.clone(),
                         "reason" => r.as_str(), "priority" => p.as_str())
                 })
             }),

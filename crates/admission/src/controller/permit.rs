@@ -1,3 +1,5 @@
+//! [`Permit`] and [`PermitRef`]: the right to run one request, released on drop.
+
 use std::sync::Arc;
 
 use super::inner::{Inner, Released};

@@ -1,3 +1,5 @@
+//! The bounded wait queue of `acquire`: one lane per priority level, FIFO or LIFO.
+
 use std::collections::VecDeque;
 
 use tokio::sync::oneshot;

@@ -1,6 +1,8 @@
+//! [`PriorityShares`]: the share of the concurrency limit reserved for each priority level.
+
 use serde::{Deserialize, Serialize};
 
-use crate::{BuildError, Priority};
+use crate::{ConfigError, Priority};
 
 /// The share of the concurrency limit reserved for each priority level: a level may use the
 /// limit minus what every *higher* level reserves. So as load rises, `Low` hits its cap first,
@@ -32,9 +34,9 @@ struct RawShares {
 }
 
 impl TryFrom<RawShares> for PriorityShares {
-    type Error = BuildError;
+    type Error = ConfigError;
 
-    fn try_from(raw: RawShares) -> Result<Self, BuildError> {
+    fn try_from(raw: RawShares) -> Result<Self, ConfigError> {
         Self::new(raw.reserved)
     }
 }
@@ -57,18 +59,18 @@ impl PriorityShares {
     /// # Errors
     ///
     /// A reserve that is NaN, negative or ≥ 1, or reserves that leave `Low` no share.
-    pub fn new(reserved: [f64; 5]) -> Result<Self, BuildError> {
+    pub fn new(reserved: [f64; 5]) -> Result<Self, ConfigError> {
         let mut above_low = 0.0;
         for (i, r) in reserved.iter().enumerate() {
             if !r.is_finite() || *r < 0.0 || *r >= 1.0 {
-                return Err(BuildError::Share { priority: Priority::ALL[i], value: *r });
+                return Err(ConfigError::Share { priority: Priority::ALL[i], value: *r });
             }
             if i > 0 {
                 above_low += r;
             }
         }
         if above_low >= 1.0 {
-            return Err(BuildError::SharesTooLarge(above_low));
+            return Err(ConfigError::SharesTooLarge(above_low));
         }
         Ok(Self { reserved: [0.0, reserved[1], reserved[2], reserved[3], reserved[4]] })
     }

@@ -1,9 +1,17 @@
+//! [`AdmissionStats`]: a serde snapshot of a controller, per priority level.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
 use serde::Serialize;
 
+use super::inner::Inner;
+use super::RejectReason;
 use crate::Priority;
 
 /// A snapshot of a controller, for a host to read or serve as JSON.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[non_exhaustive]
 pub struct AdmissionStats {
     /// The controller's name (metrics label).
     pub name: String,
@@ -29,6 +37,7 @@ pub struct AdmissionStats {
 
 /// Counts for one priority level.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[non_exhaustive]
 pub struct PriorityStats {
     /// The level.
     pub priority: Priority,
@@ -38,5 +47,39 @@ pub struct PriorityStats {
     /// that counting costs nothing on the admitted path); exact when `sample_every` is 1.
     pub admitted_estimate: u64,
     /// Requests rejected, by reason (`rate`, `concurrency`, `overload`, `deadline`, `queue_full`).
-    pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl AdmissionStats {
+    /// Reads the controller's counters (and, under its lock, the limit's name, the queue and
+    /// the window count).
+    pub(super) fn of(inner: &Inner) -> Self {
+        let core = inner.core.lock();
+        let priorities = Priority::ALL
+            .iter()
+            .map(|&p| PriorityStats {
+                priority: p,
+                cap: inner.caps[p.index()].load(Ordering::Relaxed),
+                admitted_estimate: inner.admitted_sampled[p.index()]
+                    .load(Ordering::Relaxed)
+                    .saturating_mul(u64::from(inner.sample_every)),
+                rejected: RejectReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str(), inner.rejected[r.index()][p.index()].load(Ordering::Relaxed)))
+                    .collect::<BTreeMap<_, _>>(),
+            })
+            .collect();
+        AdmissionStats {
+            name: inner.name.clone(),
+            algorithm: core.limit.name(),
+            limit: inner.limit_now.load(Ordering::Relaxed),
+            inflight: inner.inflight(),
+            admitted_total: inner.admitted_total(),
+            queued: core.queue.len(),
+            windows: core.windows,
+            last_rtt_seconds: inner.last_rtt().as_secs_f64(),
+            overload_shed_levels: inner.shed_levels.load(Ordering::Relaxed),
+            priorities,
+        }
+    }
 }

@@ -1,3 +1,5 @@
+//! Unit tests of the controller that need its private state.
+
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::mpsc;

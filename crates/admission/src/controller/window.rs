@@ -1,3 +1,5 @@
+//! The control window: latencies aggregated until it closes into one `Sample` for the limit.
+
 use std::time::Duration;
 
 use crate::limit::Sample;

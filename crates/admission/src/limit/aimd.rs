@@ -1,8 +1,12 @@
+//! [`Aimd`]: additive increase, multiplicative decrease.
+
 use std::time::Duration;
 
+use super::check::{check_bounds, check_ratio};
 use super::min_filter::{MinRttProbe, Probe};
 use super::restore::Restore;
-use super::{check_bounds, check_ratio, Limit, LimitConfigError, Sample};
+use super::{Limit, Sample};
+use crate::ConfigError;
 
 /// Settings of [`Aimd`]. Defaults: initial 20, bounds `[1, 1000]`, backoff 0.9, timeout 1 s,
 /// RTT tolerance 1.5 against the no-load RTT, probe every 100 windows.
@@ -53,7 +57,7 @@ impl Default for AimdConfig {
 /// let ms = Duration::from_millis;
 /// assert_eq!(l.update(&Sample::new(ms(100), ms(10), 10)), 11);
 /// assert_eq!(l.update(&Sample::new(ms(200), ms(10), 11).with_drop()), 9);
-/// # Ok::<(), perfstack_admission::limit::LimitConfigError>(())
+/// # Ok::<(), perfstack_admission::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Aimd {
@@ -70,17 +74,17 @@ impl Aimd {
     ///
     /// Bounds that are zero or inverted, an initial limit outside them, a backoff ratio
     /// outside (0.5, 1), a tolerance below 1 or NaN, a zero timeout or probe interval.
-    pub fn new(cfg: AimdConfig) -> Result<Self, LimitConfigError> {
+    pub fn new(cfg: AimdConfig) -> Result<Self, ConfigError> {
         check_bounds(cfg.initial, cfg.min_limit, cfg.max_limit)?;
         check_ratio("backoff_ratio", cfg.backoff_ratio, 0.5, 0.999)?;
         if let Some(t) = cfg.rtt_tolerance {
             check_ratio("rtt_tolerance", t, 1.0, 100.0)?;
         }
         if cfg.timeout.is_zero() {
-            return Err(LimitConfigError::Zero("timeout"));
+            return Err(ConfigError::Zero("timeout"));
         }
         if cfg.probe_interval == 0 {
-            return Err(LimitConfigError::Zero("probe_interval"));
+            return Err(ConfigError::Zero("probe_interval"));
         }
         Ok(Self {
             limit: cfg.initial as f64,

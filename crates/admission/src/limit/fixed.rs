@@ -1,3 +1,5 @@
+//! [`FixedLimit`]: a hand-tuned limit that never moves.
+
 use super::{Limit, Sample};
 
 /// A hand-tuned limit that never moves.

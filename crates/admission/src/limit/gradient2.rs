@@ -1,8 +1,12 @@
+//! [`Gradient2`]: Netflix's gradient of the long-term RTT over the short-term one.
+
 use std::time::Duration;
 
+use super::check::{check_bounds, check_ratio};
 use super::min_filter::{MinRttProbe, Probe};
 use super::restore::Restore;
-use super::{check_bounds, check_ratio, Limit, LimitConfigError, Sample};
+use super::{Limit, Sample};
+use crate::ConfigError;
 
 /// Settings of [`Gradient2`]. Defaults: initial 20, bounds `[1, 1000]`, smoothing 0.2,
 /// RTT tolerance 1.5, long-term window 100 control windows, queue allowance 4, min-RTT probe
@@ -66,7 +70,7 @@ impl Default for Gradient2Config {
 /// assert!(l.limit() > 20); // no queue: grows by the queue allowance
 /// let before = l.limit();
 /// assert!(l.update(&Sample::new(ms(900), ms(50), before)) < before); // RTT ×5: shrink
-/// # Ok::<(), perfstack_admission::limit::LimitConfigError>(())
+/// # Ok::<(), perfstack_admission::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Gradient2 {
@@ -85,17 +89,17 @@ impl Gradient2 {
     ///
     /// Bad bounds, smoothing outside (0, 1], tolerance below 1 or NaN, a negative or NaN
     /// queue size, a zero window or probe interval.
-    pub fn new(cfg: Gradient2Config) -> Result<Self, LimitConfigError> {
+    pub fn new(cfg: Gradient2Config) -> Result<Self, ConfigError> {
         check_bounds(cfg.initial, cfg.min_limit, cfg.max_limit)?;
         check_ratio("smoothing", cfg.smoothing, 1e-6, 1.0)?;
         check_ratio("rtt_tolerance", cfg.rtt_tolerance, 1.0, 100.0)?;
         check_ratio("queue_size", cfg.queue_size, 0.0, 1e6)?;
         check_ratio("max_long_rtt_ratio", cfg.max_long_rtt_ratio, 1.0, 100.0)?;
         if cfg.long_window == 0 {
-            return Err(LimitConfigError::Zero("long_window"));
+            return Err(ConfigError::Zero("long_window"));
         }
         if cfg.probe_interval == 0 {
-            return Err(LimitConfigError::Zero("probe_interval"));
+            return Err(ConfigError::Zero("probe_interval"));
         }
         Ok(Self {
             limit: cfg.initial as f64,

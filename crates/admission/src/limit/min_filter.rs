@@ -1,3 +1,5 @@
+//! The no-load RTT estimate every adaptive limit compares windows with, and its periodic probe.
+
 use std::time::Duration;
 
 use super::Sample;

@@ -10,7 +10,8 @@
 //! | [`Gradient2`] | long-term RTT / short-term RTT | Netflix `Gradient2Limit` |
 
 mod aimd;
-mod error;
+mod boxed;
+mod check;
 mod fixed;
 mod gradient2;
 mod min_filter;
@@ -19,7 +20,6 @@ mod sample;
 mod vegas;
 
 pub use aimd::{Aimd, AimdConfig};
-pub use error::LimitConfigError;
 pub use fixed::FixedLimit;
 pub use gradient2::{Gradient2, Gradient2Config};
 pub use sample::Sample;
@@ -35,42 +35,4 @@ pub trait Limit: Send + Sync + std::fmt::Debug + 'static {
     fn update(&mut self, sample: &Sample) -> usize;
     /// A short name for tables and metrics (`vegas`, `gradient2`, ...).
     fn name(&self) -> &'static str;
-}
-
-impl Limit for Box<dyn Limit> {
-    fn limit(&self) -> usize {
-        (**self).limit()
-    }
-    fn update(&mut self, sample: &Sample) -> usize {
-        (**self).update(sample)
-    }
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-}
-
-/// log10 of the limit, at least 1: the step Vegas and Gradient2 use so that large limits move
-/// by more than one per window.
-pub(crate) fn log10_step(limit: f64) -> f64 {
-    limit.max(1.0).log10().max(1.0)
-}
-
-pub(crate) fn check_bounds(initial: usize, min: usize, max: usize) -> Result<(), LimitConfigError> {
-    if min == 0 {
-        return Err(LimitConfigError::Zero("min_limit"));
-    }
-    if min > max {
-        return Err(LimitConfigError::Inverted { min, max });
-    }
-    if initial < min || initial > max {
-        return Err(LimitConfigError::InitialOutOfRange { initial, min, max });
-    }
-    Ok(())
-}
-
-pub(crate) fn check_ratio(name: &'static str, v: f64, lo: f64, hi: f64) -> Result<(), LimitConfigError> {
-    if !v.is_finite() || v < lo || v > hi {
-        return Err(LimitConfigError::OutOfRange { name, value: v, lo, hi });
-    }
-    Ok(())
 }

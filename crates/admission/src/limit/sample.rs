@@ -1,3 +1,5 @@
+//! [`Sample`]: one control window's aggregate, the input of every limit.
+
 use std::time::Duration;
 
 /// One control window's aggregate, fed to a [`Limit`](super::Limit).

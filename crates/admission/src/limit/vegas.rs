@@ -1,8 +1,12 @@
+//! [`Vegas`]: TCP Vegas's queue estimate applied to requests.
+
 use std::time::Duration;
 
+use super::check::{check_bounds, check_ratio};
 use super::min_filter::{MinRttProbe, Probe};
 use super::restore::Restore;
-use super::{check_bounds, check_ratio, log10_step, Limit, LimitConfigError, Sample};
+use super::{Limit, Sample};
+use crate::ConfigError;
 
 /// Settings of [`Vegas`]. Defaults: initial 20, bounds `[1, 1000]`, alpha 3, beta 6 (times
 /// log10 of the limit), smoothing 1.0, probe the minimum RTT every 100 windows.
@@ -55,7 +59,7 @@ impl Default for VegasConfig {
 /// assert!(l.update(&Sample::new(ms(300), ms(10), 20)) > 20); // no queue: grow
 /// let before = l.limit();
 /// assert!(l.update(&Sample::new(ms(400), ms(40), before)) < before); // RTT ×4: queue, shrink
-/// # Ok::<(), perfstack_admission::limit::LimitConfigError>(())
+/// # Ok::<(), perfstack_admission::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Vegas {
@@ -72,13 +76,13 @@ impl Vegas {
     ///
     /// Bad bounds, `alpha`/`beta` not finite or `alpha > beta`, smoothing outside (0, 1],
     /// a zero probe interval.
-    pub fn new(cfg: VegasConfig) -> Result<Self, LimitConfigError> {
+    pub fn new(cfg: VegasConfig) -> Result<Self, ConfigError> {
         check_bounds(cfg.initial, cfg.min_limit, cfg.max_limit)?;
         check_ratio("alpha", cfg.alpha, 0.0, 1e6)?;
         check_ratio("beta", cfg.beta, cfg.alpha, 1e6)?;
         check_ratio("smoothing", cfg.smoothing, 1e-6, 1.0)?;
         if cfg.probe_interval == 0 {
-            return Err(LimitConfigError::Zero("probe_interval"));
+            return Err(ConfigError::Zero("probe_interval"));
         }
         Ok(Self {
             limit: cfg.initial as f64,
@@ -143,4 +147,10 @@ impl Limit for Vegas {
     fn name(&self) -> &'static str {
         "vegas"
     }
+}
+
+/// log10 of the limit, at least 1: the step, so that large limits move by more than one per
+/// window.
+fn log10_step(limit: f64) -> f64 {
+    limit.max(1.0).log10().max(1.0)
 }

@@ -1,8 +1,12 @@
+//! [`ProcessCpu`]: process CPU use from `/proc/self/stat` as an overload signal.
+
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::{check_threshold, OverloadSignal, ThresholdError};
+use super::signal::check_threshold;
+use super::OverloadSignal;
+use crate::ConfigError;
 
 /// Process CPU use from `/proc/self/stat` (user + system time) between two readings, as a
 /// fraction of the machine's cores, divided by a threshold.
@@ -38,7 +42,7 @@ impl ProcessCpu {
     /// # Errors
     ///
     /// A threshold that is NaN, infinite or not above zero.
-    pub fn new(threshold: f64) -> Result<Self, ThresholdError> {
+    pub fn new(threshold: f64) -> Result<Self, ConfigError> {
         let threshold = check_threshold("cpu", threshold)?;
         if !Self::supported() {
             tracing::warn!("process CPU overload signal unsupported here (needs Linux procfs): its pressure stays 0");

@@ -1,3 +1,5 @@
+//! [`ManualPressure`]: a pressure set by hand.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 

@@ -1,4 +1,8 @@
-use super::{check_threshold, OverloadSignal, ThresholdError};
+//! [`ResidentMemory`]: resident set size from `/proc/self/statm` as an overload signal.
+
+use super::signal::check_threshold;
+use super::OverloadSignal;
+use crate::ConfigError;
 
 /// Resident set size (the resident pages of `/proc/self/statm` times the kernel's page size)
 /// divided by a byte limit. Linux only: elsewhere [`rss_bytes`](Self::rss_bytes) is `None`
@@ -14,7 +18,7 @@ impl ResidentMemory {
     /// # Errors
     ///
     /// A zero limit.
-    pub fn new(limit_bytes: u64) -> Result<Self, ThresholdError> {
+    pub fn new(limit_bytes: u64) -> Result<Self, ConfigError> {
         let limit_bytes = check_threshold("memory", limit_bytes as f64)?;
         if Self::rss_bytes().is_none() {
             tracing::warn!(

@@ -15,6 +15,7 @@ mod manual;
 mod memory;
 mod procfs;
 mod scheduler;
+mod signal;
 
 pub use cpu::ProcessCpu;
 pub use manual::ManualPressure;
@@ -30,51 +31,4 @@ pub trait OverloadSignal: Send + Sync + std::fmt::Debug + 'static {
     fn pressure(&self) -> f64;
     /// Short name for logs.
     fn name(&self) -> &'static str;
-}
-
-impl<S: OverloadSignal + ?Sized> OverloadSignal for std::sync::Arc<S> {
-    fn pressure(&self) -> f64 {
-        (**self).pressure()
-    }
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-}
-
-/// A [`SchedulerDelay`] that cannot start, refused by [`SchedulerDelay::spawn`].
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SignalConfigError {
-    /// The threshold or the interval is zero.
-    #[error(transparent)]
-    Threshold(#[from] ThresholdError),
-    /// The probe interval is above one minute.
-    #[error("scheduler probe interval {interval:?} is above the maximum {max:?}")]
-    IntervalTooLong {
-        /// The interval given.
-        interval: std::time::Duration,
-        /// The longest accepted.
-        max: std::time::Duration,
-    },
-    /// The probe task needs a tokio runtime, and there was none.
-    #[error("must be created inside a tokio runtime")]
-    NoRuntime,
-}
-
-/// A threshold that must be a finite number above zero.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{name} threshold {value} must be a finite number above zero")]
-pub struct ThresholdError {
-    /// The signal.
-    pub name: &'static str,
-    /// The value given.
-    pub value: f64,
-}
-
-pub(crate) fn check_threshold(name: &'static str, value: f64) -> Result<f64, ThresholdError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(ThresholdError { name, value })
-    }
 }

@@ -1,3 +1,5 @@
+//! Reading small `/proc` files without allocating.
+
 use std::io::Read;
 
 /// Reads a small procfs file into `buf` without allocating (std opens a short path through a

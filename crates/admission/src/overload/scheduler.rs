@@ -1,8 +1,12 @@
+//! [`SchedulerDelay`]: tokio scheduling delay, measured by a probe task, as an overload signal.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{check_threshold, OverloadSignal, SignalConfigError};
+use super::signal::check_threshold;
+use super::OverloadSignal;
+use crate::ConfigError;
 
 /// Longest probe interval: a signal read once per control window gains nothing from a probe
 /// that wakes less than once a minute (and `now + interval` must not overflow).
@@ -34,30 +38,31 @@ impl SchedulerDelay {
     ///
     /// # Errors
     ///
-    /// [`SignalConfigError::Threshold`] for a zero threshold or interval,
-    /// [`SignalConfigError::IntervalTooLong`] for an interval above one minute, and
-    /// [`SignalConfigError::NoRuntime`] outside a tokio runtime.
+    /// [`ConfigError::Threshold`] for a zero threshold or interval,
+    /// [`ConfigError::IntervalTooLong`] for an interval above one minute, and
+    /// [`ConfigError::NoRuntime`] outside a tokio runtime.
     ///
     /// # Examples
     ///
     /// ```
-    /// use perfstack_admission::overload::{SchedulerDelay, SignalConfigError};
+    /// use perfstack_admission::overload::SchedulerDelay;
+    /// use perfstack_admission::ConfigError;
     /// use std::time::Duration;
     /// let ms = Duration::from_millis;
     /// // Outside a runtime: an error, not a panic.
-    /// assert_eq!(SchedulerDelay::spawn(ms(10), ms(50)).unwrap_err(), SignalConfigError::NoRuntime);
+    /// assert_eq!(SchedulerDelay::spawn(ms(10), ms(50)).unwrap_err(), ConfigError::NoRuntime);
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
     /// let delay = SchedulerDelay::spawn(ms(10), ms(50))?;
     /// assert!(SchedulerDelay::spawn(Duration::MAX, ms(50)).is_err());
-    /// # drop(delay); Ok::<(), SignalConfigError>(()) }).unwrap();
+    /// # drop(delay); Ok::<(), ConfigError>(()) }).unwrap();
     /// ```
-    pub fn spawn(interval: Duration, threshold: Duration) -> Result<Self, SignalConfigError> {
+    pub fn spawn(interval: Duration, threshold: Duration) -> Result<Self, ConfigError> {
         let threshold = check_threshold("scheduler_delay", threshold.as_secs_f64())?;
         check_threshold("scheduler_interval", interval.as_secs_f64())?;
         if interval > MAX_INTERVAL {
-            return Err(SignalConfigError::IntervalTooLong { interval, max: MAX_INTERVAL });
+            return Err(ConfigError::IntervalTooLong { interval, max: MAX_INTERVAL });
         }
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| SignalConfigError::NoRuntime)?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let delay_ns = Arc::new(AtomicU64::new(0));
         let probe = Arc::clone(&delay_ns);
         let task = handle

@@ -1,6 +1,8 @@
+//! [`Gcra`]: the Generic Cell Rate Algorithm as pure maths, shared by every rate limit.
+
 use std::time::Duration;
 
-use super::RateConfigError;
+use crate::ConfigError;
 
 /// Highest burst accepted: above this a bucket is a misconfiguration, not a limit.
 pub(crate) const MAX_BURST: u64 = 100_000_000;
@@ -19,7 +21,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// let tat = g.decide(Some(tat), 0).unwrap();
 /// assert!(g.decide(Some(tat), 0).is_err()); // burst used up
 /// assert!(g.decide(Some(tat), 100_000_000).is_ok()); // one interval later
-/// # Ok::<(), perfstack_admission::rate::RateConfigError>(())
+/// # Ok::<(), perfstack_admission::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gcra {
@@ -34,12 +36,12 @@ impl Gcra {
     ///
     /// A rate that is zero, negative, NaN or infinite, a zero or absurd burst, an interval
     /// outside [1 ns, 365 days].
-    pub fn per_second(rate: f64, burst: u64) -> Result<Self, RateConfigError> {
+    pub fn per_second(rate: f64, burst: u64) -> Result<Self, ConfigError> {
         if !rate.is_finite() || rate <= 0.0 {
-            return Err(RateConfigError::NotPositive { name: "rate", value: rate });
+            return Err(ConfigError::NotPositive { name: "rate", value: rate });
         }
         let interval = Duration::try_from_secs_f64(1.0 / rate)
-            .map_err(|_| RateConfigError::NotPositive { name: "rate", value: rate })?;
+            .map_err(|_| ConfigError::NotPositive { name: "rate", value: rate })?;
         Self::with_interval(interval, burst)
     }
 
@@ -48,18 +50,18 @@ impl Gcra {
     /// # Errors
     ///
     /// As [`per_second`](Self::per_second).
-    pub fn with_interval(interval: Duration, burst: u64) -> Result<Self, RateConfigError> {
+    pub fn with_interval(interval: Duration, burst: u64) -> Result<Self, ConfigError> {
         if burst == 0 {
-            return Err(RateConfigError::NotPositive { name: "burst", value: 0.0 });
+            return Err(ConfigError::NotPositive { name: "burst", value: 0.0 });
         }
         if burst > MAX_BURST {
-            return Err(RateConfigError::AbsurdBurst { burst, max: MAX_BURST });
+            return Err(ConfigError::AbsurdBurst { burst, max: MAX_BURST });
         }
         if interval < Duration::from_nanos(1) || interval > MAX_INTERVAL {
-            return Err(RateConfigError::Interval(interval));
+            return Err(ConfigError::Interval(interval));
         }
-        let t = u64::try_from(interval.as_nanos()).map_err(|_| RateConfigError::Interval(interval))?;
-        let tau = t.checked_mul(burst - 1).ok_or(RateConfigError::AbsurdBurst { burst, max: MAX_BURST })?;
+        let t = u64::try_from(interval.as_nanos()).map_err(|_| ConfigError::Interval(interval))?;
+        let tau = t.checked_mul(burst - 1).ok_or(ConfigError::AbsurdBurst { burst, max: MAX_BURST })?;
         Ok(Self { t, tau })
     }
 
@@ -68,7 +70,7 @@ impl Gcra {
     /// # Errors
     ///
     /// As [`with_interval`](Self::with_interval).
-    pub fn from_quota(quota: governor::Quota) -> Result<Self, RateConfigError> {
+    pub fn from_quota(quota: governor::Quota) -> Result<Self, ConfigError> {
         Self::with_interval(quota.replenish_interval(), u64::from(quota.burst_size().get()))
     }
 

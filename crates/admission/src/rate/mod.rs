@@ -7,14 +7,14 @@
 //! without consuming, bound the number of keys, and share the maths with the Redis script
 //! (see `docs/decisions/0030-admission-own-gcra-state.md`).
 
-mod direct;
 mod error;
 mod gcra;
+mod handle;
 mod keyed;
 mod store;
 
-pub use direct::RateLimit;
-pub use error::{RateConfigError, RateLimited};
+pub use error::RateLimited;
 pub use gcra::Gcra;
+pub use handle::RateLimit;
 pub use keyed::{KeyedRateLimit, KeyedRateLimitBuilder};
 pub use store::{RateLimitStore, StoreFuture, StoreRefusal};

@@ -1,3 +1,5 @@
+//! [`RateLimitStore`]: a rate limit whose state lives elsewhere (Redis) and needs I/O.
+
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,3 +1,5 @@
+//! [`RedisRateLimitBuilder`]: checks a Redis rate limit's settings, loads its script, builds it.
+
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,13 +8,14 @@ use fred::bytes_utils::Str;
 use fred::clients::Client;
 use fred::interfaces::LuaInterface;
 use fred::types::Key;
+use metrics::SharedString;
 use parking_lot::Mutex;
 use perfstack_resilience::CircuitBreaker;
 
-use super::error::RedisConfigError;
-use super::limiter::{gcra_args, FailPolicy, Inner, Lease, RedisRateLimit};
-use super::script::GCRA_LUA;
-use crate::rate::{Gcra, RateConfigError, RateLimit};
+use super::handle::{FailPolicy, Inner, Lease, RedisRateLimit};
+use super::script::{gcra_args, GCRA_LUA};
+use crate::rate::{Gcra, RateLimit};
+use crate::ConfigError;
 
 /// Builds a [`RedisRateLimit`].
 #[derive(Debug)]
@@ -20,6 +23,7 @@ use crate::rate::{Gcra, RateConfigError, RateLimit};
 pub struct RedisRateLimitBuilder {
     pub(super) client: Client,
     pub(super) key: String,
+    pub(super) name: Option<String>,
     pub(super) rate: f64,
     pub(super) burst: u64,
     pub(super) policy: FailPolicy,
@@ -30,6 +34,12 @@ pub struct RedisRateLimitBuilder {
 }
 
 impl RedisRateLimitBuilder {
+    /// The instance name, the `name` label of the limit's metrics (default: the Redis key).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// How long a round trip may take before Redis counts as unavailable (default 100 ms).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
@@ -77,26 +87,24 @@ impl RedisRateLimitBuilder {
     /// # Errors
     ///
     /// A bad rate or burst, a rate whose emission interval whole microseconds cannot express
-    /// within 1 % ([`RedisConfigError::RateNotRepresentable`]: above 20,000/s only rates with
+    /// within 1 % ([`ConfigError::RateNotRepresentable`]: above 20,000/s only rates with
     /// a whole-µs interval, at most 1,000,000/s), a lease of 0 or above the burst, a zero
     /// timeout. A Redis failure
     /// while loading the script is not an error: it is loaded again on first use.
-    pub async fn build(self) -> Result<RedisRateLimit, RedisConfigError> {
+    pub async fn build(self) -> Result<RedisRateLimit, ConfigError> {
         let gcra = Gcra::per_second(self.rate, self.burst)?;
         let args = gcra_args(&gcra, self.rate)?;
         if self.instances == 0 {
-            return Err(RateConfigError::NotPositive { name: "instances", value: 0.0 }.into());
+            return Err(ConfigError::NotPositive { name: "instances", value: 0.0 });
         }
         let lease = self.lease.unwrap_or_else(|| default_lease(self.burst, self.instances));
         if lease == 0 || u64::from(lease) > self.burst {
-            return Err(
-                RateConfigError::NotPositive { name: "lease_cells (1..=burst)", value: f64::from(lease) }.into()
-            );
+            return Err(ConfigError::NotPositive { name: "lease_cells (1..=burst)", value: f64::from(lease) });
         }
         // The local pre-check: this instance alone may not exceed the global limit either.
         let local = RateLimit::new(gcra);
         if self.timeout.is_zero() {
-            return Err(RateConfigError::Interval(self.timeout).into());
+            return Err(ConfigError::Interval(self.timeout));
         }
         let breaker = match self.breaker {
             Some(b) => b,
@@ -116,6 +124,7 @@ impl RedisRateLimitBuilder {
             FailPolicy::Open => "open",
             FailPolicy::Closed => "closed",
         };
+        let name = SharedString::from(Arc::<str>::from(self.name.unwrap_or_else(|| self.key.clone())));
         Ok(RedisRateLimit {
             inner: Arc::new(Inner {
                 client: self.client,
@@ -132,9 +141,14 @@ impl RedisRateLimitBuilder {
                 leased: Mutex::new(Lease::default()),
                 logged_generation: AtomicU64::new(breaker.generation()),
                 breaker,
-                errors_total: metrics::counter!("perfstack_admission_redis_errors_total", "policy" => policy),
+                errors_total: metrics::counter!(
+                    "perfstack_admission_redis_errors_total",
+                    "name" => name.clone(),
+                    "policy" => policy
+                ),
                 short_circuits_total: metrics::counter!(
                     "perfstack_admission_redis_short_circuits_total",
+                    "name" => name,
                     "policy" => policy
                 ),
             }),

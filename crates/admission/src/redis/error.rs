@@ -1,6 +1,8 @@
+//! [`RedisRateError`]: why a distributed rate-limit check refused.
+
 use std::time::Duration;
 
-use crate::rate::{RateConfigError, RateLimited};
+use crate::rate::RateLimited;
 
 /// Errors from the distributed limit.
 #[derive(Debug, thiserror::Error)]
@@ -22,29 +24,4 @@ pub enum RedisRateError {
         /// Time until the breaker lets a probe through, when known.
         retry_after: Option<Duration>,
     },
-}
-
-/// A [`RedisRateLimit`](super::RedisRateLimit) configuration that cannot work, refused by
-/// [`build`](super::RedisRateLimitBuilder::build).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RedisConfigError {
-    /// A bad rate, burst, lease, instance count or timeout.
-    #[error(transparent)]
-    Rate(#[from] RateConfigError),
-    /// The script counts in whole microseconds (Redis `TIME`; Lua's doubles cannot hold
-    /// nanoseconds since the epoch exactly), and this rate's emission interval rounded to a
-    /// whole µs would change the rate by more than 1 % (or be 0, above 1,000,000/s).
-    #[error(
-        "rate {rate}/s cannot be kept in Redis: the emission interval is counted in whole microseconds and the nearest rate is {nearest}/s (more than 1 % off); use at most 20000/s, or a rate whose interval is a whole number of microseconds (at most 1000000/s)"
-    )]
-    RateNotRepresentable {
-        /// The rate asked for, per second.
-        rate: f64,
-        /// The nearest rate a whole-µs interval gives.
-        nearest: f64,
-    },
-    /// The default circuit breaker could not be built.
-    #[error("circuit breaker: {0}")]
-    Breaker(#[from] perfstack_resilience::ConfigError),
 }

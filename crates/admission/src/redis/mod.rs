@@ -15,9 +15,9 @@
 
 mod builder;
 mod error;
-mod limiter;
+mod handle;
 mod script;
 
 pub use builder::RedisRateLimitBuilder;
-pub use error::{RedisConfigError, RedisRateError};
-pub use limiter::{FailPolicy, RedisRateLimit};
+pub use error::RedisRateError;
+pub use handle::{FailPolicy, RedisRateLimit};

@@ -1,3 +1,5 @@
+//! [`Convergence`]: how fast a limit settles after a load step, and recovers after it.
+
 use serde::Serialize;
 
 use super::SimReport;

@@ -1,4 +1,6 @@
-use crate::BuildError;
+//! [`ScenarioError`]: a scenario the simulation refuses before scheduling any request.
+
+use crate::ConfigError;
 
 /// A [`Scenario`](super::Scenario) that cannot be simulated, refused by
 /// [`run`](super::run) before any request is scheduled.
@@ -15,7 +17,7 @@ pub enum ScenarioError {
     },
     /// The controller settings (limit, shares, queue) are refused by its builder.
     #[error(transparent)]
-    Build(#[from] BuildError),
+    Config(#[from] ConfigError),
 }
 
 impl ScenarioError {

@@ -1,3 +1,5 @@
+//! [`SimReport`]: what a run measured, per priority level and per 100 ms window.
+
 use serde::Serialize;
 
 /// Counts for one priority level, over the measured part of a run.

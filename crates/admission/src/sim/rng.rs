@@ -1,3 +1,5 @@
+//! [`SplitMix64`]: the seedable generator that makes every simulation run the same.
+
 /// SplitMix64: a tiny, seedable generator, so the simulation is the same on every machine.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);

@@ -1,3 +1,5 @@
+//! [`run`]: one scenario, open loop, through the real controller.
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;

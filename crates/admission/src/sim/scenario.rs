@@ -1,8 +1,10 @@
+//! [`Scenario`]: one simulation run (server model, strategy, load phases, mix), and its checks.
+
 use std::time::Duration;
 
 use super::{ScenarioError, ServiceTime};
 use crate::limit::{Aimd, AimdConfig, Gradient2, Gradient2Config, Vegas, VegasConfig};
-use crate::{AdmissionController, BuildError, PriorityShares, QueueOrder};
+use crate::{AdmissionController, ConfigError, PriorityShares, QueueOrder};
 
 /// Most simulated time: a day of virtual time is already millions of timer events per 1,000 rps.
 const MAX_SIM_TIME: Duration = Duration::from_secs(86_400);
@@ -205,7 +207,7 @@ impl Scenario {
         Ok(())
     }
 
-    pub(crate) fn controller(&self) -> Result<Option<AdmissionController>, BuildError> {
+    pub(crate) fn controller(&self) -> Result<Option<AdmissionController>, ConfigError> {
         let b = AdmissionController::builder().name("sim").priority_shares(self.shares);
         let b = match &self.strategy {
             Strategy::NoControl => return Ok(None),

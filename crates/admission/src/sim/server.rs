@@ -1,3 +1,5 @@
+//! The simulated server: a FIFO queue dispatched to `workers` slots.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,3 +1,5 @@
+//! [`ServiceTime`]: the service-time distributions of the simulated server.
+
 use std::time::Duration;
 
 use super::{ScenarioError, SplitMix64};

@@ -1,3 +1,5 @@
+//! [`ResponseFuture`]: the response future of [`Admission`](super::Admission).
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};

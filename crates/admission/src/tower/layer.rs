@@ -1,3 +1,5 @@
+//! [`AdmissionLayer`]: wraps services in [`Admission`](super::Admission), sharing one controller.
+
 use std::sync::Arc;
 
 use http::request::Parts;

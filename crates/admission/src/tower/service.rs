@@ -1,3 +1,5 @@
+//! [`Admission`]: the service that admits or refuses each request before the inner service sees it.
+
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
