@@ -2,9 +2,41 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::error::CodecError;
+
 /// Turns values into bytes and back. The id is written into every entry header, so an
 /// instance that reads an entry written with another codec sees a clean miss instead of
 /// garbage.
+///
+/// # Examples
+///
+/// A codec for plain UTF-8 strings (no length prefix, no serde):
+///
+/// ```
+/// use perfstack_tiered_cache::{Codec, CodecError, MemoryStore, TieredCache};
+///
+/// struct Utf8;
+///
+/// impl Codec<String> for Utf8 {
+///     fn id(&self) -> u8 {
+///         200
+///     }
+///     fn encode(&self, value: &String, out: &mut Vec<u8>) -> Result<(), CodecError> {
+///         out.extend_from_slice(value.as_bytes());
+///         Ok(())
+///     }
+///     fn decode(&self, bytes: &[u8]) -> Result<String, CodecError> {
+///         String::from_utf8(bytes.to_vec()).map_err(CodecError::new)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = TieredCache::<String>::builder("text").tier(MemoryStore::new().tier()).codec(Utf8).build().await?;
+/// cache.set("greeting", "héllo".to_owned()).await?;
+/// assert_eq!(cache.get("greeting").await?.as_deref(), Some("héllo"));
+/// assert!(Utf8.decode(&[0xff]).is_err());
+/// # Ok(()) }
+/// ```
 pub trait Codec<V>: Send + Sync + 'static {
     /// A stable id stored in the entry header (0–127 reserved for perfstack codecs).
     fn id(&self) -> u8;
@@ -13,14 +45,14 @@ pub trait Codec<V>: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the value cannot be encoded.
-    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String>;
+    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), CodecError>;
     /// Decodes a value from all of `bytes`.
     ///
     /// # Errors
     ///
     /// When the bytes are not a valid encoding, including a valid value followed by bytes it
     /// does not account for (an entry with extra bytes is corrupt, not a hit).
-    fn decode(&self, bytes: &[u8]) -> Result<V, String>;
+    fn decode(&self, bytes: &[u8]) -> Result<V, CodecError>;
 }
 
 /// The default codec: compact binary serde through `postcard` (id 1).
@@ -31,16 +63,16 @@ impl<V: Serialize + DeserializeOwned> Codec<V> for PostcardCodec {
     fn id(&self) -> u8 {
         1
     }
-    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String> {
-        let encoded = postcard::to_extend(value, std::mem::take(out)).map_err(|e| e.to_string())?;
+    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let encoded = postcard::to_extend(value, std::mem::take(out)).map_err(CodecError::new)?;
         *out = encoded;
         Ok(())
     }
-    fn decode(&self, bytes: &[u8]) -> Result<V, String> {
+    fn decode(&self, bytes: &[u8]) -> Result<V, CodecError> {
         // `from_bytes` stops after the value and ignores the rest.
-        let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| e.to_string())?;
+        let (value, rest) = postcard::take_from_bytes(bytes).map_err(CodecError::new)?;
         if !rest.is_empty() {
-            return Err(format!("{} bytes left over after the value", rest.len()));
+            return Err(CodecError::new(format!("{} bytes left over after the value", rest.len())));
         }
         Ok(value)
     }
@@ -57,11 +89,11 @@ impl<V: Serialize + DeserializeOwned> Codec<V> for JsonCodec {
     fn id(&self) -> u8 {
         2
     }
-    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), String> {
-        serde_json::to_writer(out, value).map_err(|e| e.to_string())
+    fn encode(&self, value: &V, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        serde_json::to_writer(out, value).map_err(CodecError::new)
     }
-    fn decode(&self, bytes: &[u8]) -> Result<V, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    fn decode(&self, bytes: &[u8]) -> Result<V, CodecError> {
+        serde_json::from_slice(bytes).map_err(CodecError::new)
     }
 }
 
@@ -88,7 +120,7 @@ mod tests {
             let mut bytes = out.clone();
             bytes.extend_from_slice(junk);
             let r: Result<String, _> = Codec::decode(&PostcardCodec, &bytes);
-            assert!(r.unwrap_err().contains("left over"), "{junk:?} after the value was accepted");
+            assert!(r.unwrap_err().to_string().contains("left over"), "{junk:?} after the value was accepted");
         }
     }
 

@@ -1,9 +1,23 @@
-//! Errors returned by the cache.
+//! Errors: of building a cache ([`ConfigError`]), of a call ([`CacheError`]), of L2
+//! ([`TierError`], [`DecodeError`]) and of a codec ([`CodecError`]).
 
 use std::sync::Arc;
 
 /// A boxed error from a user's loader.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a cache could not be built: returned by
+/// [`TieredCacheBuilder::build`](crate::TieredCacheBuilder::build).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+    /// The Redis invalidation listener could not be set up.
+    #[error("cannot set up the Redis invalidation channel: {0}")]
+    Redis(String),
+}
 
 /// What went wrong in a cache call.
 ///
@@ -37,7 +51,7 @@ pub enum CacheError {
     },
     /// The value could not be encoded by the codec.
     #[error("cannot encode value: {0}")]
-    Encode(String),
+    Encode(#[source] CodecError),
     /// `get_or_load` was called on a cache built without a loader.
     #[error("no loader configured for cache {0:?}")]
     NoLoader(String),
@@ -87,7 +101,7 @@ pub enum TierError {
 }
 
 /// Why bytes read from L2 could not be turned into a value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// Fewer bytes than a header.
@@ -109,7 +123,7 @@ pub enum DecodeError {
     },
     /// The payload could not be decoded.
     #[error("payload does not decode: {0}")]
-    Payload(String),
+    Payload(#[source] CodecError),
     /// The payload is larger than this cache's `max_value_bytes` (written by an instance with
     /// a larger limit): not promoted into L1, whose budget assumes the limit.
     #[error("payload is {len} bytes, the limit is {max}")]
@@ -119,4 +133,49 @@ pub enum DecodeError {
         /// Configured limit (`max_value_bytes`).
         max: usize,
     },
+}
+
+/// Why a [`Codec`](crate::Codec) could not encode or decode a value. It carries the codec's
+/// own error (postcard's, serde_json's, yours) as its [`source`](std::error::Error::source)
+/// and shows its message.
+///
+/// `Clone` (the source is shared, not copied): an encoding failure inside a load reaches every
+/// caller that waited for the load, in a [`CacheError::Encode`].
+///
+/// # Examples
+///
+/// ```
+/// use perfstack_tiered_cache::CodecError;
+/// use std::error::Error as _;
+///
+/// let e = CodecError::new("3 bytes left over after the value");
+/// assert_eq!(e.to_string(), "3 bytes left over after the value");
+///
+/// let json = serde_json::from_str::<u32>("x").unwrap_err();
+/// let e = CodecError::new(json);
+/// assert!(e.source().is_some_and(|s| s.is::<serde_json::Error>()));
+/// ```
+#[derive(Debug, Clone)]
+pub struct CodecError {
+    source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl CodecError {
+    /// A codec error caused by `source`: any error type, or a message (`&str`, `String`).
+    pub fn new(source: impl Into<BoxError>) -> Self {
+        CodecError { source: Arc::from(source.into()) }
+    }
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.source, f)
+    }
+}
+
+impl std::error::Error for CodecError {
+    /// The codec's own error itself (not a wrapper of it), so it can be downcast.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
 }

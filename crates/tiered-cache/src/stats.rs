@@ -68,29 +68,29 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn new(cache: &str) -> Self {
-        let c = cache.to_owned();
+    pub(crate) fn new(name: &str) -> Self {
+        let c = name.to_owned();
         let req = |tier: &'static str, outcome: &'static str| {
             Tally::new(
-                counter!("perfstack_cache_requests_total", "cache" => c.clone(), "tier" => tier, "outcome" => outcome),
+                counter!("perfstack_tiered_cache_requests_total", "name" => c.clone(), "tier" => tier, "outcome" => outcome),
             )
         };
         let load = |outcome: &'static str| {
-            Tally::new(counter!("perfstack_cache_loads_total", "cache" => c.clone(), "outcome" => outcome))
+            Tally::new(counter!("perfstack_tiered_cache_loads_total", "name" => c.clone(), "outcome" => outcome))
         };
         let refresh = |outcome: &'static str| {
-            Tally::new(counter!("perfstack_cache_refreshes_total", "cache" => c.clone(), "outcome" => outcome))
+            Tally::new(counter!("perfstack_tiered_cache_refreshes_total", "name" => c.clone(), "outcome" => outcome))
         };
         let evict = |cause: &'static str| {
-            Tally::new(counter!("perfstack_cache_evictions_total", "cache" => c.clone(), "cause" => cause))
+            Tally::new(counter!("perfstack_tiered_cache_evictions_total", "name" => c.clone(), "cause" => cause))
         };
         let l2 = |kind: &'static str| {
-            Tally::new(counter!("perfstack_cache_l2_errors_total", "cache" => c.clone(), "kind" => kind))
+            Tally::new(counter!("perfstack_tiered_cache_l2_errors_total", "name" => c.clone(), "kind" => kind))
         };
         let lease = |outcome: &'static str| {
-            Tally::new(counter!("perfstack_cache_leases_total", "cache" => c.clone(), "outcome" => outcome))
+            Tally::new(counter!("perfstack_tiered_cache_leases_total", "name" => c.clone(), "outcome" => outcome))
         };
-        let breaker_gauge = gauge!("perfstack_cache_l2_breaker_open", "cache" => c.clone());
+        let breaker_gauge = gauge!("perfstack_tiered_cache_l2_breaker_state", "name" => c.clone());
         breaker_gauge.set(0.0);
         Counters {
             l1_hit: req("l1", "hit"),
@@ -110,22 +110,24 @@ impl Counters {
             evict_size: evict("size"),
             evict_expired: evict("expired"),
             evict_explicit: evict("explicit"),
-            l2_write: Tally::new(counter!("perfstack_cache_l2_writes_total", "cache" => c.clone())),
+            l2_write: Tally::new(counter!("perfstack_tiered_cache_l2_writes_total", "name" => c.clone())),
             l2_error: l2("backend"),
             l2_skipped: l2("breaker_open"),
             l2_corrupt: l2("corrupt"),
             invalidations_received: Tally::new(
-                counter!("perfstack_cache_invalidations_received_total", "cache" => c.clone()),
+                counter!("perfstack_tiered_cache_invalidations_received_total", "name" => c.clone()),
             ),
-            l1_flush: Tally::new(counter!("perfstack_cache_l1_flushes_total", "cache" => c.clone())),
+            l1_flush: Tally::new(counter!("perfstack_tiered_cache_l1_flushes_total", "name" => c.clone())),
             lease_acquired: lease("acquired"),
             lease_waited: lease("waited"),
             lease_wait_timeout: lease("wait_timeout"),
-            pending_confirmed: Tally::new(counter!("perfstack_cache_pending_confirmed_total", "cache" => c.clone())),
+            pending_confirmed: Tally::new(
+                counter!("perfstack_tiered_cache_pending_confirmed_total", "name" => c.clone()),
+            ),
             in_flight: AtomicI64::new(0),
-            in_flight_gauge: gauge!("perfstack_cache_inflight_loads", "cache" => c.clone()),
+            in_flight_gauge: gauge!("perfstack_tiered_cache_inflight_load_tasks", "name" => c.clone()),
             breaker_gauge,
-            pending_gauge: gauge!("perfstack_cache_pending_invalidations", "cache" => c.clone()),
+            pending_gauge: gauge!("perfstack_tiered_cache_pending_invalidation_keys", "name" => c.clone()),
         }
     }
 

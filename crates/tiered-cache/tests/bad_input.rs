@@ -70,7 +70,7 @@ fn a_tier_is_object_safe() {
 
 #[tokio::test]
 async fn absurd_ttls_are_refused_at_build_not_a_panic_later() {
-    use perfstack_tiered_cache::{BuildError, LeaseConfig};
+    use perfstack_tiered_cache::{ConfigError, LeaseConfig};
     let year = Duration::from_secs(365 * 24 * 3600);
     let cases: Vec<(&str, perfstack_tiered_cache::TieredCacheBuilder<String>)> = vec![
         ("ttl", TieredCache::builder("t").ttl(Duration::MAX)),
@@ -81,7 +81,7 @@ async fn absurd_ttls_are_refused_at_build_not_a_panic_later() {
     ];
     for (what, b) in cases {
         let err = b.build().await.unwrap_err();
-        assert!(matches!(err, BuildError::Invalid(ref m) if m.starts_with(what)), "{what}: {err}");
+        assert!(matches!(err, ConfigError::Invalid(ref m) if m.starts_with(what)), "{what}: {err}");
     }
     // The longest accepted TTL works end to end (no overflow in the deadline maths).
     let c = TieredCache::<String>::builder("t").ttl(year).tier(MemoryStore::new().tier()).build().await.unwrap();

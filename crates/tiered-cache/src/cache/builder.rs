@@ -7,35 +7,20 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{Inner, TieredCache};
-use crate::breaker::L2Breaker;
+use super::flight::Flights;
+use super::handle::{Inner, TieredCache};
+use super::pending::Pending;
 use crate::codec::{Codec, PostcardCodec};
 use crate::config::{Config, LeaseConfig};
-use crate::deadline::Deadlines;
-use crate::flight::Flights;
-use crate::guard::L2Guard;
-use crate::hot::HotKeys;
+use crate::error::ConfigError;
+use crate::l1::{HotKeys, Trust};
+use crate::l2::{Deadlines, EventSink, L2Breaker, L2Guard, Tier};
 use crate::loader::Loader;
-use crate::pending::Pending;
 use crate::stats::Counters;
-use crate::tier::{EventSink, Tier};
-use crate::trust::Trust;
 use crate::ttl::{Clock, MAX_TTL};
 
 /// Heartbeats go every quarter of the coherence bound: below this they would flood Redis.
 const MIN_COHERENCE_BOUND: Duration = Duration::from_millis(20);
-
-/// Why a cache could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// A setting is out of range.
-    #[error("invalid setting: {0}")]
-    Invalid(String),
-    /// The Redis invalidation listener could not be set up.
-    #[error("cannot set up the Redis invalidation channel: {0}")]
-    Redis(String),
-}
 
 enum TierChoice {
     Custom(Arc<dyn Tier>),
@@ -188,7 +173,7 @@ where
         self.cfg.hot_keys = n;
         self
     }
-    /// Counts L1 evictions by size (`evictions_size`, `perfstack_cache_evictions_total{cause="size"}`).
+    /// Counts L1 evictions by size (`evictions_size`, `perfstack_tiered_cache_evictions_total{cause="size"}`).
     /// Off by default, as in Caffeine: it needs a moka eviction listener, which costs about
     /// 1 µs per L1 insert. Explicit and expiry evictions are always counted.
     pub fn l1_eviction_stats(mut self, on: bool) -> Self {
@@ -206,12 +191,12 @@ where
     ///
     /// # Errors
     ///
-    /// [`BuildError::Invalid`] for out-of-range settings (among them any TTL over 365 days), [`BuildError::Redis`] when the
+    /// [`ConfigError::Invalid`] for out-of-range settings (among them any TTL over 365 days), [`ConfigError::Redis`] when the
     /// invalidation connection cannot be set up.
-    pub async fn build(self) -> Result<TieredCache<V>, BuildError> {
+    pub async fn build(self) -> Result<TieredCache<V>, ConfigError> {
         let cfg = self.cfg;
         if cfg.ttl.is_zero() || cfg.soft_ttl > cfg.ttl {
-            return Err(BuildError::Invalid("need 0 < soft_ttl <= ttl".into()));
+            return Err(ConfigError::Invalid("need 0 < soft_ttl <= ttl".into()));
         }
         let mut durations = vec![
             ("ttl", cfg.ttl),
@@ -227,35 +212,35 @@ where
         }
         for (what, d) in durations {
             if d > MAX_TTL {
-                return Err(BuildError::Invalid(format!(
+                return Err(ConfigError::Invalid(format!(
                     "{what} is {d:?}; the longest accepted is {} days",
                     MAX_TTL.as_secs() / 86_400
                 )));
             }
         }
         if cfg.load_timeout.is_zero() {
-            return Err(BuildError::Invalid("load_timeout must be positive".into()));
+            return Err(ConfigError::Invalid("load_timeout must be positive".into()));
         }
         if cfg.coherence_bound < MIN_COHERENCE_BOUND {
-            return Err(BuildError::Invalid(format!(
+            return Err(ConfigError::Invalid(format!(
                 "coherence_bound is {:?}; the shortest accepted is {MIN_COHERENCE_BOUND:?} (heartbeats go every quarter of it)",
                 cfg.coherence_bound
             )));
         }
         if cfg.l2_timeout.is_zero() || cfg.l2_timeout > MAX_TTL {
-            return Err(BuildError::Invalid("l2_timeout must be within (0, 365 days]".into()));
+            return Err(ConfigError::Invalid("l2_timeout must be within (0, 365 days]".into()));
         }
         if cfg.persist_hot_keys_every.is_some_and(|d| d.is_zero() || d > MAX_TTL) {
-            return Err(BuildError::Invalid("persist_hot_keys_every must be within (0, 365 days]".into()));
+            return Err(ConfigError::Invalid("persist_hot_keys_every must be within (0, 365 days]".into()));
         }
         if !(0.0..=1.0).contains(&cfg.jitter) {
-            return Err(BuildError::Invalid("jitter must be within [0, 1]".into()));
+            return Err(ConfigError::Invalid("jitter must be within [0, 1]".into()));
         }
         if cfg.max_key_bytes == 0 || cfg.max_value_bytes == 0 {
-            return Err(BuildError::Invalid("size limits must be positive".into()));
+            return Err(ConfigError::Invalid("size limits must be positive".into()));
         }
         let counters = Arc::new(Counters::new(&cfg.name));
-        let (sink, rx) = EventSink::channel(crate::tier::EVENT_QUEUE);
+        let (sink, rx) = EventSink::channel(crate::l2::EVENT_QUEUE);
         let mut trust = Trust::always();
         let tier: Option<Arc<dyn Tier>> = match self.tier {
             None => None,
@@ -268,18 +253,18 @@ where
                 let server = fred::interfaces::ClientLike::client_config(&client).server;
                 if server.is_clustered() || server.is_sentinel() {
                     // Tracking, its redirect and the heartbeats are per node: not yet.
-                    return Err(BuildError::Invalid(
+                    return Err(ConfigError::Invalid(
                         "Redis Cluster and Sentinel clients are not supported yet: give a client of one Redis server"
                             .into(),
                     ));
                 }
-                let links = crate::redis::Links {
+                let links = crate::l2::redis::Links {
                     command_timeout: cfg.l2_timeout,
                     heartbeat: (cfg.coherence_bound / 4).max(Duration::from_millis(1)),
                 };
-                let redis = crate::redis::RedisTier::connect(client, &cfg.namespace, sink, links)
+                let redis = crate::l2::redis::RedisTier::connect(client, &cfg.namespace, sink, links)
                     .await
-                    .map_err(|e| BuildError::Redis(e.to_string()))?;
+                    .map_err(|e| ConfigError::Redis(e.to_string()))?;
                 trust = Trust::heartbeats(cfg.coherence_bound);
                 if let Some(at) = redis.confirmed_at() {
                     trust.caught_up(at);
@@ -293,7 +278,7 @@ where
             Some(tier) => Some(L2Guard {
                 tier,
                 breaker: L2Breaker::new(&cfg.name, cfg.breaker_failures, cfg.breaker_open_for)
-                    .map_err(BuildError::Invalid)?,
+                    .map_err(ConfigError::Invalid)?,
                 timeout: cfg.l2_timeout,
                 deadlines: {
                     let (d, handle) = Deadlines::start(cfg.l2_timeout);
@@ -321,9 +306,9 @@ where
             counters,
             clock: Clock::new(),
             waiters: Mutex::new(HashMap::new()),
-            gens: crate::generation::Generations::default(),
+            gens: super::generation::Generations::default(),
             tasks: Mutex::new(Vec::new()),
-            upkeep: crate::upkeep::Upkeep::default(),
+            upkeep: crate::l1::Upkeep::default(),
             trust,
             pending: Pending::default(),
         });

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::Inner;
-use crate::guard::Guarded;
+use super::handle::Inner;
+use crate::l2::Guarded;
 
 /// Pause between attempts while something is pending (an open breaker answers at once).
 const RETRY: Duration = Duration::from_millis(50);
@@ -43,7 +43,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let batch = self.pending.batch(BATCH);
         let answered = if batch.keys.is_empty() {
             // A cheap read of a reserved key: is Redis there?
-            let probe = crate::tier::RESERVED_KEY_PREFIX;
+            let probe = crate::l2::RESERVED_KEY_PREFIX;
             matches!(l2.call("write_token", |t| t.write_token(probe)).await, Guarded::Done(_))
         } else {
             let keys: Vec<String> = batch.keys.iter().map(|(k, _)| k.clone()).collect();

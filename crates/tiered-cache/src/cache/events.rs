@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Weak};
 
-use super::Inner;
-use crate::tier::{EventQueue, TierEvent};
+use super::handle::Inner;
+use crate::l2::{EventQueue, TierEvent};
 
 /// The event loop of one cache; ends when the cache is dropped or the tier goes away.
 /// A full queue (events were dropped) becomes one flush of L1.

@@ -8,11 +8,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::read::L2Look;
-use super::{Inner, L2Write};
+use super::flight::{FlightTicket, Joined, Outcome};
+use super::handle::Inner;
+use super::lookup::L2Look;
+use super::write::L2Write;
 use crate::error::CacheError;
-use crate::flight::{FlightTicket, Joined, Outcome};
-use crate::guard::Guarded;
+use crate::l2::Guarded;
 
 /// Why a flight runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +135,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         // The loader's future is dropped at the timeout; every waiter gets the typed error and
         // the flight ends, so the next caller starts a new load.
         let loaded = tokio::time::timeout(self.cfg.load_timeout, loader.load(key)).await;
-        metrics::histogram!("perfstack_cache_load_seconds", "cache" => self.cfg.name.clone())
+        metrics::histogram!("perfstack_tiered_cache_load_seconds", "name" => self.cfg.name.clone())
             .record(started.elapsed().as_secs_f64());
         let (outcome, sent) = match loaded {
             Err(_) => {

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::read::L2Look;
-use super::{Inner, TieredCache};
+use super::handle::{Inner, TieredCache};
+use super::lookup::L2Look;
 use crate::error::CacheError;
-use crate::guard::Guarded;
+use crate::l2::Guarded;
 
 const HOT_META: &str = "hot";
 

@@ -5,14 +5,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::{Inner, TieredCache};
+use super::flight::FlightTicket;
+use super::handle::{Inner, TieredCache};
+use super::propagation::Propagation;
 use crate::error::CacheError;
-use crate::flight::FlightTicket;
-use crate::guard::Guarded;
-use crate::header::{Header, HEADER_LEN};
 use crate::l1::L1Entry;
-use crate::propagation::Propagation;
-use crate::tier::WriteToken;
+use crate::l2::{Guarded, Header, WriteToken, HEADER_LEN};
 use crate::ttl::{after, jitter, Lifetimes};
 
 impl<V> TieredCache<V>
@@ -30,6 +28,22 @@ where
     /// # Errors
     ///
     /// Bad keys, [`CacheError::Encode`], [`CacheError::ValueTooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perfstack_tiered_cache::{MemoryStore, TieredCache};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = MemoryStore::new();
+    /// let a = TieredCache::<u32>::builder("stock").tier(store.tier()).build().await?;
+    /// // Confirmed: in L2, and other instances drop their copy within `coherence_bound`.
+    /// assert!(a.set("sku-1", 5).await?.is_confirmed());
+    /// assert_eq!(a.get("sku-1").await?, Some(5)); // this instance reads its own write (L1)
+    /// let b = TieredCache::<u32>::builder("stock").tier(store.tier()).build().await?;
+    /// assert_eq!(b.get("sku-1").await?, Some(5)); // another instance, from L2
+    /// # Ok(()) }
+    /// ```
     pub async fn set(&self, key: &str, value: V) -> Result<Propagation, CacheError> {
         self.check_key(key)?;
         // Before the L2 write: a read or load that fetched the old value cannot put it back
@@ -53,6 +67,26 @@ where
     /// # Errors
     ///
     /// Only for bad keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perfstack_tiered_cache::{loader_fn, BoxError, MemoryStore, TieredCache};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cache = TieredCache::<String>::builder("users")
+    ///     .tier(MemoryStore::new().tier())
+    ///     .loader(loader_fn(|id: String| async move { Ok::<_, BoxError>(Some(format!("user {id}"))) }))
+    ///     .build()
+    ///     .await?;
+    /// cache.get_or_load("7").await?;
+    /// // The source changed: drop the cached copy here, in L2 and in every other instance.
+    /// assert!(cache.invalidate("7").await?.is_confirmed());
+    /// assert_eq!(cache.get("7").await?, None);
+    /// cache.get_or_load("7").await?; // loaded again
+    /// assert_eq!(cache.stats().loads, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn invalidate(&self, key: &str) -> Result<Propagation, CacheError> {
         self.check_key(key)?;
         let inner = &self.inner;
@@ -84,6 +118,24 @@ where
     /// # Errors
     ///
     /// [`CacheError::KeyTooLong`] for a prefix longer than a key may be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perfstack_tiered_cache::{MemoryStore, TieredCache};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cache = TieredCache::<u32>::builder("carts").tier(MemoryStore::new().tier()).build().await?;
+    /// cache.set("tenant:7:cart:1", 3).await?;
+    /// cache.set("tenant:7:cart:2", 1).await?;
+    /// cache.set("tenant:8:cart:1", 2).await?;
+    /// let done = cache.invalidate_prefix("tenant:7:").await?;
+    /// assert_eq!(done.removed, 2); // L2 entries removed
+    /// assert!(done.propagation.is_confirmed());
+    /// assert_eq!(cache.get("tenant:7:cart:1").await?, None);
+    /// assert_eq!(cache.get("tenant:8:cart:1").await?, Some(2));
+    /// # Ok(()) }
+    /// ```
     pub async fn invalidate_prefix(&self, prefix: &str) -> Result<PrefixInvalidation, CacheError> {
         if prefix.len() > self.inner.cfg.max_key_bytes {
             return Err(CacheError::KeyTooLong { len: prefix.len(), max: self.inner.cfg.max_key_bytes });

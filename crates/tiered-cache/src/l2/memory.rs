@@ -11,8 +11,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use super::{EventSink, Tier, TierEvent, WriteToken};
 use crate::error::TierError;
-use crate::tier::{EventSink, Tier, TierEvent, WriteToken};
 
 #[derive(Debug, Default)]
 struct State {

@@ -22,10 +22,12 @@ use tokio::time::Instant;
 
 use super::beats::Beats;
 use super::echo::{Echoes, Mark, PROBE};
+use super::fence::Fence;
+use super::scripts::{self, Script};
 use super::wire::{Kind, Names, Wire};
-use super::Fence;
-use super::PROBE_SCRIPT;
-use crate::tier::{EventSink, TierEvent};
+use crate::l2::{EventSink, TierEvent};
+
+static PROBE_SCRIPT: Script = Script::new(scripts::PROBE);
 
 /// Heartbeats between two measurements of the offset to Redis's clock.
 const FENCE_EVERY: u64 = 32;

@@ -5,11 +5,9 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::breaker::L2Breaker;
-use crate::deadline::Deadlines;
+use super::{Deadlines, L2Breaker, Tier};
 use crate::error::TierError;
 use crate::stats::Counters;
-use crate::tier::Tier;
 
 /// What happened to an L2 call.
 #[derive(Debug)]
@@ -87,7 +85,7 @@ impl L2Guard {
     }
 
     /// The server answered: a breaker success, and the close hook if this closed it.
-    fn answered(&self, permit: crate::breaker::Permit<'_>) {
+    fn answered(&self, permit: super::breaker::Permit<'_>) {
         if self.breaker.success(permit) {
             self.counters.breaker_open(false);
             tracing::info!("L2 circuit breaker closed; flushing L1");

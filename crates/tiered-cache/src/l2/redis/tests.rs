@@ -10,7 +10,7 @@ use fred::types::Value;
 
 use super::echo::PROBE;
 use super::RedisTier;
-use crate::tier::{EventSink, Tier};
+use crate::l2::{EventSink, Tier};
 
 async fn tier() -> Option<(perfstack_testkit::RedisKeys, RedisTier)> {
     let rk = perfstack_testkit::require_redis().await?;
@@ -123,7 +123,7 @@ async fn foreign_bytes_in_the_version_keys_refuse_writes_instead_of_failing_call
 
 /// A tier with its event queue, and the next `Keys` event's keys (after a sentinel write, so
 /// "no event for k" is observed, not assumed).
-async fn tier_with_events() -> Option<(perfstack_testkit::RedisKeys, RedisTier, crate::tier::EventQueue)> {
+async fn tier_with_events() -> Option<(perfstack_testkit::RedisKeys, RedisTier, crate::l2::EventQueue)> {
     let rk = perfstack_testkit::require_redis().await?;
     let (sink, q) = EventSink::channel(64);
     let t = RedisTier::connect(rk.client().clone(), rk.prefix(), sink, super::Links::default()).await.unwrap();
@@ -131,12 +131,12 @@ async fn tier_with_events() -> Option<(perfstack_testkit::RedisKeys, RedisTier, 
 }
 
 /// Writes `sentinel` from a foreign client and returns every key invalidated up to it.
-async fn keys_until_sentinel(rk: &perfstack_testkit::RedisKeys, q: &mut crate::tier::EventQueue) -> Vec<String> {
+async fn keys_until_sentinel(rk: &perfstack_testkit::RedisKeys, q: &mut crate::l2::EventQueue) -> Vec<String> {
     let _: () = rk.client().set(format!("{}v:sentinel", rk.prefix()), "s", None, None, false).await.unwrap();
     let mut seen = Vec::new();
     loop {
         let ev = tokio::time::timeout(Duration::from_secs(5), q.rx.recv()).await.unwrap().unwrap();
-        if let crate::tier::TierEvent::Keys(keys) = ev {
+        if let crate::l2::TierEvent::Keys(keys) = ev {
             let done = keys.iter().any(|k| k == "sentinel");
             seen.extend(keys.into_iter().filter(|k| k != "sentinel"));
             if done {
@@ -202,7 +202,7 @@ async fn a_slow_verification_does_not_hold_up_invalidations() {
     let _: () = rk.client().set(format!("{}v:x", rk.prefix()), "x", None, None, false).await.unwrap();
     let mut seen = Vec::new();
     while !seen.contains(&"x".to_owned()) {
-        if let Some(crate::tier::TierEvent::Keys(keys)) =
+        if let Some(crate::l2::TierEvent::Keys(keys)) =
             tokio::time::timeout(Duration::from_secs(5), q.rx.recv()).await.unwrap()
         {
             seen.extend(keys);
@@ -222,9 +222,9 @@ async fn a_released_lease_reaches_other_instances_as_a_wake_up_only() {
     a.release_lease("k", "tok").await.unwrap();
     let ev = loop {
         let ev = tokio::time::timeout(Duration::from_secs(5), qb.rx.recv()).await.unwrap().unwrap();
-        if !matches!(ev, crate::tier::TierEvent::CaughtUp(_)) {
+        if !matches!(ev, crate::l2::TierEvent::CaughtUp(_)) {
             break ev;
         }
     };
-    assert_eq!(ev, crate::tier::TierEvent::LeaseReleased("k".to_owned()));
+    assert_eq!(ev, crate::l2::TierEvent::LeaseReleased("k".to_owned()));
 }

@@ -39,7 +39,7 @@ pub(crate) type Mark = (usize, u64);
 
 /// The prefix of probe keys (after the values prefix); never a cache event, refused as a
 /// user key.
-pub(crate) const PROBE: &str = crate::tier::RESERVED_KEY_PREFIX;
+pub(crate) const PROBE: &str = crate::l2::RESERVED_KEY_PREFIX;
 
 /// The bytes this instance last wrote by script, per key, awaiting their echo.
 #[derive(Debug, Default)]
