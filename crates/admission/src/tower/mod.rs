@@ -14,7 +14,7 @@
 //!
 //! [`AdmissionController`]: crate::AdmissionController
 
-mod future;
+pub mod future;
 mod layer;
 mod service;
 
