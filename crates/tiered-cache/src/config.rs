@@ -11,7 +11,7 @@ pub struct Config {
     /// Prefix of every Redis key and channel of this cache. Default `"pstc:{name}:"`.
     pub namespace: String,
     /// L1 capacity in bytes, as L1 weighs its entries: each weighs its key's length, plus its
-    /// entry as stored in L2 (the 30-byte header and the codec's encoding of the value; none
+    /// entry as stored in L2 (the 38-byte header and the codec's encoding of the value; none
     /// for a cached "not found"), plus a fixed 96 bytes for the bookkeeping (moka's node, the
     /// entry's `Arc`, its deadlines). Default 64 MiB.
     ///

@@ -121,6 +121,10 @@ pub enum DecodeError {
         /// Codec id of this cache.
         expected: u8,
     },
+    /// The entry was written for another key: its header's key fingerprint differs. A reply
+    /// that reached the wrong command, or an entry copied under another key; never served.
+    #[error("entry written for another key (key fingerprint differs)")]
+    WrongKey,
     /// The payload could not be decoded.
     #[error("payload does not decode: {0}")]
     Payload(#[source] CodecError),

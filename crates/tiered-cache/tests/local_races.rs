@@ -39,12 +39,13 @@ impl Stop {
     }
 }
 
-/// The next `get` stops after reading, the next `set` after writing, the next invalidation
-/// before invalidating (each armed once with [`arm`]).
+/// The next `get` stops after reading, the next `set` after writing (`write`) or before
+/// (`write_before`), the next invalidation before invalidating (each armed once with [`arm`]).
 #[derive(Default)]
 struct Gates {
     get: Mutex<Option<Stop>>,
     write: Mutex<Option<Stop>>,
+    write_before: Mutex<Option<Stop>>,
     invalidation: Mutex<Option<Stop>>,
 }
 
@@ -57,11 +58,14 @@ fn arm(slot: &Mutex<Option<Stop>>) -> Stop {
 #[async_trait]
 impl Hooks for Gates {
     async fn before(&self, call: Call, _key: &str) -> Result<(), TierError> {
-        if matches!(call, Call::Invalidate | Call::InvalidatePrefix) {
-            let stop = self.invalidation.lock().take();
-            if let Some(s) = stop {
-                s.here().await;
-            }
+        let slot = match call {
+            Call::Invalidate | Call::InvalidatePrefix => &self.invalidation,
+            Call::Set => &self.write_before,
+            _ => return Ok(()),
+        };
+        let stop = slot.lock().take();
+        if let Some(s) = stop {
+            s.here().await;
         }
         Ok(())
     }
@@ -242,4 +246,34 @@ async fn a_set_racing_this_instances_own_load_leaves_l1_agreeing_with_l2() {
     set.await.unwrap().unwrap();
     assert_eq!(other.get("k").await.unwrap().as_deref(), Some("L"), "L2 holds the load's later value");
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some("L"), "A's L1 disagrees with L2");
+}
+
+#[tokio::test]
+async fn a_load_stored_while_a_set_waits_for_l2_does_not_outlive_the_set_in_l1() {
+    let store = MemoryStore::new();
+    let gated = Hooked::new(store.tier(), Gates::default());
+    // The source as a load read it before the write: the value the set replaces.
+    let a = TieredCache::<String>::builder("races")
+        .tier(gated.clone())
+        .l2_timeout(Duration::from_secs(30))
+        .loader(loader_fn(|_k: String| async { Ok::<_, BoxError>(Some("old".to_owned())) }))
+        .build()
+        .await
+        .unwrap();
+    let other = TieredCache::<String>::builder("races").tier(store.tier()).build().await.unwrap();
+    let write_stop = arm(&gated.hooks.write_before);
+    let writer = a.clone();
+    let set = tokio::spawn(async move { writer.set("k", "new".to_owned()).await });
+    write_stop.reached().await; // L1 dropped, "new" not yet in L2
+                                // A read during the set loads "old", stores it in L2 (no version moved yet) and in L1,
+                                // and moves the key's generation here.
+    assert_eq!(a.get_or_load("k").await.unwrap().as_deref(), Some("old"));
+    write_stop.release();
+    assert!(set.await.unwrap().unwrap().is_confirmed());
+    assert_eq!(other.get("k").await.unwrap().as_deref(), Some("new"), "L2 holds the set's later value");
+    assert_eq!(
+        a.get("k").await.unwrap().as_deref(),
+        Some("new"),
+        "A's L1 kept the load's value after A's own set returned"
+    );
 }

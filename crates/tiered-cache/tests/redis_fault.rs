@@ -45,7 +45,7 @@ async fn no_stale_read_after_recovery_and_no_caller_error(setup: Setup) {
         run.settle_time,
         run.timeline()
     );
-    assert_eq!(run.caller_errors(), 0, "callers saw errors: {:?}", run.load);
+    assert_eq!(run.caller_errors(), 0, "callers saw errors:{}{}", run.errors(), run.timeline());
     assert!(run.report.reads >= 2_000 && run.report.writes >= 200, "the load did not run: {}", run.report);
     assert!(
         run.report.is_ok(),

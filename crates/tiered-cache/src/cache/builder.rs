@@ -115,7 +115,7 @@ where
         self
     }
     /// L1 capacity in bytes (default 64 MiB), counted as key length + the entry's bytes in L2
-    /// (30-byte header + encoded value) + 96 per entry: encoded sizes, not the memory decoded
+    /// (38-byte header + encoded value) + 96 per entry: encoded sizes, not the memory decoded
     /// values use, which can be several times more for values of many small parts. See
     /// [`Config::l1_max_bytes`] for what that means per type and how to budget.
     pub fn l1_max_bytes(mut self, bytes: u64) -> Self {

@@ -9,8 +9,9 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::handle::Inner;
+use crate::error::DecodeError;
 use crate::l1::L1Entry;
-use crate::l2::{Guarded, Header};
+use crate::l2::{key_fingerprint, Guarded, Header};
 use crate::ttl::Clock;
 
 /// What L1 had for a key.
@@ -161,16 +162,12 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// (written by an instance with a larger limit): L1's budget and the write path assume the
     /// limit, so such an entry is neither decoded nor promoted.
     pub(crate) fn decode_entry(&self, key: &str, bytes: &Bytes, now: Instant) -> Option<L1Entry<V>> {
-        let parsed = Header::read(bytes, self.codec_id).and_then(|(h, payload)| {
+        let parsed = Header::read(bytes, self.codec_id, key_fingerprint(key)).and_then(|(h, payload)| {
             let max = self.cfg.max_value_bytes;
             if payload.len() > max {
-                return Err(crate::error::DecodeError::TooLarge { len: payload.len(), max });
+                return Err(DecodeError::TooLarge { len: payload.len(), max });
             }
-            let value = if h.negative {
-                None
-            } else {
-                Some(self.codec.decode(payload).map_err(crate::error::DecodeError::Payload)?)
-            };
+            let value = if h.negative { None } else { Some(self.codec.decode(payload).map_err(DecodeError::Payload)?) };
             Ok((h, value))
         });
         match parsed {
@@ -183,6 +180,16 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     Clock::deadline(now, now_ms, h.hard_ms),
                     u32::try_from(bytes.len()).unwrap_or(u32::MAX),
                 ))
+            }
+            Err(DecodeError::WrongKey) => {
+                // Another key's entry: the tier's replies may be out of step with its commands
+                // (decision 0049). Never served; the tier gets the chance to start afresh.
+                self.counters.l2_corrupt.add();
+                tracing::error!(cache = %self.cfg.name, key, "L2 answered with another key's entry, treated as a miss");
+                if let Some(l2) = &self.l2 {
+                    l2.tier.out_of_step();
+                }
+                None
             }
             Err(e) => {
                 self.counters.l2_corrupt.add();

@@ -10,7 +10,7 @@ use super::handle::{Inner, TieredCache};
 use super::propagation::Propagation;
 use crate::error::CacheError;
 use crate::l1::L1Entry;
-use crate::l2::{Guarded, Header, WriteToken, HEADER_LEN};
+use crate::l2::{key_fingerprint, Guarded, Header, WriteToken, HEADER_LEN};
 use crate::ttl::{after, jitter, Lifetimes};
 
 impl<V> TieredCache<V>
@@ -251,6 +251,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
             created_ms: now_ms,
             soft_ms: life.soft_ms,
             hard_ms: life.hard_ms,
+            key: Some(key_fingerprint(key)),
         }
         .write(&mut buf);
         if let Some(v) = value {
@@ -319,7 +320,10 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
                     if after != before.wrapping_add(1) {
                         // The key was touched here while L2 was written (another instance's
                         // write of it landing after ours, a load): which value L2 holds now is
-                        // unknown, so L1 does not guess.
+                        // unknown, so L1 does not guess, and holds nothing for the key. A load
+                        // of this instance may have stored the value from before ours (read
+                        // from the source before this write) in L1 while ours was on its way.
+                        self.l1_remove(key).await;
                         return Ok(Stored { sent, confirmed: true });
                     }
                 }

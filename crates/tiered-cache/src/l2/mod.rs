@@ -14,7 +14,7 @@ mod tier;
 pub(crate) use breaker::L2Breaker;
 pub(crate) use deadline::Deadlines;
 pub(crate) use guard::{Guarded, L2Guard};
-pub(crate) use header::{Header, HEADER_LEN};
+pub(crate) use header::{key_fingerprint, Header, HEADER_LEN};
 pub use memory::{MemoryStore, MemoryTier};
 pub(crate) use tier::{EventQueue, EVENT_QUEUE, RESERVED_KEY_PREFIX};
 pub use tier::{EventSink, Tier, TierEvent, WriteToken};

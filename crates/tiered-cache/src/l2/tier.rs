@@ -69,6 +69,10 @@ pub trait Tier: Send + Sync + 'static {
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError>;
     /// Writes a small piece of cache metadata.
     async fn set_meta(&self, name: &str, value: Bytes) -> Result<(), TierError>;
+    /// A read of this tier returned an entry written for another key: the replies of its
+    /// connection may be out of step with its commands (a client bug). The Redis tier drops
+    /// and reopens its command connection, at most once a second; the default does nothing.
+    fn out_of_step(&self) {}
     /// Called once when the cache starts: the tier sends changes made by other instances
     /// (and flushes) to `sink`. The default sends nothing.
     fn attach(&self, sink: EventSink) {

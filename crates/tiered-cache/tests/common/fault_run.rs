@@ -13,7 +13,8 @@
 //! `set`s it or `invalidate`s the key, in turns on both instances; writes of one key are
 //! serialised, as rows of a table would be. A read is `get_or_load`, whose loader returns the
 //! version the source holds. So a read that returns an older version than a write that had returned (plus
-//! the propagation bound, on the other instance) is a stale read.
+//! the propagation bound, on the other instance) is a stale read. Every value also carries its
+//! key ([`KEY_TAG`]): a read answered with another key's value is a caller-visible error.
 //!
 //! What the checker allows, per the cache's documented behaviour:
 //!
@@ -43,6 +44,9 @@ use tokio::time::Instant;
 const KEYS: u64 = 16;
 /// One operation in this many is a write.
 const WRITE_EVERY: u64 = 10;
+/// Values are `key * KEY_TAG + version`: a read that returns another key's value is caught as
+/// such (a reply matched to the wrong command would otherwise pass for a plausible version).
+const KEY_TAG: u64 = 1 << 32;
 /// Offered load, operations per second over both instances.
 const RATE: f64 = 800.0;
 /// The documented time to coherence after Redis is back; reads that start later must not be
@@ -152,6 +156,20 @@ impl FaultRun {
     /// Caller-visible errors (recorded in the history and counted by the load generator).
     pub fn caller_errors(&self) -> u64 {
         self.load.errors.max(self.report.errors as u64)
+    }
+
+    /// The caller-visible errors, one line each: when, where and what (the first ten).
+    pub fn errors(&self) -> String {
+        let t0 = self.t0;
+        let mut out = String::new();
+        for op in self.history.ops().iter().filter(|op| matches!(op.kind, OpKind::Error(_))).take(10) {
+            if let OpKind::Error(e) = &op.kind {
+                let ms = |t: Instant| t.saturating_duration_since(t0).as_millis();
+                let _ =
+                    write!(out, "\n  {}..{} ms instance {} key {}: {e}", ms(op.start), ms(op.end), op.instance, op.key);
+            }
+        }
+        out
     }
 
     /// The restart fault (Redis killed, then started again, empty).
@@ -311,7 +329,7 @@ async fn instance(setup: Setup, url: &str, source: &Arc<Source>) -> TieredCache<
             let k: usize = key.trim_start_matches('k').parse()?;
             let v = source.versions[k].load(Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(1)).await;
-            Ok::<_, BoxError>(Some(v))
+            Ok::<_, BoxError>(Some(k as u64 * KEY_TAG + v))
         }
     });
     let redis = client(setup, url).await;
@@ -475,8 +493,11 @@ async fn operation(i: u64, caches: [TieredCache<u64>; 2], source: Arc<Source>, h
         let _serial = source.locks[k as usize].lock().await;
         let start = Instant::now();
         let version = source.versions[k as usize].fetch_add(1, Ordering::SeqCst) + 1;
-        let done =
-            if (write / 2).is_multiple_of(2) { cache.set(&key, version).await } else { cache.invalidate(&key).await };
+        let done = if (write / 2).is_multiple_of(2) {
+            cache.set(&key, k * KEY_TAG + version).await
+        } else {
+            cache.invalidate(&key).await
+        };
         let end = Instant::now();
         match done {
             Ok(p) if p.is_confirmed() => history.write(instance, &key, version, start, end),
@@ -492,7 +513,12 @@ async fn operation(i: u64, caches: [TieredCache<u64>; 2], source: Arc<Source>, h
         let read = cache.get_or_load(&key).await;
         let end = Instant::now();
         match read {
-            Ok(v) => history.read(instance, &key, v, start, end),
+            Ok(Some(v)) if v / KEY_TAG != k => {
+                let e = format!("read of {key} returned v{} of key k{}", v % KEY_TAG, v / KEY_TAG);
+                history.error(instance, &key, &e, start, end);
+                return Err(e);
+            }
+            Ok(v) => history.read(instance, &key, v.map(|v| v % KEY_TAG), start, end),
             Err(e) => {
                 history.error(instance, &key, &e.to_string(), start, end);
                 return Err(e.to_string());

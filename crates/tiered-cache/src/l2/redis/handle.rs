@@ -70,9 +70,11 @@ pub(crate) struct RedisTier {
     tasks: Vec<JoinHandle<()>>,
     /// When the setup's barrier was sent, if it came back: the channel was current then.
     confirmed_at: Option<Instant>,
-    runtime: tokio::runtime::Handle,
+    pub(super) runtime: tokio::runtime::Handle,
     /// The deadline every value write carries (see [`super::scripts`]).
     pub(super) fence: Arc<Fence>,
+    /// When `data` was last reopened because a read answered for another key.
+    pub(super) resynced: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -98,8 +100,16 @@ impl RedisTier {
         // Strictly shorter than the cache's own deadline (which fires between 1× and 1.25× of
         // it), so fred's timer always fires first and flags the command: never sent later.
         performance.default_command_timeout = (links.command_timeout * 4 / 5).max(Duration::from_millis(1));
+        // RESP2 whatever the template says. On a RESP3 connection with tracking redirected,
+        // Redis pushes `tracking-redir-broken` when the redirect target's connection closes
+        // (the listener reconnecting after a restart or a pause), and fred 10.1 takes any
+        // push that is not an invalidation or a pub/sub message for the reply to the oldest
+        // command in flight: every later reply on the connection then answers the command
+        // before it, and a GET returns another key's value (decision 0049).
+        let mut client = template.client_config();
+        client.version = RespVersion::RESP2;
         let own = |performance: fred::types::config::PerformanceConfig| {
-            Builder::from_config(template.client_config())
+            Builder::from_config(client.clone())
                 .set_policy(reconnect_policy(&template))
                 .set_connection_config(connection.clone())
                 .set_performance_config(performance)
@@ -170,7 +180,20 @@ impl RedisTier {
         let quiet = (links.heartbeat * 16).max(Duration::from_millis(100));
         tasks.push(tokio::spawn(listener::heartbeats(beat.clone(), beats, links.heartbeat, quiet, fence.clone())));
         let runtime = tokio::runtime::Handle::current();
-        Ok(RedisTier { data, reader, listener, beat, names, me, echoes, tasks, confirmed_at, runtime, fence })
+        Ok(RedisTier {
+            data,
+            reader,
+            listener,
+            beat,
+            names,
+            me,
+            echoes,
+            tasks,
+            confirmed_at,
+            runtime,
+            fence,
+            resynced: parking_lot::Mutex::new(None),
+        })
     }
 
     /// When the invalidation channel was last proven current at setup (`None`: not proven).

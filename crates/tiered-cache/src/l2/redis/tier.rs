@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use fred::interfaces::KeysInterface;
+use fred::interfaces::{ClientLike, KeysInterface};
 use fred::prelude::{Error, Expiration, SetOptions};
 use fred::types::Value;
 use futures::StreamExt;
+use tokio::time::Instant;
 
 use super::handle::RedisTier;
 use super::listener;
@@ -27,6 +28,9 @@ static INVALIDATE: Script = Script::new(scripts::INVALIDATE);
 static RELEASE_LEASE: Script = Script::new(scripts::RELEASE_LEASE);
 static BUMP_EPOCH: Script = Script::new(scripts::BUMP_EPOCH);
 static SET_VERSIONED: Script = Script::new(scripts::SET_VERSIONED);
+
+/// At most one reopening of the command connection for out-of-step replies this often.
+const RESYNC_EVERY: Duration = Duration::from_secs(1);
 
 fn backend(e: Error) -> TierError {
     TierError::Backend(e.to_string())
@@ -199,6 +203,22 @@ impl Tier for RedisTier {
             px(ttl).into(),
         ];
         self.scripted_write(key, &value, &SET_IF_UNCHANGED, keys, args).await
+    }
+
+    fn out_of_step(&self) {
+        let now = Instant::now();
+        {
+            let mut last = self.resynced.lock();
+            if last.is_some_and(|t| now.duration_since(t) < RESYNC_EVERY) {
+                return;
+            }
+            *last = Some(now);
+        }
+        // A fresh connection starts in step; its reconnect re-arms tracking and flushes L1
+        // (see `listener`), like any other reconnect.
+        tracing::warn!(ns = %self.names.values, "a read answered for another key; reopening the command connection");
+        let data = self.data.clone();
+        drop(self.runtime.spawn(async move { data.force_reconnection().await }));
     }
 
     async fn get_meta(&self, name: &str) -> Result<Option<Bytes>, TierError> {
