@@ -290,6 +290,7 @@ where
             }),
         };
         let codec_id = self.codec.id();
+        let upkeep = crate::l1::Upkeep::new(cfg.l1_max_bytes);
         let inner = Arc::new(Inner {
             l1: crate::l1::build(
                 cfg.l1_max_bytes,
@@ -308,7 +309,7 @@ where
             waiters: Mutex::new(HashMap::new()),
             gens: super::generation::Generations::default(),
             tasks: Mutex::new(Vec::new()),
-            upkeep: crate::l1::Upkeep::default(),
+            upkeep,
             trust,
             pending: Pending::default(),
         });
