@@ -25,7 +25,7 @@ pub(crate) struct TraceReport {
 impl TraceReport {
     pub(crate) fn markdown(&self) -> String {
         format!(
-            "### Trace replay: {}\n\n{} page requests through L1 (moka, sized in bytes), loader = in-process source; {}.\n\n\
+            "### Trace replay: {}\n\n{} page requests through L1 (quick_cache, sized in bytes), loader = in-process source; {}.\n\n\
              | L1 hit ratio | Belady optimum (same capacity) | loader calls | replay throughput |\n|---|---|---|---|\n\
              | {:.3} | {:.3} | {} | {:.0} req/s |\n",
             self.source,

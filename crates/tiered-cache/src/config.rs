@@ -12,8 +12,8 @@ pub struct Config {
     pub namespace: String,
     /// L1 capacity in bytes, as L1 weighs its entries: each weighs its key's length, plus its
     /// entry as stored in L2 (the 38-byte header and the codec's encoding of the value; none
-    /// for a cached "not found"), plus a fixed 96 bytes for the bookkeeping (moka's node, the
-    /// entry's `Arc`, its deadlines). Default 64 MiB.
+    /// for a cached "not found"), plus a fixed 96 bytes for the bookkeeping (the map's slot, the
+    /// key's `String`, the entry's `Arc`, its deadlines). Default 64 MiB.
     ///
     /// This bounds encoded bytes, not the memory the decoded values use: a generic `V` has
     /// no size the cache could ask for, while the encoded length is known for free. How the
@@ -69,9 +69,8 @@ pub struct Config {
     pub lease: Option<LeaseConfig>,
     /// How many hot keys are persisted for [`crate::TieredCache::warm`]. Default 1,000.
     pub hot_keys: usize,
-    /// Count L1 evictions by size. Off by default: it needs a moka eviction listener, which
-    /// makes every L1 insert about 1 µs slower. Explicit removals and expiries are counted
-    /// either way.
+    /// Count L1 evictions by size (one atomic add per eviction). Off by default. Explicit
+    /// removals and expiries are counted either way.
     pub l1_eviction_stats: bool,
     /// How often a background task stores the hot-key list in L2
     /// ([`crate::TieredCache::persist_hot_keys`]), so that a new instance's `warm()` finds a

@@ -181,8 +181,8 @@ pub struct CacheStats {
     pub refresh_errors: u64,
     /// L1 evictions for lack of space.
     pub evictions_size: u64,
-    /// L1 entries a read found past their hard TTL (counted once per entry; entries moka
-    /// reclaims without a read are not counted).
+    /// L1 entries a read found past their hard TTL (counted once per entry; an expired entry
+    /// replaced, removed or evicted without being read is not counted).
     pub evictions_expired: u64,
     /// L1 removals by invalidation.
     pub evictions_explicit: u64,

@@ -174,8 +174,8 @@ where
         self
     }
     /// Counts L1 evictions by size (`evictions_size`, `perfstack_tiered_cache_evictions_total{cause="size"}`).
-    /// Off by default, as in Caffeine: it needs a moka eviction listener, which costs about
-    /// 1 µs per L1 insert. Explicit and expiry evictions are always counted.
+    /// Off by default, as in Caffeine; it costs one atomic add per eviction. Explicit and
+    /// expiry evictions are always counted.
     pub fn l1_eviction_stats(mut self, on: bool) -> Self {
         self.cfg.l1_eviction_stats = on;
         self
@@ -290,13 +290,8 @@ where
             }),
         };
         let codec_id = self.codec.id();
-        let upkeep = crate::l1::Upkeep::new(cfg.l1_max_bytes);
         let inner = Arc::new(Inner {
-            l1: crate::l1::build(
-                cfg.l1_max_bytes,
-                cfg.ttl.max(cfg.negative_ttl),
-                cfg.l1_eviction_stats.then(|| counters.clone()),
-            ),
+            l1: crate::l1::build(cfg.l1_max_bytes, cfg.l1_eviction_stats.then(|| counters.clone())),
             hot: HotKeys::new(cfg.hot_keys),
             cfg,
             l2,
@@ -309,7 +304,6 @@ where
             waiters: Mutex::new(HashMap::new()),
             gens: super::generation::Generations::default(),
             tasks: Mutex::new(Vec::new()),
-            upkeep,
             trust,
             pending: Pending::default(),
         });

@@ -1,6 +1,6 @@
 //! Applying changes made elsewhere (other instances, FLUSHALL, reconnects) to this instance.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use super::handle::Inner;
 use crate::l2::{EventQueue, TierEvent};
@@ -57,11 +57,9 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if prefix.is_empty() {
             self.l1_clear();
         } else {
-            // Prefix invalidations are rare; a scan keeps moka's read path free of predicate
-            // checks (`support_invalidation_closures`).
-            let doomed: Vec<Arc<String>> = self.l1.iter().map(|(k, _)| k).filter(|k| k.starts_with(prefix)).collect();
-            for k in doomed {
-                self.l1_remove(k.as_str()).await;
+            // Prefix invalidations are rare: a scan of L1's keys, each removed and counted.
+            for k in self.l1.keys().into_iter().filter(|k| k.starts_with(prefix)) {
+                self.l1_remove(&k).await;
             }
         }
         for (k, n) in self.waiters.lock().iter() {
@@ -74,7 +72,6 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
     /// Removes `key` from L1, counting it as an explicit eviction when it was there.
     pub(crate) async fn l1_remove(&self, key: &str) {
         let removed = self.l1.remove(key).await;
-        self.upkeep.note(&self.l1).await;
         if removed.is_some() {
             self.counters.evict_explicit.add();
         }

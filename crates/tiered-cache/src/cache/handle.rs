@@ -18,7 +18,7 @@ use crate::loader::Loader;
 use crate::stats::{CacheStats, Counters};
 use crate::ttl::Clock;
 
-/// A tiered cache: L1 in process memory (moka, sized in bytes), L2 shared (Redis), L3 the
+/// A tiered cache: L1 in process memory (quick_cache, sized in bytes), L2 shared (Redis), L3 the
 /// loader. A cheap `Arc` handle: clone it freely.
 ///
 /// `V` is the value type; it is cloned out of L1 on every hit, so wrap large values in an
@@ -76,8 +76,6 @@ pub(crate) struct Inner<V> {
     /// promoted.
     pub(crate) gens: super::generation::Generations,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
-    /// Runs moka's housekeeping in small slices on the L2 path (see `upkeep`).
-    pub(crate) upkeep: crate::l1::Upkeep,
     /// Whether L1 may be served without asking L2 (heartbeats through the channel).
     pub(crate) trust: crate::l1::Trust,
     /// Writes and invalidations L2 has not confirmed yet.
@@ -122,10 +120,10 @@ where
         &self.inner.cfg
     }
 
-    /// Runs moka's pending housekeeping (evictions, expiry) now; useful in tests.
-    pub async fn run_pending_tasks(&self) {
-        self.inner.l1.run_pending_tasks().await;
-    }
+    /// Does nothing: L1 applies every insert, removal and eviction at once, so `stats()` is
+    /// current without it. Kept so that code written for the moka-based L1 still builds; to be
+    /// removed before 1.0.
+    pub async fn run_pending_tasks(&self) {}
 
     pub(crate) fn check_key(&self, key: &str) -> Result<(), CacheError> {
         if key.is_empty() {

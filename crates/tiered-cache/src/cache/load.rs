@@ -212,7 +212,6 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if !ticket.unchanged(epoch) {
             self.l1_remove(key).await;
         }
-        self.upkeep.note(&self.l1).await;
     }
 
     /// Lease mode: take the lease, or wait (woken by the invalidation channel) for the

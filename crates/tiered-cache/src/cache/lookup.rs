@@ -52,8 +52,6 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if self.gens.of(key) != generation {
             self.l1.invalidate(key).await;
         }
-        // After the re-check: a stale entry is not left in L1 while moka's logs are applied.
-        self.upkeep.note(&self.l1).await;
     }
 
     pub(crate) async fn look_l1(&self, key: &str) -> L1Look<V> {
@@ -61,7 +59,6 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         let Some(e) = self.l1.get(key).await else {
             self.counters.l1_miss.add();
             self.hot.record(key, 1);
-            self.upkeep.note(&self.l1).await;
             return L1Look::Miss;
         };
         let sample = SAMPLE.with(|c| {
@@ -80,7 +77,7 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         }
         let now = Instant::now();
         if now >= e.hard {
-            // Left for the next fill (which replaces it) or moka's time-to-live.
+            // Left for the next fill (which replaces it), a removal or an eviction.
             self.counters.l1_miss.add();
             if !e.expired_seen.swap(true, Ordering::Relaxed) {
                 self.counters.evict_expired.add();

@@ -338,7 +338,6 @@ impl<V: Clone + Send + Sync + 'static> Inner<V> {
         if voided(flight) || moved {
             self.l1_remove(key).await;
         }
-        self.upkeep.note(&self.l1).await;
         Ok(Stored { sent, confirmed: in_l2 })
     }
 

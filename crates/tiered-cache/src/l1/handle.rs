@@ -1,57 +1,130 @@
-//! [`L1`]: a moka future cache sized in bytes, with per-entry expiry, and how it is built.
+//! [`L1`]: a concurrent map sized in bytes (quick_cache), and how it is built.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use moka::{future::Cache, notification::RemovalCause};
+use quick_cache::sync::Cache;
+use quick_cache::{Lifecycle, Weighter};
 
 use super::L1Entry;
 use crate::stats::Counters;
 
-/// Bytes counted for an entry on top of its key and encoded value (moka's node, the Arc, the
-/// deadlines).
+/// Bytes counted for an entry on top of its key and encoded value (the map's slot, the key's
+/// `String`, the `Arc` and the deadlines).
 const ENTRY_OVERHEAD: u32 = 96;
 
 /// Room for the entries L1 can hold, as an average entry of 1 KiB weighs (at most 64 Ki
-/// entries, 512 KiB of buckets): without it moka's table starts small and, while a working
-/// set churns through it (evictions, removals, promotions), rehashes again and again.
-fn initial_capacity(max_bytes: u64) -> usize {
+/// entries): the map sizes its shards and its table from it, so a working set churning
+/// through L1 does not grow the table again and again.
+fn estimated_items(max_bytes: u64) -> usize {
     usize::try_from(max_bytes / 1024).unwrap_or(usize::MAX).clamp(16, 1 << 16)
 }
 
-/// Keys are hashed with foldhash (seeded per cache) rather than SipHash: hashing was about 5 %
-/// of an L2 hit's CPU time in the profile.
-pub(crate) type L1<V> = Cache<String, Arc<L1Entry<V>>, foldhash::quality::RandomState>;
+/// What an entry weighs: its key, its bytes in L2, [`ENTRY_OVERHEAD`].
+#[derive(Debug, Clone, Copy)]
+struct Weigh;
 
-/// Builds L1. With `size_evictions`, a moka eviction listener counts evictions by size;
-/// without it there is no listener, because moka then takes a per-key lock on every insert and
-/// removal to order notifications: about 1 µs more per promotion (measured, see
-/// docs/decisions/0024). Explicit removals and expiry are counted by the cache itself.
-/// Expiry is checked by the cache on every read against each entry's own `hard`
-/// deadline (tokio time, so paused-time tests drive it); moka only gets one global
-/// time-to-live, the longest lifetime any entry can have, to reclaim memory. Per-entry expiry
-/// in moka (its timer wheel) made every hit about 1.6x slower in the L1 bench.
-pub(crate) fn build<V: Clone + Send + Sync + 'static>(
-    max_bytes: u64,
-    longest_ttl: Duration,
-    size_evictions: Option<Arc<Counters>>,
-) -> L1<V> {
-    let builder = Cache::builder()
-        .max_capacity(max_bytes)
-        .weigher(|k: &String, v: &Arc<L1Entry<V>>| {
-            (k.len() as u32).saturating_add(v.size).saturating_add(ENTRY_OVERHEAD)
-        })
-        .time_to_live(longest_ttl)
-        .initial_capacity(initial_capacity(max_bytes));
-    match size_evictions {
-        None => builder.build_with_hasher(foldhash::quality::RandomState::default()),
-        Some(counters) => builder
-            .eviction_listener(move |_k, _v, cause| {
-                if cause == RemovalCause::Size {
-                    counters.evict_size.add();
-                }
-            })
-            .build_with_hasher(foldhash::quality::RandomState::default()),
+impl<V> Weighter<String, Arc<L1Entry<V>>> for Weigh {
+    #[inline]
+    fn weight(&self, key: &String, e: &Arc<L1Entry<V>>) -> u64 {
+        key.len() as u64 + u64::from(e.size) + u64::from(ENTRY_OVERHEAD)
+    }
+}
+
+/// Counts evictions by size when asked to, and drops up to two evicted entries after the
+/// shard's lock is released (a value's `Drop` may be slow), as quick_cache's default does.
+#[derive(Debug, Clone)]
+struct Evictions(Option<Arc<Counters>>);
+
+type Evicted<V> = [Option<(String, Arc<L1Entry<V>>)>; 2];
+
+impl<V> Lifecycle<String, Arc<L1Entry<V>>> for Evictions {
+    type RequestState = Evicted<V>;
+
+    #[inline]
+    fn begin_request(&self) -> Self::RequestState {
+        [None, None]
+    }
+
+    #[inline]
+    fn on_evict(&self, state: &mut Self::RequestState, key: String, e: Arc<L1Entry<V>>) {
+        if let Some(c) = &self.0 {
+            c.evict_size.add();
+        }
+        if let Some(slot) = state.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((key, e));
+        }
+    }
+}
+
+/// L1: keys to entries, bounded by the weight of what it holds. Every operation is applied
+/// at once under the key's shard lock: a `remove` that returned is seen by every later `get`,
+/// which the cache's coherence rules rely on. Expiry is checked by the cache on every read
+/// against each entry's own `hard` deadline; an expired entry leaves when it is replaced,
+/// removed or evicted to make room (it counts against the budget until then).
+///
+/// The methods are `async` only so that call sites read like the rest of the cache's L1 path;
+/// none of them waits.
+pub(crate) struct L1<V> {
+    map: Cache<String, Arc<L1Entry<V>>, Weigh, foldhash::quality::RandomState, Evictions>,
+}
+
+impl<V> std::fmt::Debug for L1<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1").field("entries", &self.map.len()).field("weight", &self.map.weight()).finish()
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> L1<V> {
+    #[inline]
+    pub(crate) async fn get(&self, key: &str) -> Option<Arc<L1Entry<V>>> {
+        self.map.get(key)
+    }
+
+    #[inline]
+    pub(crate) async fn insert(&self, key: String, e: Arc<L1Entry<V>>) {
+        self.map.insert(key, e);
+    }
+
+    /// Removes `key`; returns what it held.
+    #[inline]
+    pub(crate) async fn remove(&self, key: &str) -> Option<Arc<L1Entry<V>>> {
+        self.map.remove(key).map(|(_, e)| e)
+    }
+
+    pub(crate) async fn invalidate(&self, key: &str) {
+        drop(self.map.remove(key));
+    }
+
+    pub(crate) fn invalidate_all(&self) {
+        self.map.clear();
+    }
+
+    /// The keys held now (a copy: L1 may change while the caller goes through them).
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.map.iter().map(|(k, _)| k).collect()
+    }
+
+    pub(crate) fn entry_count(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.map.weight()
+    }
+}
+
+/// Builds L1. With `size_evictions`, evictions to make room are counted there; explicit
+/// removals and expiry are counted by the cache itself. Keys are hashed with foldhash (seeded
+/// per cache) rather than SipHash: hashing was about 5 % of an L2 hit's CPU time in a profile.
+pub(crate) fn build<V: Clone + Send + Sync + 'static>(max_bytes: u64, size_evictions: Option<Arc<Counters>>) -> L1<V> {
+    L1 {
+        map: Cache::with(
+            estimated_items(max_bytes),
+            max_bytes,
+            Weigh,
+            foldhash::quality::RandomState::default(),
+            Evictions(size_evictions),
+        ),
     }
 }
 
@@ -65,12 +138,11 @@ mod tests {
     /// The docs of `l1_max_bytes` state this formula; change them together.
     #[tokio::test]
     async fn an_entry_weighs_its_key_its_l2_bytes_and_96() {
-        let l1 = build::<String>(1 << 20, Duration::from_secs(60), None);
+        let l1 = build::<String>(1 << 20, None);
         let now = Instant::now();
         // The weigher reads `size` (the entry's bytes in L2), not the value in memory.
         let in_memory = "x".repeat(10_000);
         l1.insert("key".into(), Arc::new(L1Entry::new(Some(in_memory), now, now, now, 1_000))).await;
-        l1.run_pending_tasks().await;
         assert_eq!(ENTRY_OVERHEAD, 96);
         assert_eq!(l1.weighted_size(), 3 + 1_000 + 96);
     }
@@ -80,12 +152,10 @@ mod tests {
         let weight = |key: &str, encoded: usize| (key.len() + HEADER_LEN + encoded) as u64 + 96;
         let strings = crate::TieredCache::<String>::builder("weigh").build().await.unwrap();
         strings.set("s", "abc".into()).await.unwrap();
-        strings.run_pending_tasks().await;
         // postcard: a 1-byte length varint, then the bytes.
         assert_eq!(strings.stats().l1_bytes, weight("s", 1 + 3));
         let numbers = crate::TieredCache::<u64>::builder("weigh").build().await.unwrap();
         numbers.set("n", 7).await.unwrap();
-        numbers.run_pending_tasks().await;
         // A small integer is 1 byte encoded, 8 in memory.
         assert_eq!(numbers.stats().l1_bytes, weight("n", 1));
     }
