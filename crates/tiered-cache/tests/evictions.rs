@@ -1,5 +1,5 @@
 //! L1 evictions by cause: explicit and expired are counted by the cache itself (once per
-//! entry); size evictions need the opt-in moka listener (`l1_eviction_stats`).
+//! entry); size evictions by the map's eviction hook when asked for (`l1_eviction_stats`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -52,4 +52,19 @@ async fn size_evictions_are_counted_only_when_asked_for() {
         assert!(cache.stats().l1_entries < 100);
         assert_eq!(cache.stats().evictions_size > 0, on, "l1_eviction_stats({on})");
     }
+}
+
+#[tokio::test]
+async fn a_value_too_heavy_for_l1_leaves_no_older_value_there() {
+    let store = perfstack_tiered_cache::MemoryStore::new();
+    // 64 KiB of L1: one shard, so a value over about 64 KiB cannot be kept in it.
+    let cache =
+        TieredCache::<String>::builder("ev-heavy").tier(store.tier()).l1_max_bytes(64 * 1024).build().await.unwrap();
+    cache.set("k", "small".into()).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some("small"));
+    assert_eq!(cache.stats().l1_hits, 1, "the small value is in L1");
+    let heavy = "h".repeat(200 * 1024);
+    cache.set("k", heavy.clone()).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(heavy), "L1 kept the value the set replaced");
+    assert_eq!(cache.stats().l2_hits, 1, "the heavy value is read from L2, not kept in L1");
 }
