@@ -57,7 +57,7 @@ async fn size_evictions_are_counted_only_when_asked_for() {
 #[tokio::test]
 async fn a_value_too_heavy_for_l1_leaves_no_older_value_there() {
     let store = perfstack_tiered_cache::MemoryStore::new();
-    // 64 KiB of L1: one shard, so a value over about 64 KiB cannot be kept in it.
+    // 64 KiB of L1: a 200 KiB value cannot be kept in it.
     let cache =
         TieredCache::<String>::builder("ev-heavy").tier(store.tier()).l1_max_bytes(64 * 1024).build().await.unwrap();
     cache.set("k", "small".into()).await.unwrap();

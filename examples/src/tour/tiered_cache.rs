@@ -15,7 +15,7 @@ use super::{SectionError, Tour};
 ///
 /// When a cache cannot be built or a step does not behave as shown.
 pub async fn run(tour: &Tour) -> Result<(), SectionError> {
-    tour.heading("tiered-cache: L1 moka + L2 Redis + loader, two instances");
+    tour.heading("tiered-cache: L1 in memory + L2 Redis + loader, two instances");
     two_instances(tour.services.redis.as_deref(), tour.quick).await
 }
 

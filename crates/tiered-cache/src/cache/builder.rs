@@ -291,7 +291,11 @@ where
         };
         let codec_id = self.codec.id();
         let inner = Arc::new(Inner {
-            l1: crate::l1::build(cfg.l1_max_bytes, cfg.l1_eviction_stats.then(|| counters.clone())),
+            l1: crate::l1::build(
+                cfg.l1_max_bytes,
+                cfg.max_value_bytes,
+                cfg.l1_eviction_stats.then(|| counters.clone()),
+            ),
             hot: HotKeys::new(cfg.hot_keys),
             cfg,
             l2,

@@ -73,8 +73,9 @@ pub(crate) struct RedisTier {
     pub(super) runtime: tokio::runtime::Handle,
     /// The deadline every value write carries (see [`super::scripts`]).
     pub(super) fence: Arc<Fence>,
-    /// When `data` was last reopened because a read answered for another key.
-    pub(super) resynced: parking_lot::Mutex<Option<Instant>>,
+    /// When `data` was last reopened because a read answered for another key, and how long
+    /// until it may be reopened again for that (doubling, see `out_of_step`).
+    pub(super) resynced: parking_lot::Mutex<(Option<Instant>, Duration)>,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -192,7 +193,7 @@ impl RedisTier {
             confirmed_at,
             runtime,
             fence,
-            resynced: parking_lot::Mutex::new(None),
+            resynced: parking_lot::Mutex::new((None, Duration::ZERO)),
         })
     }
 

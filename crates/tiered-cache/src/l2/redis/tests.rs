@@ -228,3 +228,25 @@ async fn a_released_lease_reaches_other_instances_as_a_wake_up_only() {
     };
     assert_eq!(ev, crate::l2::TierEvent::LeaseReleased("k".to_owned()));
 }
+
+#[test]
+fn out_of_step_reopenings_back_off_while_they_keep_coming() {
+    use super::tier::resync_wait;
+    let t0 = tokio::time::Instant::now();
+    let s = Duration::from_secs;
+    let first = resync_wait(None, Duration::ZERO, t0).unwrap();
+    assert_eq!(first, s(1));
+    assert_eq!(resync_wait(Some(t0), first, t0 + Duration::from_millis(500)), None, "within the wait");
+    // A wrong entry read again and again: 1, 2, 4, ... seconds apart, never more than 300.
+    let (mut at, mut wait, mut reopened) = (t0, first, 1);
+    for _ in 0..20 {
+        let now = at + wait;
+        wait = resync_wait(Some(at), wait, now).unwrap();
+        at = now;
+        reopened += 1;
+    }
+    assert_eq!(wait, s(300));
+    assert!(at - t0 >= s(300 * 11), "{reopened} reopenings took only {:?}", at - t0);
+    // Quiet for ten minutes: back to one second.
+    assert_eq!(resync_wait(Some(at), wait, at + s(600)), Some(s(1)));
+}

@@ -29,8 +29,23 @@ static RELEASE_LEASE: Script = Script::new(scripts::RELEASE_LEASE);
 static BUMP_EPOCH: Script = Script::new(scripts::BUMP_EPOCH);
 static SET_VERSIONED: Script = Script::new(scripts::SET_VERSIONED);
 
-/// At most one reopening of the command connection for out-of-step replies this often.
-const RESYNC_EVERY: Duration = Duration::from_secs(1);
+/// The first wait between two reopenings of the command connection for out-of-step replies;
+/// it doubles up to [`RESYNC_MAX`] while they keep coming (a wrong entry that sits in Redis,
+/// copied there by hand, reads as out of step every time: it must not reopen the connection
+/// and flush L1 every second), and starts again from here after [`RESYNC_QUIET`] without one.
+const RESYNC_FIRST: Duration = Duration::from_secs(1);
+const RESYNC_MAX: Duration = Duration::from_secs(300);
+const RESYNC_QUIET: Duration = Duration::from_secs(600);
+
+/// Whether the command connection may be reopened now for out-of-step replies, given when it
+/// last was and the wait that applied; `Some(wait)`: yes, and the wait that applies next.
+pub(super) fn resync_wait(last: Option<Instant>, wait: Duration, now: Instant) -> Option<Duration> {
+    match last {
+        Some(t) if now.duration_since(t) < wait => None,
+        Some(t) if now.duration_since(t) < RESYNC_QUIET => Some((wait * 2).clamp(RESYNC_FIRST, RESYNC_MAX)),
+        _ => Some(RESYNC_FIRST),
+    }
+}
 
 fn backend(e: Error) -> TierError {
     TierError::Backend(e.to_string())
@@ -208,11 +223,9 @@ impl Tier for RedisTier {
     fn out_of_step(&self) {
         let now = Instant::now();
         {
-            let mut last = self.resynced.lock();
-            if last.is_some_and(|t| now.duration_since(t) < RESYNC_EVERY) {
-                return;
-            }
-            *last = Some(now);
+            let mut state = self.resynced.lock();
+            let Some(wait) = resync_wait(state.0, state.1, now) else { return };
+            *state = (Some(now), wait);
         }
         // A fresh connection starts in step; its reconnect re-arms tracking and flushes L1
         // (see `listener`), like any other reconnect.
